@@ -1,0 +1,101 @@
+using Iced.Intel;
+using Xtf.Elf;
+
+namespace Xtf.Guest;
+
+/// <summary>A linked test kernel: the ELF bytes Xen (or the simulator) boots, plus where things are.</summary>
+public sealed record KernelImage(
+    string Name,
+    string Title,
+    byte[] Bytes,
+    ulong Entry,
+    ulong CodeBase,
+    int CodeSize,
+    int DataSize,
+    IReadOnlyDictionary<string, ulong> Symbols);
+
+/// <summary>Links a guest program into a pv64 ELF kernel with Xen's notes.</summary>
+public static class KernelBuilder
+{
+    public const string GuestOs = "Xtf.NET";
+    public const string GuestVersion = "1";
+    public const string Features = "!writable_page_tables|pae_pgdir_above_4gb";
+
+    public static KernelImage Build(XtfTest test, Environments env = Environments.Pv64)
+    {
+        if (!test.Environments.HasFlag(env)) throw new ArgumentException($"{test.Name} does not run in {env}");
+        return Build(test.FullName(env), test.Title, test.Body);
+    }
+
+    public static KernelImage Build(string name, string title, Action<GuestProgram> body)
+    {
+        var g = new GuestProgram(title);
+        g.EmitPrologue();
+        body(g);
+        g.EmitEpilogue();
+        return Link(name, g);
+    }
+
+    private static KernelImage Link(string name, GuestProgram g)
+    {
+        ulong codeBase = GuestLayout.AlignUp(g.Data.End, GuestLayout.PageSize);
+        var stream = new MemoryStream();
+        AssemblerResult result;
+        try
+        {
+            result = g.Asm.Assemble(new StreamCodeWriter(stream), codeBase, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"{name}: guest code does not assemble: {e.Message}", e);
+        }
+        byte[] code = stream.ToArray();
+
+        var symbols = new SortedDictionary<string, ulong>(StringComparer.Ordinal);
+        ulong Resolve(GuestLabel l)
+        {
+            ulong at = result.GetLabelRIP(l.Label);
+            symbols[l.Name] = at;
+            return at;
+        }
+        foreach (var (dataAddress, target) in g.Fixups) g.Data.WriteU64(dataAddress, Resolve(target));
+        foreach (var r in g.Routines) Resolve(r.Entry);
+        ulong entry = Resolve(g.Runtime.Entry);
+
+        // Page 0: jmp rel32 to the code, then the notes. Page 1: the poisoned hypercall page.
+        var image = new byte[checked((int)(codeBase - GuestLayout.ImageBase) + code.Length)];
+        image[0] = 0xE9;
+        BitConverter.GetBytes(checked((int)(entry - (GuestLayout.ImageBase + 5)))).CopyTo(image, 1);
+        byte[] notes = ElfNotes.Encode(
+        [
+            ElfNote.XenString(XenElfNote.GuestOs, GuestOs),
+            ElfNote.XenString(XenElfNote.GuestVersion, GuestVersion),
+            ElfNote.XenString(XenElfNote.Loader, "generic"),
+            ElfNote.XenString(XenElfNote.XenVersion, "xen-3.0"),
+            ElfNote.XenString(XenElfNote.Features, Features),
+            ElfNote.XenString(XenElfNote.PaeMode, "yes"),
+            ElfNote.XenNumeric(XenElfNote.HypercallPage, GuestLayout.HypercallPage),
+        ]);
+        const int notesOffset = 0x10;
+        if (notesOffset + notes.Length > (int)GuestLayout.PageSize) throw new InvalidOperationException("notes do not fit page 0");
+        notes.CopyTo(image, notesOffset);
+
+        int hp = (int)(GuestLayout.HypercallPage - GuestLayout.ImageBase);
+        var poison = GuestLayout.PoisonPattern;
+        for (int i = 0; i < (int)GuestLayout.PageSize; i++) image[hp + i] = poison[i % poison.Length];
+
+        g.Data.ToArray().CopyTo(image, (int)(GuestLayout.DataBase - GuestLayout.ImageBase));
+        code.CopyTo(image, (int)(codeBase - GuestLayout.ImageBase));
+        if (image.Length > GuestLayout.MaxImageBytes) throw new InvalidOperationException($"{name}: image is {image.Length} bytes");
+
+        var elf = new ElfBuilder(ElfMachine.X86_64, GuestLayout.ImageBase);
+        elf.AddLoad(GuestLayout.ImageBase, GuestLayout.ImageBase, image, (ulong)image.Length,
+            SegmentFlags.R | SegmentFlags.W | SegmentFlags.X);
+        elf.AddNote(GuestLayout.ImageBase + notesOffset, (ulong)notes.Length);
+
+        symbols["hypercall_page"] = GuestLayout.HypercallPage;
+        symbols["data"] = GuestLayout.DataBase;
+        symbols["code"] = codeBase;
+        return new KernelImage(name, g.Title, elf.Build(), GuestLayout.ImageBase, codeBase, code.Length, g.Data.Size, symbols);
+    }
+}

@@ -1,0 +1,43 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+
+namespace Xtf.Guest;
+
+/// <summary>One runnable kernel: a test in one environment.</summary>
+public sealed record TestCase(XtfTest Test, Environments Environment)
+{
+    public string FullName => Test.FullName(Environment);
+    public KernelImage Build() => KernelBuilder.Build(Test, Environment);
+}
+
+/// <summary>The tests found in suite assemblies, in a stable order.</summary>
+public sealed class TestCatalog
+{
+    public TestCatalog(IEnumerable<XtfTest> tests)
+    {
+        Cases = tests
+            .SelectMany(t => EnvironmentNames.Each(t.Environments).Select(e => new TestCase(t, e)))
+            .OrderBy(c => c.FullName, StringComparer.Ordinal)
+            .ToList();
+        var dup = Cases.GroupBy(c => c.FullName).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new InvalidOperationException($"two tests are named {dup.Key}");
+    }
+
+    public IReadOnlyList<TestCase> Cases { get; }
+
+    public static TestCatalog FromAssemblies(params Assembly[] assemblies) => new(
+        assemblies.SelectMany(a => a.GetTypes())
+            .Where(t => typeof(XtfTest).IsAssignableFrom(t) && !t.IsAbstract && t.GetConstructor(Type.EmptyTypes) is not null)
+            .Select(t => (XtfTest)Activator.CreateInstance(t)!));
+
+    /// <summary>Cases whose full name (test-pv64-x) or short name (x) matches any glob; all when none given.</summary>
+    public IReadOnlyList<TestCase> Select(IReadOnlyCollection<string> globs)
+    {
+        if (globs.Count == 0) return Cases;
+        var patterns = globs.Select(Glob).ToList();
+        return Cases.Where(c => patterns.Any(p => p.IsMatch(c.FullName) || p.IsMatch(c.Test.Name))).ToList();
+    }
+
+    public static Regex Glob(string glob) =>
+        new("^" + Regex.Escape(glob).Replace("\\*", ".*").Replace("\\?", ".") + "$", RegexOptions.CultureInvariant);
+}

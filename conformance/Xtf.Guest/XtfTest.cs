@@ -1,0 +1,50 @@
+namespace Xtf.Guest;
+
+/// <summary>XTF's test environments. Only pv64 kernels are built so far.</summary>
+[Flags]
+public enum Environments
+{
+    None = 0,
+    Pv64 = 1,
+}
+
+public static class EnvironmentNames
+{
+    public static IEnumerable<Environments> Each(Environments set) =>
+        Enum.GetValues<Environments>().Where(e => e != Environments.None && set.HasFlag(e));
+
+    public static string Slug(Environments env) => env switch
+    {
+        Environments.Pv64 => "pv64",
+        _ => throw new ArgumentOutOfRangeException(nameof(env), env, "not a single environment"),
+    };
+}
+
+/// <summary>
+/// One conformance test: a title, the environments it runs in, and a body that emits the guest
+/// program. XTF-style names: <c>test-&lt;env&gt;-&lt;Name&gt;</c>.
+/// </summary>
+public abstract class XtfTest
+{
+    /// <summary>Short name, e.g. "example" or "sched-yield".</summary>
+    public abstract string Name { get; }
+
+    /// <summary>The line the kernel prints after the banner.</summary>
+    public abstract string Title { get; }
+
+    /// <summary>Area, used as the report suite and for filtering ("vcpu", "sched", "evtchn", ...).</summary>
+    public virtual string Category => "general";
+
+    public virtual Environments Environments => Environments.Pv64;
+
+    /// <summary>vCPUs the test needs (dom0_max_vcpus and -smp).</summary>
+    public virtual int Vcpus => 1;
+
+    /// <summary>Extra words for the dom0 command line (start_info.cmd_line).</summary>
+    public virtual string? CommandLine => null;
+
+    /// <summary>Emits the test. Report with Success/Skip/Error/Failure; reporting nothing is an ERROR.</summary>
+    public abstract void Body(GuestProgram g);
+
+    public string FullName(Environments env) => $"test-{EnvironmentNames.Slug(env)}-{Name}";
+}

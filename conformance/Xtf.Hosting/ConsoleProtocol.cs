@@ -1,0 +1,162 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Xtf.Hosting;
+
+/// <summary>The result of one test on one host.</summary>
+public sealed record TestOutcome(
+    string Test,
+    string Host,
+    TestStatus Status,
+    bool Warnings,
+    string Message,
+    int? ShutdownReason,
+    IReadOnlyList<string> GuestLines,
+    Transcript Transcript)
+{
+    public string StatusText => Status.Word() + (Warnings ? " with warnings" : "");
+    public TimeSpan Elapsed => Transcript.Elapsed;
+}
+
+/// <summary>
+/// XTF's console protocol: the guest prints a banner, its messages and "Test result: STATUS";
+/// Xen's own lines start "(XEN)". This class reads a transcript into an outcome.
+/// </summary>
+public static partial class ConsoleProtocol
+{
+    public const string Banner = "--- Xen Test Framework ---";
+    public const string ResultPrefix = "Test result: ";
+    public const string NoStatusLine = "Test did not report a status";
+
+    [GeneratedRegex(@"\x1B(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_]|\][^\x07\x1B]*(\x07|\x1B\\)?)")]
+    private static partial Regex EscapeSequence();
+
+    [GeneratedRegex(@"^\(XEN\)( \[[^\]]*\])? ?")]
+    private static partial Regex XenPrefix();
+
+    [GeneratedRegex(@"^Test result: (SUCCESS|SKIP|ERROR|FAILURE)( with warnings)?\s*$")]
+    private static partial Regex ResultLine();
+
+    [GeneratedRegex(@"^Hardware (Dom0|domain 0) (.*)$")]
+    private static partial Regex HardwareDomLine();
+
+    [GeneratedRegex(@"unknown reason (\d+)")]
+    private static partial Regex UnknownReason();
+
+    public static IReadOnlyList<string> SplitLines(string log)
+    {
+        string clean = EscapeSequence().Replace(log, "").Replace("\r", "");
+        var lines = clean.Split('\n').ToList();
+        if (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
+        return lines;
+    }
+
+    public static bool IsXenLine(string line) => line.StartsWith("(XEN)", StringComparison.Ordinal);
+
+    /// <summary>The text of a Xen line without "(XEN)" and its timestamp; null for a guest line.</summary>
+    public static string? XenText(string line)
+    {
+        var m = XenPrefix().Match(line);
+        return m.Success ? line[m.Length..] : null;
+    }
+
+    /// <summary>
+    /// The guest's own lines, normalized: from the banner to the result line, without Xen's lines.
+    /// This is what two hosts must agree on.
+    /// </summary>
+    public static IReadOnlyList<string> GuestLines(IReadOnlyList<string> lines)
+    {
+        var result = new List<string>();
+        bool inside = false;
+        foreach (var line in lines)
+        {
+            if (IsXenLine(line)) continue;
+            if (!inside)
+            {
+                int at = line.IndexOf(Banner, StringComparison.Ordinal);
+                if (at < 0) continue;
+                inside = true;
+                result.Add(line[at..]);
+                continue;
+            }
+            result.Add(line);
+            if (ResultLine().IsMatch(line)) break;
+        }
+        return result;
+    }
+
+    /// <summary>Parses Xen's "Hardware Dom0 ..." line into the shutdown reason code.</summary>
+    public static int? ShutdownReason(IReadOnlyList<string> lines)
+    {
+        int? reason = null;
+        foreach (var line in lines)
+        {
+            var text = XenText(line);
+            if (text is null) continue;
+            var m = HardwareDomLine().Match(text);
+            if (!m.Success) continue;
+            string rest = m.Groups[2].Value;
+            var unknown = UnknownReason().Match(rest);
+            if (unknown.Success) reason = int.Parse(unknown.Groups[1].Value);
+            else if (rest.StartsWith("halted", StringComparison.Ordinal)) reason = 0;
+            else if (rest.StartsWith("crashed", StringComparison.Ordinal)) reason = 3;
+            else if (rest.StartsWith("shutdown: watchdog", StringComparison.Ordinal)) reason = 4;
+            else if (rest.StartsWith("shutdown: rebooting", StringComparison.Ordinal)) reason = 1;
+            else if (rest.Contains("soft reset", StringComparison.Ordinal)) reason = 5;
+        }
+        return reason;
+    }
+
+    public static TestOutcome Evaluate(Transcript t)
+    {
+        var lines = t.Lines;
+        var guest = GuestLines(lines);
+        int? reason = ShutdownReason(lines);
+
+        string? resultLine = guest.LastOrDefault(l => ResultLine().IsMatch(l));
+        if (resultLine is not null)
+        {
+            var m = ResultLine().Match(resultLine);
+            TestStatusNames.TryParse(m.Groups[1].Value, out var status);
+            return new TestOutcome(t.Test, t.Host, status, m.Groups[2].Success, MessageFor(status, guest), reason, guest, t);
+        }
+        return new TestOutcome(t.Test, t.Host, TestStatus.Crash, false, CrashReason(t, lines, guest), reason, guest, t);
+    }
+
+    /// <summary>The test's own messages (after banner, environment and title), for a short report.</summary>
+    private static string MessageFor(TestStatus status, IReadOnlyList<string> guest)
+    {
+        if (status == TestStatus.Success) return "";
+        var body = guest.Skip(3).Where(l => !ResultLine().IsMatch(l)).ToList();
+        return body.Count == 0 ? "" : string.Join(" | ", body.TakeLast(3));
+    }
+
+    private static string CrashReason(Transcript t, IReadOnlyList<string> lines, IReadOnlyList<string> guest)
+    {
+        string? panic = guest.FirstOrDefault(l => l.StartsWith("PANIC:", StringComparison.Ordinal));
+        if (panic is not null) return panic;
+        if (t.End == BootEnd.Timeout) return "timeout";
+
+        var xen = lines.Select(XenText).Where(x => x is not null).Select(x => x!).ToList();
+        if (t.End == BootEnd.XenPanic)
+        {
+            int at = xen.FindIndex(x => x.StartsWith("Panic on CPU", StringComparison.Ordinal));
+            var detail = at < 0 ? null : xen.Skip(at + 1).FirstOrDefault(x => x.Length > 0 && !x.StartsWith("****", StringComparison.Ordinal));
+            return "Xen panic: " + (detail ?? "see the transcript");
+        }
+        string? unhandled = xen.FirstOrDefault(x => x.Contains("Unhandled:", StringComparison.Ordinal));
+        if (unhandled is not null) return "domain crashed: " + unhandled.Trim();
+        string? hw = xen.LastOrDefault(x => HardwareDomLine().IsMatch(x));
+        if (hw is not null) return $"no result line; {hw}";
+        if (t.End == BootEnd.EmulatorExited) return "emulator exited without a result" + (t.EndDetail is null ? "" : $" ({t.EndDetail})");
+        return "no result line";
+    }
+
+    /// <summary>Renders the guest lines the way both hosts should print them, for diffs and reports.</summary>
+    public static string Render(IEnumerable<string> lines)
+    {
+        var sb = new StringBuilder();
+        foreach (var l in lines) sb.Append(l).Append('\n');
+        return sb.ToString();
+    }
+}

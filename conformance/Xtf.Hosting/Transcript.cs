@@ -1,0 +1,41 @@
+namespace Xtf.Hosting;
+
+/// <summary>What one boot is asked to do.</summary>
+public sealed record BootRequest(
+    string Name,
+    ReadOnlyMemory<byte> Kernel,
+    int Vcpus = 1,
+    TimeSpan? Timeout = null,
+    string? Dom0CommandLine = null);
+
+/// <summary>How a boot ended, as the host saw it.</summary>
+public enum BootEnd
+{
+    /// <summary>Xen printed its dom0 shutdown line (halted, crashed, rebooting, ...).</summary>
+    Shutdown,
+    /// <summary>Xen panicked (for example, it could not build dom0).</summary>
+    XenPanic,
+    /// <summary>The emulator exited by itself (a reboot-type shutdown with -no-reboot, or an error).</summary>
+    EmulatorExited,
+    /// <summary>Nothing ended the boot within the time limit.</summary>
+    Timeout,
+}
+
+/// <summary>The console log of one boot: the whole serial log, kept verbatim.</summary>
+public sealed record Transcript(string Host, string Test, string Log, BootEnd End, string? EndDetail, TimeSpan Elapsed)
+{
+    private IReadOnlyList<string>? lines;
+
+    /// <summary>The log as lines: carriage returns and terminal escape sequences removed.</summary>
+    public IReadOnlyList<string> Lines => lines ??= ConsoleProtocol.SplitLines(Log);
+}
+
+/// <summary>A host boots kernels and returns their console transcripts: real Xen, or the simulator.</summary>
+public interface ITestHost
+{
+    string Name { get; }
+    Task<Transcript> BootAsync(BootRequest request, CancellationToken cancellation = default);
+}
+
+/// <summary>A boot the host could not even start (missing QEMU, unreadable Xen image, ...).</summary>
+public sealed class HostException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Xtf.Hosting;
+
+public sealed record XenHostOptions
+{
+    /// <summary>Hypervisor image; a .gz is gunzipped first.</summary>
+    public string Xen { get; init; } = XenBuild.DebianDefault;
+    public string Qemu { get; init; } = "qemu-system-x86_64";
+    /// <summary>tcg (default; works everywhere) or kvm (needs real nested virtualisation).</summary>
+    public string Accel { get; init; } = "tcg";
+    public int MemoryMiB { get; init; } = 512;
+    /// <summary>Per-boot limit unless the request sets its own.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Extra Xen command-line options.</summary>
+    public string? XenCommandLine { get; init; }
+}
+
+/// <summary>
+/// Boots a kernel as dom0 of real Xen under qemu-system-x86_64 (multiboot: Xen as -kernel, the
+/// test kernel as the first module), watches the serial log for the end of the run, and kills
+/// QEMU by its own PID. The recipe and its timings are in shared/spec/real-xen-in-qemu.md.
+/// </summary>
+public sealed class XenHost : ITestHost
+{
+    public const string BaseXenCommandLine =
+        "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all noreboot console_timestamps=boot";
+
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
+    private readonly Lazy<XenBuild> build;
+    private readonly Lazy<string> qemu;
+
+    public XenHost(XenHostOptions options)
+    {
+        Options = options;
+        if (options.Accel is not ("tcg" or "kvm")) throw new ArgumentException($"--accel must be tcg or kvm, not '{options.Accel}'");
+        build = new Lazy<XenBuild>(() => XenBuild.Prepare(options.Xen));
+        qemu = new Lazy<string>(() => EmulatorProcesses.FindOnPath(options.Qemu)
+            ?? throw new HostException($"QEMU not found: {options.Qemu} (run scripts/setup-xen.sh, or pass --qemu PATH)"));
+    }
+
+    public XenHostOptions Options { get; }
+    public string Name => "xen";
+    public XenBuild Build => build.Value;
+
+    /// <summary>Checks that QEMU and the Xen image are usable, without booting.</summary>
+    public void Validate()
+    {
+        _ = qemu.Value;
+        _ = build.Value;
+    }
+
+    public IReadOnlyList<string> QemuArguments(string xenKernel, string kernelFile, string logFile, BootRequest r)
+    {
+        int vcpus = Math.Max(1, r.Vcpus);
+        string module = kernelFile;
+        if (!string.IsNullOrWhiteSpace(r.Dom0CommandLine))
+            module += " " + r.Dom0CommandLine.Trim().Replace(",", ",,");   // ',' separates modules
+        string xenCmd = $"{BaseXenCommandLine} dom0_max_vcpus={vcpus}";
+        if (!string.IsNullOrWhiteSpace(Options.XenCommandLine)) xenCmd += " " + Options.XenCommandLine.Trim();
+        return
+        [
+            "-accel", Options.Accel, "-cpu", "max", "-m", Options.MemoryMiB.ToString(), "-smp", vcpus.ToString(),
+            "-nographic", "-monitor", "none", "-nic", "none", "-no-reboot",
+            "-serial", "file:" + logFile,
+            "-kernel", xenKernel, "-initrd", module, "-append", xenCmd,
+        ];
+    }
+
+    public async Task<Transcript> BootAsync(BootRequest request, CancellationToken cancellation = default)
+    {
+        var xen = build.Value;
+        string qemuPath = qemu.Value;
+        string dir = Path.Combine(Path.GetTempPath(), $"xtf-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        string kernelFile = Path.Combine(dir, "kernel");
+        string logFile = Path.Combine(dir, "serial.log");
+        try
+        {
+            await File.WriteAllBytesAsync(kernelFile, request.Kernel.ToArray(), cancellation);
+            var args = QemuArguments(xen.KernelPath, kernelFile, logFile, request);
+            var timeout = request.Timeout ?? Options.Timeout;
+
+            var clock = Stopwatch.StartNew();
+            var process = await EmulatorProcesses.StartAsync(qemuPath, args);
+            var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+            _ = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+            try
+            {
+                var (log, end, detail) = await Watch(process, logFile, timeout, clock, cancellation);
+                clock.Stop();
+                if (end == BootEnd.EmulatorExited)
+                {
+                    string err = (await stderr).Trim();
+                    detail = $"exit code {process.ExitCode}" + (err.Length > 0 ? ": " + err.Split('\n')[0] : "");
+                }
+                return new Transcript(Name, request.Name, log, end, detail, clock.Elapsed);
+            }
+            finally
+            {
+                EmulatorProcesses.Kill(process);
+            }
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static async Task<(string Log, BootEnd End, string? Detail)> Watch(
+        Process process, string logFile, TimeSpan timeout, Stopwatch clock, CancellationToken cancellation)
+    {
+        var log = new StringBuilder();
+        var buffer = new byte[64 * 1024];
+        FileStream? stream = null;
+        int scanned = 0;
+        try
+        {
+            while (true)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                bool exited = process.HasExited;
+                if (stream is null && File.Exists(logFile))
+                    stream = new FileStream(logFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                if (stream is not null)
+                {
+                    int n;
+                    while ((n = await stream.ReadAsync(buffer, cancellation)) > 0)
+                        log.Append(Encoding.Latin1.GetString(buffer, 0, n));
+                }
+
+                var end = ScanForEnd(log, ref scanned);
+                if (end is { } found) return (log.ToString(), found.End, found.Detail);
+                if (exited) return (log.ToString(), BootEnd.EmulatorExited, null);
+                if (clock.Elapsed > timeout) return (log.ToString(), BootEnd.Timeout, $"no end of run after {timeout.TotalSeconds:0.#} s");
+                await Task.Delay(Poll, cancellation);
+            }
+        }
+        finally
+        {
+            stream?.Dispose();
+        }
+    }
+
+    /// <summary>Looks at complete lines not yet scanned for Xen's end-of-run lines.</summary>
+    private static (BootEnd End, string Detail)? ScanForEnd(StringBuilder log, ref int scanned)
+    {
+        string text = log.ToString();
+        int lastNewline = text.LastIndexOf('\n');
+        if (lastNewline < scanned) return null;
+        string fresh = text[scanned..(lastNewline + 1)];
+        scanned = lastNewline + 1;
+        foreach (var raw in fresh.Split('\n'))
+        {
+            string? x = ConsoleProtocol.XenText(raw.Replace("\r", ""));
+            if (x is null) continue;
+            if (x.StartsWith("Hardware Dom0 ", StringComparison.Ordinal) || x.StartsWith("Hardware domain 0 ", StringComparison.Ordinal))
+                return (BootEnd.Shutdown, x);
+            if (x.StartsWith("Manual reset required", StringComparison.Ordinal) || x.StartsWith("Reboot in five seconds", StringComparison.Ordinal))
+                return (BootEnd.XenPanic, x);
+        }
+        return null;
+    }
+}

@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Reflection;
+using Xtf.Elf;
+using Xtf.Guest;
+using Xtf.Hosting;
+
+namespace Xtf.Runner;
+
+/// <summary>The xtf command line. Every failure is one line on stderr and a documented exit code.</summary>
+public static class XtfCli
+{
+    public const string Usage = """
+        usage: xtf <command> [options]
+
+        commands:
+          list [GLOB...]                 list tests (XTF names, e.g. test-pv64-example)
+          run [GLOB...] [options]        build and run tests; or run --kernel FILE
+          build NAME -o FILE             write one test's kernel image (ELF)
+          doctor                         report what is installed for real Xen, with fixes
+
+        run options:
+          --host xen                     where to run (real Xen under QEMU)
+          --kernel FILE                  run a foreign kernel that speaks XTF's console protocol
+          --xen PATH                     hypervisor image (default /boot/xen-4.17-amd64.gz; .gz is unpacked)
+          --qemu PATH                    qemu-system-x86_64 to use
+          --accel tcg|kvm                QEMU accelerator (default tcg)
+          --vcpus N                      dom0 vCPUs (dom0_max_vcpus and -smp); default: the test's own
+          --jobs N                       QEMU instances in parallel (default: number of CPUs)
+          --timeout SECONDS              per-boot limit (default 60); a run that hits it is CRASH "timeout"
+          --memory MIB                   guest RAM for QEMU (default 512)
+          --xen-cmdline TEXT             extra Xen command-line options
+          --results DIR                  where transcripts go (default ./results)
+          --verbose                      print each transcript's guest lines
+
+        exit codes (worst result wins): 0 SUCCESS, 3 SKIP, 4 ERROR, 5 FAILURE, 6 CRASH;
+          2 bad usage or input (unknown option, unreadable or malformed kernel, missing QEMU or Xen);
+          1 internal error.
+        """;
+
+    private static readonly HashSet<string> RunValued =
+        ["host", "kernel", "xen", "qemu", "accel", "vcpus", "jobs", "timeout", "memory", "xen-cmdline", "results", "o", "output"];
+    private static readonly HashSet<string> RunFlags = ["verbose", "help"];
+
+    public static TestCatalog Catalog { get; } = TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly);
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
+            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            {
+                stdout.WriteLine(Usage);
+                return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Success;
+            }
+            if (args[0] == "--version")
+            {
+                stdout.WriteLine($"xtf {typeof(XtfCli).Assembly.GetName().Version}");
+                return ExitCodes.Success;
+            }
+            var rest = args.Skip(1).ToList();
+            var o = Options.Parse(rest, RunValued, RunFlags);
+            if (o.Has("help")) { stdout.WriteLine(Usage); return ExitCodes.Success; }
+            return args[0] switch
+            {
+                "list" => List(o, stdout),
+                "run" => RunTests(o, stdout, stderr),
+                "build" => BuildOne(o, stdout),
+                "doctor" => Doctor.Report(o, stdout),
+                _ => throw new UsageException($"unknown command '{args[0]}'"),
+            };
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"xtf: {e.Message} (see xtf --help)");
+            return ExitCodes.Usage;
+        }
+        catch (InputException e)
+        {
+            stderr.WriteLine($"xtf: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (HostException e)
+        {
+            stderr.WriteLine($"xtf: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (OperationCanceledException)
+        {
+            stderr.WriteLine("xtf: interrupted");
+            return 130;
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"xtf: internal error: {e.GetType().Name}: {e.Message}");
+            if (Environment.GetEnvironmentVariable("XTF_DEBUG") == "1") stderr.WriteLine(e);
+            return ExitCodes.InternalError;
+        }
+    }
+
+    private static int List(Options o, TextWriter stdout)
+    {
+        var cases = Select(o);
+        foreach (var c in cases)
+            stdout.WriteLine($"{c.FullName,-44} {c.Test.Category,-12} {c.Test.Title}");
+        return ExitCodes.Success;
+    }
+
+    private static IReadOnlyList<TestCase> Select(Options o)
+    {
+        var cases = Catalog.Select(o.Positional);
+        if (cases.Count == 0) throw new UsageException($"no test matches {string.Join(" ", o.Positional)}");
+        return cases;
+    }
+
+    private static int BuildOne(Options o, TextWriter stdout)
+    {
+        string output = o.Get("o") ?? o.Get("output") ?? throw new UsageException("build needs -o FILE");
+        if (o.Positional.Count != 1) throw new UsageException("build takes exactly one test name");
+        var cases = Select(o);
+        if (cases.Count != 1) throw new UsageException($"'{o.Positional[0]}' matches {cases.Count} tests");
+        var image = cases[0].Build();
+        File.WriteAllBytes(output, image.Bytes);
+        stdout.WriteLine($"{image.Name}: {image.Bytes.Length} bytes, entry 0x{image.Entry:x}, code 0x{image.CodeBase:x}+0x{image.CodeSize:x} -> {output}");
+        return ExitCodes.Success;
+    }
+
+    /// <summary>One boot to perform: a suite test or a foreign kernel.</summary>
+    private sealed record Planned(string Name, Func<BootRequest> Request, string? SkipReason = null);
+
+    private static int RunTests(Options o, TextWriter stdout, TextWriter stderr)
+    {
+        string hostName = o.Get("host") ?? "xen";
+        if (hostName != "xen") throw new UsageException($"--host must be xen, not '{hostName}'");
+        int jobs = o.GetInt("jobs", Environment.ProcessorCount, 1, 64);
+        int? vcpus = o.Get("vcpus") is null ? null : o.GetInt("vcpus", 1, 1, 64);
+        var timeout = TimeSpan.FromSeconds(o.GetSeconds("timeout", 60));
+        string resultsDir = o.Get("results") ?? "results";
+
+        var options = new XenHostOptions
+        {
+            Xen = o.Get("xen") ?? XenBuild.DebianDefault,
+            Qemu = o.Get("qemu") ?? "qemu-system-x86_64",
+            Accel = o.Get("accel") is { } accel && accel is "tcg" or "kvm" ? accel
+                : o.Get("accel") is { } bad ? throw new UsageException($"--accel must be tcg or kvm, not '{bad}'") : "tcg",
+            MemoryMiB = o.GetInt("memory", 512, 128, 65536),
+            Timeout = timeout,
+            XenCommandLine = o.Get("xen-cmdline"),
+        };
+
+        List<Planned> plan;
+        XenHost host;
+        if (o.Get("kernel") is { } kernelPath)
+        {
+            if (o.Positional.Count > 0) throw new UsageException("--kernel and test names do not mix");
+            var foreign = ForeignKernel.Load(kernelPath);
+            host = new XenHost(options);
+            host.Validate();
+            string? skip = foreign.Is32Bit && XenConfig.HasPv32(host.Build.SourcePath) == false
+                ? "32-bit PV kernel, but this Xen is built without CONFIG_PV32" : null;
+            plan = [new Planned(foreign.Name, () => new BootRequest(foreign.Name, foreign.Bytes, vcpus ?? 1, timeout), skip)];
+        }
+        else
+        {
+            var cases = Select(o);
+            host = new XenHost(options);
+            host.Validate();
+            plan = cases.Select(c => new Planned(c.FullName, () =>
+            {
+                var image = c.Build();
+                return new BootRequest(c.FullName, image.Bytes, vcpus ?? c.Test.Vcpus, timeout, c.Test.CommandLine);
+            })).ToList();
+        }
+
+        var b = host.Build;
+        stdout.WriteLine($"host xen: Xen {b.Version ?? "(version unknown)"}{(b.Debug is { } d ? d ? " debug=y" : " debug=n" : "")} " +
+                         $"from {b.SourcePath}; {Doctor.QemuVersionLine(options.Qemu)}; accel {options.Accel}; jobs {jobs}");
+
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var outcomes = Execute(plan, host, jobs, resultsDir, o.Has("verbose"), stdout, cancel.Token);
+            var counts = outcomes.GroupBy(x => x.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.Word()}");
+            stdout.WriteLine($"{outcomes.Count} test(s): {string.Join(", ", counts)}; transcripts in {Path.GetFullPath(Path.Combine(resultsDir, host.Name))}");
+            return ExitCodes.Worst(outcomes.Select(x => x.Status));
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private sealed record Finished(string Name, TestStatus Status);
+
+    private static List<Finished> Execute(List<Planned> plan, ITestHost host, int jobs, string resultsDir, bool verbose,
+        TextWriter stdout, CancellationToken cancel)
+    {
+        var gate = new SemaphoreSlim(jobs);
+        var printLock = new object();
+        string dir = Path.Combine(resultsDir, host.Name);
+        Directory.CreateDirectory(dir);
+        int width = Math.Max(40, plan.Max(p => p.Name.Length) + 2);
+
+        var tasks = plan.Select(async p =>
+        {
+            if (p.SkipReason is not null)
+            {
+                lock (printLock) stdout.WriteLine($"{p.Name.PadRight(width)} {"SKIP",-8} {0,6:0.00}s  {p.SkipReason}");
+                return new Finished(p.Name, TestStatus.Skip);
+            }
+            await gate.WaitAsync(cancel);
+            try
+            {
+                var request = p.Request();
+                var transcript = await host.BootAsync(request, cancel);
+                var outcome = ConsoleProtocol.Evaluate(transcript);
+                await File.WriteAllTextAsync(Path.Combine(dir, p.Name + ".log"), transcript.Log, System.Text.Encoding.Latin1, CancellationToken.None);
+                lock (printLock)
+                {
+                    stdout.WriteLine($"{p.Name.PadRight(width)} {outcome.StatusText,-8} {outcome.Elapsed.TotalSeconds,6:0.00}s" +
+                                     (outcome.Message.Length > 0 ? "  " + outcome.Message : ""));
+                    if (verbose) foreach (var l in outcome.GuestLines) stdout.WriteLine("    | " + l);
+                }
+                return new Finished(p.Name, outcome.Status);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }).ToArray();
+        return Task.WhenAll(tasks).GetAwaiter().GetResult().ToList();
+    }
+}
+
+/// <summary>Bad input named by the user (a kernel file that cannot be used): exit code 2.</summary>
+public sealed class InputException(string message) : Exception(message);
+
+/// <summary>A kernel built elsewhere (for example by XTF's C framework), checked before it is booted.</summary>
+public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit)
+{
+    public static ForeignKernel Load(string path)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new InputException($"cannot read kernel {path}: {e.Message}");
+        }
+        ElfImage elf;
+        try { elf = ElfImage.Parse(bytes); }
+        catch (ElfFormatException e) { throw new InputException($"{path}: not a usable kernel: {e.Message}"); }
+        if (elf.FileType != ElfFileType.ET_EXEC) throw new InputException($"{path}: not a usable kernel: ELF type {elf.FileType} is not EXEC");
+        bool is64 = elf.Class == ElfClass.Elf64;
+        if (is64 ? elf.Machine != ElfMachine.X86_64 : elf.Machine != ElfMachine.X86)
+            throw new InputException($"{path}: not a usable kernel: machine {elf.Machine} is not x86");
+        if (!elf.Xen.HasAnyXenNote) throw new InputException($"{path}: not a usable kernel: it has no Xen ELF notes");
+        string name = Path.GetFileName(path);
+        return new ForeignKernel(name, bytes, !is64);
+    }
+}
+
+/// <summary>Reads the Kconfig file Debian installs next to the hypervisor.</summary>
+public static class XenConfig
+{
+    /// <summary>True/false when a config file is found beside the image, null when unknown.</summary>
+    public static bool? HasPv32(string xenPath)
+    {
+        string baseName = xenPath.EndsWith(".gz", StringComparison.Ordinal) ? xenPath[..^3] : xenPath;
+        string config = baseName + ".config";
+        if (!File.Exists(config)) return null;
+        foreach (var line in File.ReadLines(config))
+        {
+            if (line.StartsWith("CONFIG_PV32=y", StringComparison.Ordinal)) return true;
+            if (line.StartsWith("# CONFIG_PV32 is not set", StringComparison.Ordinal)) return false;
+        }
+        return false;
+    }
+}
