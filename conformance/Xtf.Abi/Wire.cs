@@ -71,7 +71,8 @@ internal static class Wire
     public static void PutU64s(Span<byte> d, int off, int count, ulong[]? values, string field)
     {
         if (values is null) return;
-        for (var i = 0; i < Math.Min(values.Length, count); i++)
+        Fits(values.Length, count, field);
+        for (var i = 0; i < values.Length; i++)
             Put(d, off + 8 * i, values[i]);
     }
 

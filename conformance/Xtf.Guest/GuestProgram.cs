@@ -37,6 +37,7 @@ public sealed partial class GuestProgram
     private readonly Assembler a = new(64);
     private readonly List<(ulong DataAddress, GuestLabel Target)> fixups = new();
     private readonly List<Routine> routines = new();
+    private readonly List<GuestLabel> marked = new();
     private readonly Stack<(GuestLabel Break, GuestLabel Continue)> loops = new();
     private int lastBindAt = -1;
     private int tempCounter;
@@ -63,6 +64,7 @@ public sealed partial class GuestProgram
     internal RuntimeLabels Runtime { get; }
     internal IReadOnlyList<(ulong DataAddress, GuestLabel Target)> Fixups => fixups;
     internal IReadOnlyList<Routine> Routines => routines;
+    internal IReadOnlyList<GuestLabel> Marked => marked;
 
     // ---------------------------------------------------------------- storage
 
@@ -174,7 +176,12 @@ public sealed partial class GuestProgram
 
     public GuestLabel NewLabel(string name) => new(a.CreateLabel(name), name);
 
-    public void Mark(GuestLabel label) => Bind(label);
+    /// <summary>Places a label here. Marked labels appear in the kernel's symbol table.</summary>
+    public void Mark(GuestLabel label)
+    {
+        Bind(label);
+        marked.Add(label);
+    }
 
     public void Goto(GuestLabel label) => a.jmp(label.Label);
 

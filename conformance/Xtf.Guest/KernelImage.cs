@@ -60,6 +60,7 @@ public static class KernelBuilder
         }
         foreach (var (dataAddress, target) in g.Fixups) g.Data.WriteU64(dataAddress, Resolve(target));
         foreach (var r in g.Routines) Resolve(r.Entry);
+        foreach (var l in g.Marked) Resolve(l);
         ulong entry = Resolve(g.Runtime.Entry);
 
         // Page 0: jmp rel32 to the code, then the notes. Page 1: the poisoned hypercall page.

@@ -123,12 +123,18 @@ public static partial class ConsoleProtocol
         return new TestOutcome(t.Test, t.Host, TestStatus.Crash, false, CrashReason(t, lines, guest), reason, guest, t);
     }
 
-    /// <summary>The test's own messages (after banner, environment and title), for a short report.</summary>
+    /// <summary>
+    /// A short message for a report: the test's "Fail"/"Error"/"Skip"/"Warning" lines if it printed
+    /// any, else its last lines (after banner, environment and title).
+    /// </summary>
     private static string MessageFor(TestStatus status, IReadOnlyList<string> guest)
     {
         if (status == TestStatus.Success) return "";
         var body = guest.Skip(3).Where(l => !ResultLine().IsMatch(l)).ToList();
-        return body.Count == 0 ? "" : string.Join(" | ", body.TakeLast(3));
+        var marked = body.Where(l => l.StartsWith("Fail", StringComparison.Ordinal) || l.StartsWith("Error", StringComparison.Ordinal)
+                                     || l.StartsWith("Skip", StringComparison.Ordinal) || l.StartsWith("Warning", StringComparison.Ordinal)).ToList();
+        var chosen = marked.Count > 0 ? marked.Take(3) : body.TakeLast(3);
+        return string.Join(" | ", chosen);
     }
 
     private static string CrashReason(Transcript t, IReadOnlyList<string> lines, IReadOnlyList<string> guest)

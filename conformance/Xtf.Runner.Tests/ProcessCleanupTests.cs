@@ -1,0 +1,59 @@
+using System.Diagnostics;
+
+namespace Xtf.Runner.Tests;
+
+/// <summary>No QEMU outlives the runner: not on Ctrl-C, not when the runner is SIGKILLed.</summary>
+[Parallelizable(ParallelScope.All)]
+public sealed class ProcessCleanupTests
+{
+    [TestCase("INT")]
+    [TestCase("KILL")]
+    public void QemuDiesWithTheRunner(string signal)
+    {
+        RealXen.Require();
+        string dir = Directory.CreateTempSubdirectory("xtf-cleanup-").FullName;
+        string kernel = Path.Combine(dir, "spin");
+        File.WriteAllBytes(kernel, StatusKernels.Spin().Bytes);
+
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { typeof(XtfCli).Assembly.Location, "run", "--kernel", kernel, "--timeout", "120", "--results", dir })
+            info.ArgumentList.Add(a);
+        using var runner = Process.Start(info)!;
+        string marker = $"xtf-{runner.Id}-";
+
+        // Wait until this runner's QEMU is up.
+        var clock = Stopwatch.StartNew();
+        while (QemuPidsWith(marker).Count == 0)
+        {
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(60)), "QEMU never started");
+            if (runner.HasExited) Assert.Fail("runner exited early: " + runner.StandardError.ReadToEnd());
+            Thread.Sleep(100);
+        }
+        Thread.Sleep(500);
+        Process.Start("kill", $"-{signal} {runner.Id}")!.WaitForExit();
+        Assert.That(runner.WaitForExit(30_000), Is.True, "runner did not exit");
+
+        clock.Restart();
+        while (QemuPidsWith(marker).Count > 0 && clock.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(100);
+        Assert.That(QemuPidsWith(marker), Is.Empty, $"QEMU left behind after SIG{signal}");
+        Directory.Delete(dir, true);
+    }
+
+    /// <summary>PIDs of QEMU processes whose command line mentions <paramref name="marker"/>.</summary>
+    private static List<int> QemuPidsWith(string marker)
+    {
+        var pids = new List<int>();
+        foreach (var d in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(d), out int pid)) continue;
+            try
+            {
+                string cmd = File.ReadAllText(Path.Combine(d, "cmdline")).Replace('\0', ' ');
+                if (cmd.Contains("qemu-system", StringComparison.Ordinal) && cmd.Contains(marker, StringComparison.Ordinal)) pids.Add(pid);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return pids;
+    }
+}
