@@ -1,6 +1,8 @@
 using Xtf.Hosting;
 
-namespace Xtf.Runner.Tests;
+using NUnit.Framework;
+
+namespace Xtf.Testing;
 
 /// <summary>
 /// Access to real Xen for tests. Where QEMU or the hypervisor image is missing, a test is
