@@ -2,10 +2,11 @@ namespace Xtf.Hosting;
 
 /// <summary>
 /// A run's result. The first four are XTF's words, printed by the guest; CRASH is the runner's
-/// word for a run that ended without a result line (panic, Xen crash, timeout). Ordered so that
-/// the worst status has the highest value.
+/// word for a run that ended without a result line (panic, Xen crash, timeout); DIVERGED means
+/// real Xen and the simulator printed different transcripts. Ordered so that the worst status has
+/// the highest value.
 /// </summary>
-public enum TestStatus { Success = 0, Skip = 1, Error = 2, Failure = 3, Crash = 4 }
+public enum TestStatus { Success = 0, Skip = 1, Error = 2, Failure = 3, Crash = 4, Diverged = 5 }
 
 public static class ExitCodes
 {
@@ -16,6 +17,7 @@ public static class ExitCodes
     public const int Error = 4;
     public const int Failure = 5;
     public const int Crash = 6;
+    public const int Diverged = 7;
 
     public static int For(TestStatus status) => status switch
     {
@@ -23,7 +25,8 @@ public static class ExitCodes
         TestStatus.Skip => Skip,
         TestStatus.Error => Error,
         TestStatus.Failure => Failure,
-        _ => Crash,
+        TestStatus.Crash => Crash,
+        _ => Diverged,
     };
 
     /// <summary>XTF's rule over a set of runs: the worst status decides.</summary>
@@ -44,6 +47,7 @@ public static class TestStatusNames
             case "ERROR": status = TestStatus.Error; return true;
             case "FAILURE": status = TestStatus.Failure; return true;
             case "CRASH": status = TestStatus.Crash; return true;
+            case "DIVERGED": status = TestStatus.Diverged; return true;
             default: status = default; return false;
         }
     }

@@ -24,6 +24,15 @@ public enum BootEnd
 /// <summary>The console log of one boot: the whole serial log, kept verbatim.</summary>
 public sealed record Transcript(string Host, string Test, string Log, BootEnd End, string? EndDetail, TimeSpan Elapsed)
 {
+    /// <summary>Simulator only: SHA-256 of the run's trace (console, hypercalls, events, scheduling).</summary>
+    public string? TraceHash { get; init; }
+    /// <summary>Simulator only: the trace text.</summary>
+    public string? Trace { get; init; }
+    /// <summary>Simulator only: the scheduler seed.</summary>
+    public ulong? Seed { get; init; }
+    /// <summary>Simulator only: guest instructions executed.</summary>
+    public long? Instructions { get; init; }
+
     private IReadOnlyList<string>? lines;
 
     /// <summary>The log as lines: carriage returns and terminal escape sequences removed.</summary>

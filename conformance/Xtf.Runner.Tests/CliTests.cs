@@ -60,21 +60,23 @@ public sealed class CliTests
     [TestCase(new[] { "run", "--accel", "hvf" }, "--accel must be tcg or kvm")]
     [TestCase(new[] { "run", "--host", "mars" }, "--host must be")]
     [TestCase(new[] { "run", "--timeout", "-3" }, "--timeout must be")]
+    [TestCase(new[] { "run", "--seed", "banana" }, "--seed must be")]
+    [TestCase(new[] { "run", "--budget", "0" }, "--budget must be")]
     [TestCase(new[] { "run", "no-such-test-*" }, "no test matches")]
     [TestCase(new[] { "build", "example" }, "build needs -o FILE")]
     public void WrongOptionsAreExitCode2(string[] args, string phrase) => AssertOneLineError(Xtf(args), phrase);
 
     [Test]
     public void MissingXenImage() =>
-        AssertOneLineError(Xtf("run", "example", "--xen", "/nonexistent/xen.gz", "--qemu", "/bin/true"), "Xen image not found");
+        AssertOneLineError(Xtf("run", "example", "--host", "xen", "--xen", "/nonexistent/xen.gz", "--qemu", "/bin/true"), "Xen image not found");
 
     [Test]
     public void MissingQemu() =>
-        AssertOneLineError(Xtf("run", "example", "--qemu", "/nonexistent/qemu-system-x86_64"), "QEMU not found");
+        AssertOneLineError(Xtf("run", "example", "--host", "xen", "--qemu", "/nonexistent/qemu-system-x86_64"), "QEMU not found");
 
     [Test]
     public void NotAXenImage() =>
-        AssertOneLineError(Xtf("run", "example", "--xen", TempFile([1, 2, 3, 4]), "--qemu", "/bin/true"), "not a Xen hypervisor image");
+        AssertOneLineError(Xtf("run", "example", "--host", "xen", "--xen", TempFile([1, 2, 3, 4]), "--qemu", "/bin/true"), "not a Xen hypervisor image");
 
     [Test]
     public void NoArgumentsPrintsUsageAndExits2()
@@ -126,7 +128,7 @@ public sealed class CliTests
     {
         RealXen.Require();
         string results = Directory.CreateTempSubdirectory("xtf-cli-").FullName;
-        var r = Xtf("run", "--kernel", TempFile(StatusKernels.Failure().Bytes), "--results", results);
+        var r = Xtf("run", "--kernel", TempFile(StatusKernels.Failure().Bytes), "--host", "xen", "--results", results);
         Assert.That(r.Code, Is.EqualTo(ExitCodes.Failure), r.Out + r.Err);
     }
 }

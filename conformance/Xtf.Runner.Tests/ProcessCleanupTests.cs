@@ -16,7 +16,7 @@ public sealed class ProcessCleanupTests
         File.WriteAllBytes(kernel, StatusKernels.Spin().Bytes);
 
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { typeof(XtfCli).Assembly.Location, "run", "--kernel", kernel, "--timeout", "120", "--results", dir })
+        foreach (var a in new[] { typeof(XtfCli).Assembly.Location, "run", "--kernel", kernel, "--host", "xen", "--timeout", "120", "--results", dir })
             info.ArgumentList.Add(a);
         using var runner = Process.Start(info)!;
         string marker = $"xtf-{runner.Id}-";

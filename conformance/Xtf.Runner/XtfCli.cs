@@ -3,6 +3,7 @@ using System.Reflection;
 using Xtf.Elf;
 using Xtf.Guest;
 using Xtf.Hosting;
+using Xtf.Sim;
 
 namespace Xtf.Runner;
 
@@ -19,7 +20,10 @@ public static class XtfCli
           doctor                         report what is installed for real Xen, with fixes
 
         run options:
-          --host xen                     where to run (real Xen under QEMU)
+          --host sim|xen|both            where to run: the simulator (default), real Xen under QEMU,
+                                         or both with the transcripts compared (DIVERGED if they differ)
+          --seed N                       simulator scheduling seed (default 0x5eed; printed)
+          --budget N                     simulator instruction limit per run (default 500000000)
           --kernel FILE                  run a foreign kernel that speaks XTF's console protocol
           --xen PATH                     hypervisor image (default /boot/xen-4.17-amd64.gz; .gz is unpacked)
           --qemu PATH                    qemu-system-x86_64 to use
@@ -32,13 +36,13 @@ public static class XtfCli
           --results DIR                  where transcripts go (default ./results)
           --verbose                      print each transcript's guest lines
 
-        exit codes (worst result wins): 0 SUCCESS, 3 SKIP, 4 ERROR, 5 FAILURE, 6 CRASH;
+        exit codes (worst result wins): 0 SUCCESS, 3 SKIP, 4 ERROR, 5 FAILURE, 6 CRASH, 7 DIVERGED;
           2 bad usage or input (unknown option, unreadable or malformed kernel, missing QEMU or Xen);
           1 internal error.
         """;
 
     private static readonly HashSet<string> RunValued =
-        ["host", "kernel", "xen", "qemu", "accel", "vcpus", "jobs", "timeout", "memory", "xen-cmdline", "results", "o", "output"];
+        ["host", "kernel", "xen", "qemu", "accel", "vcpus", "jobs", "timeout", "memory", "xen-cmdline", "results", "o", "output", "seed", "budget"];
     private static readonly HashSet<string> RunFlags = ["verbose", "help"];
 
     public static TestCatalog Catalog { get; } = TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly);
@@ -124,19 +128,21 @@ public static class XtfCli
         return ExitCodes.Success;
     }
 
-    /// <summary>One boot to perform: a suite test or a foreign kernel.</summary>
+    /// <summary>One kernel to run: a suite test or a foreign kernel.</summary>
     private sealed record Planned(string Name, Func<BootRequest> Request, string? SkipReason = null);
 
     private static int RunTests(Options o, TextWriter stdout, TextWriter stderr)
     {
-        string hostName = o.Get("host") ?? "xen";
-        if (hostName != "xen") throw new UsageException($"--host must be xen, not '{hostName}'");
+        string hostName = o.Get("host") ?? "sim";
+        if (hostName is not ("sim" or "xen" or "both")) throw new UsageException($"--host must be sim, xen or both, not '{hostName}'");
         int jobs = o.GetInt("jobs", Environment.ProcessorCount, 1, 64);
         int? vcpus = o.Get("vcpus") is null ? null : o.GetInt("vcpus", 1, 1, 64);
         var timeout = TimeSpan.FromSeconds(o.GetSeconds("timeout", 60));
         string resultsDir = o.Get("results") ?? "results";
+        ulong seed = ParseSeed(o.Get("seed"));
+        long budget = o.Get("budget") is { } b ? (long.TryParse(b, out long n) && n > 0 ? n : throw new UsageException($"--budget must be a positive number of instructions, not '{b}'")) : 500_000_000;
 
-        var options = new XenHostOptions
+        var xenOptions = new XenHostOptions
         {
             Xen = o.Get("xen") ?? XenBuild.DebianDefault,
             Qemu = o.Get("qemu") ?? "qemu-system-x86_64",
@@ -146,24 +152,31 @@ public static class XtfCli
             Timeout = timeout,
             XenCommandLine = o.Get("xen-cmdline"),
         };
+        var simOptions = new SimOptions { Seed = seed, MemoryMiB = xenOptions.MemoryMiB, InstructionLimit = budget, XenCommandLine = o.Get("xen-cmdline") };
+
+        var hosts = new List<ITestHost>();
+        if (hostName is "sim" or "both") hosts.Add(new SimHost(simOptions));
+        XenHost? xen = null;
+        if (hostName is "xen" or "both")
+        {
+            xen = new XenHost(xenOptions);
+            hosts.Add(xen);
+        }
 
         List<Planned> plan;
-        XenHost host;
         if (o.Get("kernel") is { } kernelPath)
         {
             if (o.Positional.Count > 0) throw new UsageException("--kernel and test names do not mix");
             var foreign = ForeignKernel.Load(kernelPath);
-            host = new XenHost(options);
-            host.Validate();
-            string? skip = foreign.Is32Bit && XenConfig.HasPv32(host.Build.SourcePath) == false
+            xen?.Validate();
+            string? skip = foreign.Is32Bit && (xen is null || XenConfig.HasPv32(xen.Build.SourcePath) == false)
                 ? "32-bit PV kernel, but this Xen is built without CONFIG_PV32" : null;
             plan = [new Planned(foreign.Name, () => new BootRequest(foreign.Name, foreign.Bytes, vcpus ?? 1, timeout), skip)];
         }
         else
         {
             var cases = Select(o);
-            host = new XenHost(options);
-            host.Validate();
+            xen?.Validate();
             plan = cases.Select(c => new Planned(c.FullName, () =>
             {
                 var image = c.Build();
@@ -171,19 +184,26 @@ public static class XtfCli
             })).ToList();
         }
 
-        var b = host.Build;
-        stdout.WriteLine($"host xen: Xen {b.Version ?? "(version unknown)"}{(b.Debug is { } d ? d ? " debug=y" : " debug=n" : "")} " +
-                         $"from {b.SourcePath}; {Doctor.QemuVersionLine(options.Qemu)}; accel {options.Accel}; jobs {jobs}");
+        foreach (var h in hosts)
+        {
+            if (h is XenHost x)
+            {
+                var xb = x.Build;
+                stdout.WriteLine($"host xen: Xen {xb.Version ?? "(version unknown)"}{(xb.Debug is { } d ? d ? " debug=y" : " debug=n" : "")} " +
+                                 $"from {xb.SourcePath}; {Doctor.QemuVersionLine(xenOptions.Qemu)}; accel {xenOptions.Accel}; jobs {jobs}");
+            }
+            else stdout.WriteLine($"host sim: Xen 4.17.7 model; seed 0x{seed:x}; budget {budget} instructions; jobs {jobs}");
+        }
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
         Console.CancelKeyPress += onCancel;
         try
         {
-            var outcomes = Execute(plan, host, jobs, resultsDir, o.Has("verbose"), stdout, cancel.Token);
-            var counts = outcomes.GroupBy(x => x.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.Word()}");
-            stdout.WriteLine($"{outcomes.Count} test(s): {string.Join(", ", counts)}; transcripts in {Path.GetFullPath(Path.Combine(resultsDir, host.Name))}");
-            return ExitCodes.Worst(outcomes.Select(x => x.Status));
+            var finished = Execute(plan, hosts, jobs, resultsDir, o.Has("verbose"), stdout, cancel.Token);
+            var counts = finished.GroupBy(x => x.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.Word()}");
+            stdout.WriteLine($"{finished.Count} test(s): {string.Join(", ", counts)}; transcripts in {Path.GetFullPath(resultsDir)}");
+            return ExitCodes.Worst(finished.Select(x => x.Status));
         }
         finally
         {
@@ -191,16 +211,41 @@ public static class XtfCli
         }
     }
 
+    private static ulong ParseSeed(string? text)
+    {
+        if (text is null) return SimOptions.DefaultSeed;
+        bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+        if (ulong.TryParse(hex ? text[2..] : text, hex ? System.Globalization.NumberStyles.HexNumber : System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out ulong seed)) return seed;
+        throw new UsageException($"--seed must be a number (decimal or 0x hex), not '{text}'");
+    }
+
     private sealed record Finished(string Name, TestStatus Status);
 
-    private static List<Finished> Execute(List<Planned> plan, ITestHost host, int jobs, string resultsDir, bool verbose,
+    private static List<Finished> Execute(List<Planned> plan, List<ITestHost> hosts, int jobs, string resultsDir, bool verbose,
         TextWriter stdout, CancellationToken cancel)
     {
         var gate = new SemaphoreSlim(jobs);
         var printLock = new object();
-        string dir = Path.Combine(resultsDir, host.Name);
-        Directory.CreateDirectory(dir);
+        foreach (var h in hosts) Directory.CreateDirectory(Path.Combine(resultsDir, h.Name));
         int width = Math.Max(40, plan.Max(p => p.Name.Length) + 2);
+
+        async Task<TestOutcome> RunOn(ITestHost host, BootRequest request)
+        {
+            await gate.WaitAsync(cancel);
+            try
+            {
+                var transcript = await host.BootAsync(request, cancel);
+                string stem = Path.Combine(resultsDir, host.Name, request.Name);
+                await File.WriteAllTextAsync(stem + ".log", transcript.Log, System.Text.Encoding.Latin1, CancellationToken.None);
+                if (transcript.Trace is { } trace) await File.WriteAllTextAsync(stem + ".trace", trace, CancellationToken.None);
+                return ConsoleProtocol.Evaluate(transcript);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }
 
         var tasks = plan.Select(async p =>
         {
@@ -209,25 +254,34 @@ public static class XtfCli
                 lock (printLock) stdout.WriteLine($"{p.Name.PadRight(width)} {"SKIP",-8} {0,6:0.00}s  {p.SkipReason}");
                 return new Finished(p.Name, TestStatus.Skip);
             }
-            await gate.WaitAsync(cancel);
-            try
+            var request = p.Request();
+            var outcomes = await Task.WhenAll(hosts.Select(h => RunOn(h, request)));
+            string line;
+            TestStatus status;
+            string? diff = null;
+            if (outcomes.Length == 1)
             {
-                var request = p.Request();
-                var transcript = await host.BootAsync(request, cancel);
-                var outcome = ConsoleProtocol.Evaluate(transcript);
-                await File.WriteAllTextAsync(Path.Combine(dir, p.Name + ".log"), transcript.Log, System.Text.Encoding.Latin1, CancellationToken.None);
-                lock (printLock)
-                {
-                    stdout.WriteLine($"{p.Name.PadRight(width)} {outcome.StatusText,-8} {outcome.Elapsed.TotalSeconds,6:0.00}s" +
-                                     (outcome.Message.Length > 0 ? "  " + outcome.Message : ""));
-                    if (verbose) foreach (var l in outcome.GuestLines) stdout.WriteLine("    | " + l);
-                }
-                return new Finished(p.Name, outcome.Status);
+                var x = outcomes[0];
+                status = x.Status;
+                line = $"{p.Name.PadRight(width)} {x.StatusText,-8} {x.Elapsed.TotalSeconds,6:0.00}s" + (x.Message.Length > 0 ? "  " + x.Message : "");
             }
-            finally
+            else
             {
-                gate.Release();
+                var sim = outcomes.Single(x => x.Host == "sim");
+                var xen = outcomes.Single(x => x.Host == "xen");
+                diff = Divergence.Compare(xen, sim);
+                status = diff is null ? xen.Status : TestStatus.Diverged;
+                string word = diff is null ? xen.StatusText : "DIVERGED";
+                line = $"{p.Name.PadRight(width)} {word,-8} sim {sim.Elapsed.TotalSeconds,5:0.00}s  xen {xen.Elapsed.TotalSeconds,5:0.00}s  " +
+                       (diff is null ? "transcripts agree" : "transcripts differ") + (xen.Message.Length > 0 ? "  " + xen.Message : "");
             }
+            lock (printLock)
+            {
+                stdout.WriteLine(line);
+                if (diff is not null) foreach (var d in diff.Split('\n')) stdout.WriteLine("    " + d);
+                if (verbose) foreach (var l in outcomes[0].GuestLines) stdout.WriteLine("    | " + l);
+            }
+            return new Finished(p.Name, status);
         }).ToArray();
         return Task.WhenAll(tasks).GetAwaiter().GetResult().ToList();
     }

@@ -1,0 +1,28 @@
+namespace Xtf.Hosting;
+
+/// <summary>Real Xen against the simulator: the normalized guest transcripts must be identical.</summary>
+public static class Divergence
+{
+    /// <summary>Null when the two agree; otherwise a short line diff ("-" real Xen, "+" simulator).</summary>
+    public static string? Compare(TestOutcome xen, TestOutcome sim)
+    {
+        var a = xen.GuestLines;
+        var b = sim.GuestLines;
+        if (a.SequenceEqual(b) && xen.Status == sim.Status) return null;
+        var diff = new List<string>();
+        if (xen.Status != sim.Status) diff.Add($"status: xen {xen.StatusText}, sim {sim.StatusText}");
+        int n = Math.Max(a.Count, b.Count);
+        for (int i = 0, shown = 0; i < n && shown < 20; i++)
+        {
+            string? x = i < a.Count ? a[i] : null;
+            string? y = i < b.Count ? b[i] : null;
+            if (x == y) continue;
+            if (x is not null) diff.Add($"- {x}");
+            if (y is not null) diff.Add($"+ {y}");
+            shown++;
+        }
+        if (xen.Status != sim.Status && xen.Status == TestStatus.Crash) diff.Add($"  xen: {xen.Message}");
+        if (xen.Status != sim.Status && sim.Status == TestStatus.Crash) diff.Add($"  sim: {sim.Message}");
+        return string.Join("\n", diff);
+    }
+}

@@ -1,0 +1,38 @@
+namespace Xtf.Sim.Cpu;
+
+/// <summary>Register numbers in x86 encoding order.</summary>
+public enum Reg { Rax, Rcx, Rdx, Rbx, Rsp, Rbp, Rsi, Rdi, R8, R9, R10, R11, R12, R13, R14, R15 }
+
+/// <summary>Why the interpreter stopped and handed control to the hypervisor model.</summary>
+public enum ExitKind
+{
+    /// <summary>The instruction budget is used up; rip is the next instruction.</summary>
+    Budget,
+    /// <summary>syscall executed: rip is past it, rcx = that rip, r11 = rflags (as hardware does).</summary>
+    Syscall,
+    /// <summary>A fault or trap: see Vector, ErrorCode, Cr2. Faults leave rip at the instruction and state as before it.</summary>
+    Exception,
+    /// <summary>pause executed (rip is past it): a spin-wait hint the scheduler may use.</summary>
+    Pause,
+}
+
+/// <summary>One VM exit. No allocation: a struct.</summary>
+public readonly record struct VmExit(
+    ExitKind Kind,
+    long Executed,
+    int Vector = 0,
+    uint ErrorCode = 0,
+    bool HasErrorCode = false,
+    ulong Cr2 = 0,
+    bool SoftwareInterrupt = false,
+    string? Detail = null);
+
+/// <summary>Values the interpreter asks the hypervisor model for (cpuid, rdtsc): injected, deterministic.</summary>
+public interface ICpuPlatform
+{
+    /// <summary>CPUID as the guest should see it.</summary>
+    (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf);
+
+    /// <summary>The TSC value now (derived from virtual time).</summary>
+    ulong Rdtsc();
+}

@@ -1,0 +1,291 @@
+using Xtf.Abi;
+using Xtf.Hosting;
+using Xtf.Sim.Builder;
+using Xtf.Sim.Cpu;
+using Xtf.Sim.Memory;
+using Xtf.Sim.Xen;
+
+namespace Xtf.Sim;
+
+public sealed record SimOptions
+{
+    /// <summary>Chooses vCPU interleavings and quantum lengths; printed with every run.</summary>
+    public ulong Seed { get; init; } = DefaultSeed;
+    public const ulong DefaultSeed = 0x5EED;
+    public int MemoryMiB { get; init; } = 512;
+    public int Vcpus { get; init; } = 1;
+    /// <summary>Guest instructions before the run is stopped as a runaway (CRASH "timeout").</summary>
+    public long InstructionLimit { get; init; } = 500_000_000;
+    public string? Dom0CommandLine { get; init; }
+    public string? XenCommandLine { get; init; }
+    public bool KeepTraceText { get; init; } = true;
+}
+
+public sealed record SimResult(string Serial, BootEnd End, string? Detail, string TraceHash, string Trace, long Instructions, ulong VirtualNs);
+
+/// <summary>
+/// One simulated boot: the dom0 builder, then vCPUs interleaved by a seeded scheduler until the
+/// domain shuts down, the instruction budget runs out, or every vCPU waits for nothing.
+/// </summary>
+public sealed class SimMachine : ICpuPlatform
+{
+    private const long MinQuantum = 20_000, QuantumSpread = 60_000;
+
+    private readonly SimOptions options;
+    private readonly VirtualClock clock = new();
+    private readonly SerialLog serial;
+    private readonly SimTrace trace;
+    private readonly SeededRandom random;
+
+    private SimMachine(SimOptions options)
+    {
+        this.options = options;
+        serial = new SerialLog(clock);
+        trace = new SimTrace { KeepText = options.KeepTraceText };
+        random = new SeededRandom(options.Seed);
+    }
+
+    public static SimResult Run(ReadOnlyMemory<byte> kernel, SimOptions options)
+    {
+        var m = new SimMachine(options);
+        try
+        {
+            return m.Boot(kernel);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A guest must never crash the runner: an internal failure ends the run as a crash.
+            m.serial.Xen($"simulator internal error: {e.GetType().Name}: {e.Message}");
+            return m.Result(BootEnd.EmulatorExited, $"simulator internal error: {e.Message}", 0);
+        }
+    }
+
+    private SimResult Result(BootEnd end, string? detail, long instructions) =>
+        new(serial.Text, end, detail, trace.Hash, trace.Text, instructions, clock.Now);
+
+    public (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf) => CpuidView.For(leaf, subleaf);
+    public ulong Rdtsc() => clock.Tsc;
+
+    private SimResult Boot(ReadOnlyMemory<byte> kernel)
+    {
+        int vcpus = Math.Max(1, options.Vcpus);
+        string xenCmd = $"{XenIdentity.XenCommandLineBase} dom0_max_vcpus={vcpus}" +
+                        (string.IsNullOrWhiteSpace(options.XenCommandLine) ? "" : " " + options.XenCommandLine.Trim());
+        serial.Xen(XenIdentity.Banner);
+        serial.Xen("Command line: " + xenCmd);
+        trace.Note($"seed {options.Seed:x} vcpus {vcpus} memory {options.MemoryMiB}");
+
+        var profile = MachineProfile.For(options.MemoryMiB, vcpus, vcpus);
+        var memory = new MachineMemory(profile.MachineFrames);
+        Dom0 dom0;
+        try
+        {
+            dom0 = Dom0Builder.Build(kernel, options.Dom0CommandLine ?? "", profile, memory);
+        }
+        catch (DomainBuildException e)
+        {
+            foreach (var line in e.XenLines) serial.Xen(line);
+            serial.Xen("Manual reset required ('noreboot' specified)");
+            trace.Note("build failed: " + e.Message);
+            return Result(BootEnd.XenPanic, e.Message, 0);
+        }
+        foreach (var line in dom0.BuildLog) serial.Xen(line);
+        foreach (var line in AfterBuild) serial.Xen(line);
+
+        var cpus = new List<Vcpu>();
+        for (int i = 0; i < vcpus; i++)
+        {
+            var v = new Vcpu(i, clock.Now);
+            if (i < 32) v.VcpuInfo = (dom0.SharedInfoMfn << MachineMemory.PageShift) + (ulong)(64 * i);
+            cpus.Add(v);
+        }
+        var boot = cpus[0];
+        var c = boot.Cpu;
+        c.Rip = dom0.Rip;
+        c[Reg.Rsp] = dom0.Rsp;
+        c[Reg.Rsi] = dom0.Rsi;
+        c.Rflags = dom0.Rflags;
+        c.Cs = 0xE033;
+        c.Ss = 0xE02B;
+        c.Cr3 = dom0.Cr3;
+        c.Cpl = 3;
+        boot.Initialised = true;
+        boot.Down = false;
+        boot.SetRunstate(RunState.Runnable, clock.Now);
+        for (int i = 1; i < vcpus; i++) { cpus[i].Cpu.Cr3 = dom0.Cr3; cpus[i].Cpu.Cpl = 3; }
+
+        var domain = new Domain(0, memory, dom0.SharedInfoMfn, cpus, dom0.P2m, profile.Pcpus) { VmAssist = dom0.VmAssist };
+        var interpreter = new X86Interpreter(memory, this);
+        var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd);
+        hv.DiscoverPageTables(dom0.Cr3);
+        return RunLoop(hv, interpreter, domain);
+    }
+
+    private static readonly string[] AfterBuild =
+    [
+        "Initial low memory virq threshold set at 0x800 pages.",
+        "Scrubbing Free RAM in background",
+        "Std. Loglevel: All",
+        "Guest Loglevel: All",
+        "*** Serial input to DOM0 (type 'CTRL-a' three times to switch input)",
+        "Freed 656kB init memory",
+    ];
+
+    private SimResult RunLoop(Hypervisor hv, X86Interpreter interpreter, Domain domain)
+    {
+        long executed = 0;
+        Vcpu? current = null;
+        long quantumLeft = 0;
+        var runnable = new List<Vcpu>(domain.Vcpus.Count);
+
+        for (long steps = 0; ; steps++)
+        {
+            FireTimers(hv, domain);
+            if (domain.IsShuttingDown) break;
+            if (executed >= options.InstructionLimit)
+                return Result(BootEnd.Timeout, $"instruction limit of {options.InstructionLimit} reached", executed);
+
+            runnable.Clear();
+            foreach (var v in domain.Vcpus) if (v.Runnable) runnable.Add(v);
+            if (runnable.Count == 0)
+            {
+                ulong? next = NextDeadline(domain, includePeriodic: false);
+                if (next is null)
+                    return Result(BootEnd.Timeout, "every vCPU is blocked or down with no timer to wake it", executed);
+                if (current is not null) current = null;
+                clock.AdvanceTo(next.Value);
+                continue;
+            }
+
+            if (current is null || !current.Runnable || hv.Reschedule || quantumLeft <= 0)
+            {
+                var pick = runnable.Count == 1 ? runnable[0] : runnable[random.Below(runnable.Count)];
+                quantumLeft = runnable.Count == 1 ? MinQuantum + QuantumSpread : MinQuantum + random.Below((int)QuantumSpread);
+                if (pick != current)
+                {
+                    if (current is not null && current.Runnable) current.SetRunstate(RunState.Runnable, clock.Now);
+                    if (current is not null) current.PeriodicDeadline = null;   // stopped while descheduled
+                    if (current is not null && current.Cpu.Cr3 != pick.Cpu.Cr3) interpreter.FlushTlb();
+                    current = pick;
+                    trace.Schedule(pick.Id, clock.Now);
+                    pick.SetRunstate(RunState.Running, clock.Now);
+                    PeriodicOnSwitchIn(hv, pick);
+                }
+                hv.Reschedule = false;
+            }
+
+            var cur = current;
+            hv.DeliverPendingUpcall(cur);
+            if (domain.IsShuttingDown) break;
+
+            long budget = Math.Min(quantumLeft, options.InstructionLimit - executed);
+            if (NextDeadline(domain, includePeriodic: true) is { } deadline)
+                budget = Math.Min(budget, Math.Max(1, (long)((deadline - Math.Min(deadline, clock.Now)) / clock.NsPerInstruction)));
+
+            var exit = interpreter.Run(cur.Cpu, Math.Max(1, budget));
+            executed += exit.Executed;
+            quantumLeft -= exit.Executed;
+            clock.AdvanceInstructions(exit.Executed);
+
+            switch (exit.Kind)
+            {
+                case ExitKind.Syscall:
+                    hv.OnSyscall(cur);
+                    break;
+                case ExitKind.Exception:
+                    hv.DeliverException(cur, exit);
+                    break;
+                case ExitKind.Pause:
+                    if (runnable.Count > 1) hv.Reschedule = true;
+                    break;
+            }
+            if (!cur.Runnable && cur.Runstate == RunState.Running)
+                cur.SetRunstate(cur.Blocked ? RunState.Blocked : RunState.Offline, clock.Now);
+        }
+        return Result(BootEnd.Shutdown, $"shutdown reason {domain.ShutdownReason}", executed);
+    }
+
+    /// <summary>Xen's periodic timer: checked when a vCPU is switched in (spec §6.1).</summary>
+    private void PeriodicOnSwitchIn(Hypervisor hv, Vcpu v)
+    {
+        if (v.PeriodNs == 0) return;
+        if (clock.Now >= v.PeriodicLastEvent + v.PeriodNs)
+        {
+            v.PeriodicLastEvent = clock.Now;
+            trace.Timer(v.Id, "periodic", clock.Now);
+            hv.SendVirq(v, Virq.Timer);
+        }
+        v.PeriodicDeadline = v.PeriodicLastEvent + v.PeriodNs;
+    }
+
+    private void FireTimers(Hypervisor hv, Domain domain)
+    {
+        ulong now = clock.Now;
+        foreach (var v in domain.Vcpus)
+        {
+            if (v.SingleshotDeadline is { } s && s <= now)
+            {
+                v.SingleshotDeadline = null;
+                trace.Timer(v.Id, "singleshot", now);
+                hv.SendVirq(v, Virq.Timer);
+            }
+            if (v.PollDeadline is { } p && p <= now)
+            {
+                v.PollDeadline = null;
+                if (v.Polling)
+                {
+                    trace.Timer(v.Id, "poll", now);
+                    v.Polling = false;
+                    v.PollPort = null;
+                    hv.Wake(v);
+                }
+            }
+            if (v.PeriodicDeadline is { } d && d <= now && v.PeriodNs != 0)
+            {
+                v.PeriodicLastEvent = now;
+                v.PeriodicDeadline = now + v.PeriodNs;
+                trace.Timer(v.Id, "periodic", now);
+                hv.SendVirq(v, Virq.Timer);
+            }
+        }
+        for (int k = 0; k < domain.Watchdogs.Length; k++)
+        {
+            if (domain.Watchdogs[k] is { } w && w <= now && !domain.IsShuttingDown)
+            {
+                domain.Watchdogs[k] = null;
+                hv.Serial.Xen($"Watchdog timer fired for domain {domain.Id}");
+                hv.DomainShutdown((uint)ShutdownReason.Watchdog);
+            }
+        }
+    }
+
+    private static ulong? NextDeadline(Domain domain, bool includePeriodic)
+    {
+        ulong? next = null;
+        void Consider(ulong? t)
+        {
+            if (t is { } x && (next is null || x < next)) next = x;
+        }
+        foreach (var v in domain.Vcpus)
+        {
+            Consider(v.SingleshotDeadline);
+            if (v.Polling) Consider(v.PollDeadline);
+            if (includePeriodic) Consider(v.PeriodicDeadline);
+        }
+        foreach (var w in domain.Watchdogs) Consider(w);
+        return next;
+    }
+}
+
+/// <summary>CPUID as a PV guest sees it on Xen 4.17 under QEMU -cpu max (subset; see docs).</summary>
+public static class CpuidView
+{
+    public static (uint, uint, uint, uint) For(uint leaf, uint subleaf) => leaf switch
+    {
+        0 => (0xD, 0x68747541, 0x444D4163, 0x69746E65),          // "AuthenticAMD"
+        0x4000_0000 => (0x4000_0005, 0x566E6558, 0x65584D4D, 0x4D4D566E),   // "XenVMMXenVMM", max leaf
+        0x4000_0001 => (0x0004_0011, 0, 0, 0),                    // Xen 4.17
+        0x4000_0002 => (1, 0x4000_0000, 0, 0),                    // 1 hypercall page, MSR base
+        _ => (0, 0, 0, 0),
+    };
+}

@@ -1,0 +1,154 @@
+using System.Buffers.Binary;
+using Xtf.Abi;
+using Xtf.Sim.Cpu;
+using Xtf.Sim.Memory;
+
+namespace Xtf.Sim.Xen;
+
+public sealed partial class Hypervisor
+{
+    private const ulong PtePresent = 1, PteRw = 2, PteAddressMask = 0x000F_FFFF_FFFF_F000;
+
+    /// <summary>Frames the domain's page tables occupy, by level (4 = L4), found by walking from each vCPU's CR3.</summary>
+    public Dictionary<ulong, int> PageTableFrames { get; } = new();
+
+    public bool IsPageTableFrame(ulong mfn) => PageTableFrames.ContainsKey(mfn);
+
+    /// <summary>Records the page-table frames reachable from <paramref name="cr3"/> (bounded walk).</summary>
+    public void DiscoverPageTables(ulong cr3)
+    {
+        void Walk(ulong mfn, int level)
+        {
+            if (level < 1 || !Memory.Contains(mfn << 12) || !PageTableFrames.TryAdd(mfn, level) || level == 1) return;
+            int entries = level == 4 ? 256 : 512;            // L4 slots from 256 up belong to Xen
+            for (int i = 0; i < entries; i++)
+            {
+                ulong e = Memory.ReadU64((mfn << 12) + (ulong)(8 * i));
+                if ((e & PtePresent) == 0 || (level <= 3 && (e & 0x80) != 0)) continue;
+                Walk((e & PteAddressMask) >> 12, level - 1);
+            }
+        }
+        Walk(cr3 >> 12, 4);
+    }
+
+    // ------------------------------------------------------------ memory_op (xen/common/memory.c)
+
+    private long MemoryOp(Vcpu v, ulong cmdWord, ulong arg)
+    {
+        int cmd = (int)(cmdWord & 0x3F);
+        switch (cmd)
+        {
+            case (int)Abi.MemoryOp.CurrentReservation:
+            case (int)Abi.MemoryOp.MaximumReservation:
+            case (int)Abi.MemoryOp.MaximumGpfn:
+            {
+                Span<byte> d = stackalloc byte[2];
+                if (!CopyFromGuest(v, arg, d)) return -Errno.EFAULT;
+                ushort domid = BinaryPrimitives.ReadUInt16LittleEndian(d);
+                if (!FindDomain(domid)) return -Errno.ESRCH;
+                return cmd switch
+                {
+                    (int)Abi.MemoryOp.CurrentReservation => Domain.P2m.Length,
+                    (int)Abi.MemoryOp.MaximumReservation => 0xFFFF_FFFFL,
+                    _ => 0,          // a PV domain has no gpfn space beyond its p2m
+                };
+            }
+            case (int)Abi.MemoryOp.MaximumRamPage:
+                return (long)(Memory.FrameCount - 0x20);    // QEMU's top 128 KiB of RAM below 4 GiB is reserved (measured 0x1ffe0 @ 512 MiB)
+            case (int)Abi.MemoryOp.MemoryMap:
+                return -Errno.ENOSYS;                        // not for a PV dom0 (measured)
+            default:
+                return -Errno.ENOSYS;                        // not modelled yet
+        }
+    }
+
+    // ------------------------------------------------------------ update_va_mapping (xen/arch/x86/mm.c)
+
+    private long UpdateVaMapping(Vcpu v, ulong va, ulong pte, ulong flags)
+    {
+        if (!IsCanonical(va)) return -Errno.EINVAL;
+        if (!FindL1Entry(v.Cpu.Cr3, va, out ulong entryAddress)) return -Errno.EINVAL;
+        long rc = ValidateL1Entry(pte);
+        if (rc != 0) return rc;
+        Memory.WriteU64(entryAddress, pte);
+        cpu.FlushTlb();
+        return 0;
+    }
+
+    /// <summary>Finds the machine address of the L1 entry that maps <paramref name="va"/>; false when an upper level is missing.</summary>
+    private bool FindL1Entry(ulong cr3, ulong va, out ulong entryAddress)
+    {
+        ulong table = cr3 & PteAddressMask;
+        for (int level = 4; level > 1; level--)
+        {
+            int index = (int)((va >> (12 + 9 * (level - 1))) & 0x1FF);
+            ulong e = Memory.ReadU64(table + (ulong)(8 * index));
+            if ((e & PtePresent) == 0 || (e & 0x80) != 0)
+            {
+                entryAddress = 0;
+                return false;
+            }
+            table = e & PteAddressMask;
+        }
+        entryAddress = table + 8 * ((va >> 12) & 0x1FF);
+        return true;
+    }
+
+    /// <summary>get_page_from_l1e: the frame must belong to the domain; page tables may only be mapped read-only.</summary>
+    private long ValidateL1Entry(ulong pte)
+    {
+        if ((pte & PtePresent) == 0) return 0;
+        ulong mfn = (pte & PteAddressMask) >> 12;
+        if (!Domain.Owns(mfn)) return -Errno.EINVAL;
+        if ((pte & PteRw) != 0 && IsPageTableFrame(mfn)) return -Errno.EINVAL;
+        return 0;
+    }
+
+    // ------------------------------------------------------------ mmu_update (xen/arch/x86/mm.c)
+
+    private long MmuUpdate(Vcpu v, ulong requests, uint count, ulong doneAddress, uint foreignDom)
+    {
+        if (foreignDom != DomId.Self && foreignDom != Domain.Id) return -Errno.ESRCH;
+        Span<byte> req = stackalloc byte[MmuUpdate.Layout.Size];
+        uint done = 0;
+        long rc = 0;
+        for (; done < count && done < 4096; done++)
+        {
+            if (!CopyFromGuest(v, requests + done * (ulong)MmuUpdate.Layout.Size, req)) { rc = -Errno.EFAULT; break; }
+            ulong ptr = BinaryPrimitives.ReadUInt64LittleEndian(req[MmuUpdate.Layout.Ptr..]);
+            ulong val = BinaryPrimitives.ReadUInt64LittleEndian(req[MmuUpdate.Layout.Val..]);
+            switch ((int)(ptr & 3))
+            {
+                case (int)MmuUpdateCmd.NormalPtUpdate:
+                case (int)MmuUpdateCmd.PtUpdatePreserveAd:
+                {
+                    ulong mfn = ptr >> 12;
+                    if (!PageTableFrames.TryGetValue(mfn, out int level) || (ptr & 7) != (ptr & 3)) { rc = -Errno.EINVAL; break; }
+                    if (level != 1) { rc = -Errno.EINVAL; break; }    // only L1 updates are modelled
+                    rc = ValidateL1Entry(val);
+                    if (rc == 0) Memory.WriteU64(ptr & ~7UL, val);
+                    break;
+                }
+                case (int)MmuUpdateCmd.MachphysUpdate:
+                {
+                    ulong mfn = ptr >> 12;
+                    if (!Domain.M2p.ContainsKey(mfn)) { rc = -Errno.EINVAL; break; }
+                    Domain.M2p[mfn] = val;
+                    break;
+                }
+                default:
+                    rc = -Errno.ENOSYS;
+                    break;
+            }
+            if (rc != 0) break;
+        }
+        cpu.FlushTlb();
+        if (doneAddress != 0)
+        {
+            Span<byte> d = stackalloc byte[4];
+            BinaryPrimitives.WriteUInt32LittleEndian(d, done);
+            if (!CopyToGuest(v, doneAddress, d)) return -Errno.EFAULT;
+        }
+        return rc;
+    }
+}

@@ -1,0 +1,251 @@
+using System.Buffers.Binary;
+using Xtf.Abi;
+using Xtf.Sim.Cpu;
+
+namespace Xtf.Sim.Xen;
+
+public sealed partial class Hypervisor
+{
+    private const ulong FlagIf = 1UL << 9, FlagTf = 1UL << 8, FlagNt = 1UL << 14, FlagRf = 1UL << 16,
+        FlagVm = 1UL << 17, FlagAc = 1UL << 18, FlagIopl = 3UL << 12;
+    private const ushort KernelCs = 0xE033, KernelSs = 0xE02B;
+
+    // ------------------------------------------------------------ vcpu_info access
+
+    private readonly Dictionary<int, byte[]> dummyVcpuInfo = new();
+
+    private Span<byte> VcpuInfo(Vcpu v)
+    {
+        if (v.VcpuInfo is { } ma) return Memory.Span(ma, VcpuInfoLayout.Size);
+        if (!dummyVcpuInfo.TryGetValue(v.Id, out var dummy)) dummyVcpuInfo[v.Id] = dummy = new byte[VcpuInfoLayout.Size];
+        return dummy;
+    }
+
+    private static class VcpuInfoLayout
+    {
+        public const int Size = 64, UpcallPending = 0, UpcallMask = 1, PendingSel = 8, Cr2 = 16;
+    }
+
+    private void NoteVcpuInfoWrite(Vcpu v)
+    {
+        if (v.VcpuInfo is { } ma) Memory.NoteWrite(ma >> 12);
+    }
+
+    public bool UpcallPending(Vcpu v) => VcpuInfo(v)[VcpuInfoLayout.UpcallPending] != 0;
+    public bool UpcallMasked(Vcpu v) => VcpuInfo(v)[VcpuInfoLayout.UpcallMask] != 0;
+
+    public void SetUpcallMask(Vcpu v, bool masked)
+    {
+        VcpuInfo(v)[VcpuInfoLayout.UpcallMask] = masked ? (byte)1 : (byte)0;
+        NoteVcpuInfoWrite(v);
+    }
+
+    public void SetUpcallPending(Vcpu v, bool pending)
+    {
+        VcpuInfo(v)[VcpuInfoLayout.UpcallPending] = pending ? (byte)1 : (byte)0;
+        NoteVcpuInfoWrite(v);
+    }
+
+    private ulong PendingSel(Vcpu v) => BinaryPrimitives.ReadUInt64LittleEndian(VcpuInfo(v)[VcpuInfoLayout.PendingSel..]);
+
+    private void SetPendingSel(Vcpu v, ulong sel)
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(VcpuInfo(v)[VcpuInfoLayout.PendingSel..], sel);
+        NoteVcpuInfoWrite(v);
+    }
+
+    private void SetCr2(Vcpu v, ulong cr2)
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(VcpuInfo(v)[VcpuInfoLayout.Cr2..], cr2);
+        NoteVcpuInfoWrite(v);
+    }
+
+    // ------------------------------------------------------------ set_trap_table (xen/arch/x86/pv/callback.c)
+
+    private long SetTrapTable(Vcpu v, ulong traps)
+    {
+        if (traps == 0)
+        {
+            Array.Clear(v.Traps);
+            return 0;
+        }
+        Span<byte> e = stackalloc byte[TrapInfo.Layout.Size];
+        for (int i = 0; i < 4096; i++)    // bounded: Xen would preempt and continue
+        {
+            if (!CopyFromGuest(v, traps, e)) return -Errno.EFAULT;
+            ulong address = BinaryPrimitives.ReadUInt64LittleEndian(e[TrapInfo.Layout.Address..]);
+            if (address == 0) break;
+            if (!IsCanonical(address)) return -Errno.EINVAL;
+            ushort cs = BinaryPrimitives.ReadUInt16LittleEndian(e[TrapInfo.Layout.Cs..]);
+            if ((cs & 3) == 0) cs |= 3;    // 64-bit PV kernels run in ring 3
+            v.Traps[e[TrapInfo.Layout.Vector]] = new TrapEntry(e[TrapInfo.Layout.Flags], cs, address);
+            traps += (ulong)TrapInfo.Layout.Size;
+        }
+        return 0;
+    }
+
+    // ------------------------------------------------------------ set_callbacks / callback_op (xen/arch/x86/pv/callback.c)
+
+    private long SetCallbacks(Vcpu v, ulong eventAddress, ulong failsafeAddress, ulong syscallAddress)
+    {
+        if (IsCanonical(eventAddress)) v.EventCallback = eventAddress;
+        if (IsCanonical(failsafeAddress)) v.FailsafeCallback = failsafeAddress;
+        if (IsCanonical(syscallAddress)) v.SyscallCallback = syscallAddress;
+        return 0;
+    }
+
+    private long CallbackOp(Vcpu v, int cmd, ulong arg)
+    {
+        Span<byte> b = stackalloc byte[16];
+        switch (cmd)
+        {
+            case 0:   // CALLBACKOP_register
+            {
+                if (!CopyFromGuest(v, arg, b)) return -Errno.EFAULT;
+                ushort type = BinaryPrimitives.ReadUInt16LittleEndian(b);
+                ulong address = BinaryPrimitives.ReadUInt64LittleEndian(b[8..]);
+                if (!IsCanonical(address)) return -Errno.EINVAL;
+                switch (type)
+                {
+                    case 0: v.EventCallback = address; return 0;
+                    case 1: v.FailsafeCallback = address; return 0;
+                    case 2: v.SyscallCallback = address; return 0;
+                    case 4 or 5 or 7: return 0;   // nmi, sysenter, syscall32: recorded by Xen, unused here
+                    default: return -Errno.ENOSYS;
+                }
+            }
+            case 1:   // CALLBACKOP_unregister
+            {
+                if (!CopyFromGuest(v, arg, b[..4])) return -Errno.EFAULT;
+                ushort type = BinaryPrimitives.ReadUInt16LittleEndian(b);
+                return type switch
+                {
+                    0 or 1 or 2 or 5 or 7 => -Errno.EINVAL,
+                    4 => 0,
+                    _ => -Errno.ENOSYS,
+                };
+            }
+            default:
+                return -Errno.ENOSYS;
+        }
+    }
+
+    // ------------------------------------------------------------ iret (xen/arch/x86/pv/iret.c)
+
+    private long? Iret(Vcpu v)
+    {
+        // struct iret_context: rax, r11, rcx, flags, rip, cs, rflags, rsp, ss (lowest first).
+        var c = v.Cpu;
+        Span<byte> f = stackalloc byte[9 * 8];
+        if (!CopyFromGuest(v, c[Reg.Rsp], f))
+        {
+            CrashDomain(v, "iret: cannot read the frame");
+            return null;
+        }
+        ulong Q(int i) => BinaryPrimitives.ReadUInt64LittleEndian(f[(8 * i)..]);
+        ulong rax = Q(0), r11 = Q(1), rcx = Q(2), flags = Q(3), rip = Q(4), cs = Q(5), rflags = Q(6), rsp = Q(7), ss = Q(8);
+        c.Rip = rip;
+        c.Cs = (ushort)(cs | 3);
+        c.Rflags = (rflags & ~(FlagIopl | FlagVm)) | FlagIf;
+        c[Reg.Rsp] = rsp;
+        c.Ss = (ushort)(ss | 3);
+        if ((flags & 0x100) == 0)   // !VGCF_in_syscall
+        {
+            c[Reg.R11] = r11;
+            c[Reg.Rcx] = rcx;
+        }
+        SetUpcallMask(v, (rflags & FlagIf) == 0);
+        c[Reg.Rax] = rax;
+        return null;
+    }
+
+    // ------------------------------------------------------------ exceptions (xen/arch/x86/traps.c, x86_64/entry.S)
+
+    /// <summary>Delivers a fault or trap the CPU raised to the guest's handler, or crashes the domain.</summary>
+    public void DeliverException(Vcpu v, in VmExit e)
+    {
+        var c = v.Cpu;
+        uint error = e.ErrorCode;
+        bool hasError = e.HasErrorCode;
+        int vector = e.Vector;
+
+        if (e.SoftwareInterrupt)
+        {
+            // int $n: allowed when the guest's trap gate DPL admits a kernel-mode caller.
+            var gate = v.Traps[vector];
+            if (gate.Address == 0 || (gate.Flags & 3) < 1)
+            {
+                vector = 13;   // #GP with the IDT-vector error code, rip back at the int instruction
+                hasError = true;
+                error = (uint)((e.Vector << 3) | 2);
+                c.Rip -= 2;
+            }
+        }
+        if (vector == 14)
+        {
+            error &= ~4u;   // Xen shows a kernel-mode fault without the user bit (measured)
+            SetCr2(v, e.Cr2);
+        }
+        Trace.Exception(v.Id, vector, hasError ? error : null, c.Rip, e.Detail);
+
+        var trap = v.Traps[vector];
+        if (trap.Address == 0)
+        {
+            Serial.Xen($"d{Domain.Id}v{v.Id} Unhandled: vec {vector}, {VectorName(vector)}[{(hasError ? error : 0xFFFFFFFF):x4}]");
+            CrashDomain(v, null);
+            return;
+        }
+        bool fault = vector is not (3 or 4) && !e.SoftwareInterrupt;
+        if (!BounceFrame(v, c.Rip, hasError ? error : null, fault, trap.Cs, trap.Address, (trap.Flags & 4) != 0))
+            CrashDomain(v, "create_bounce_frame: cannot write the guest stack");
+    }
+
+    /// <summary>
+    /// Builds Xen's PV bounce frame below the 16-byte-aligned kernel rsp and enters the handler:
+    /// rcx, r11, [error], rip, cs|(mask&lt;&lt;32) with RPL cleared, rflags (IF = !mask, RF on a fault), rsp, ss.
+    /// </summary>
+    private bool BounceFrame(Vcpu v, ulong rip, uint? error, bool fault, ushort handlerCs, ulong handler, bool maskEvents)
+    {
+        var c = v.Cpu;
+        bool mask = UpcallMasked(v);
+        ulong rflags = c.Rflags & ~(FlagIf | FlagIopl);
+        if (!mask) rflags |= FlagIf;
+        if (fault) rflags |= FlagRf;
+        ulong[] words = error is { } err
+            ? [c[Reg.Rcx], c[Reg.R11], err, rip, (ulong)(c.Cs & ~3) | ((mask ? 1UL : 0UL) << 32), rflags, c[Reg.Rsp], c.Ss]
+            : [c[Reg.Rcx], c[Reg.R11], rip, (ulong)(c.Cs & ~3) | ((mask ? 1UL : 0UL) << 32), rflags, c[Reg.Rsp], c.Ss];
+        ulong sp = (c[Reg.Rsp] & ~15UL) - (ulong)(8 * words.Length);
+        Span<byte> frame = stackalloc byte[8 * 8];
+        for (int i = 0; i < words.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(frame[(8 * i)..], words[i]);
+        if (!CopyToGuest(v, sp, frame[..(8 * words.Length)])) return false;
+
+        c[Reg.Rsp] = sp;
+        c.Rip = handler;
+        c.Cs = (ushort)(handlerCs | 3);
+        c.Ss = KernelSs;
+        c.Rflags = (c.Rflags & ~(FlagTf | FlagNt | FlagRf | FlagAc | FlagVm)) | FlagIf;
+        if (maskEvents) SetUpcallMask(v, true);
+        return true;
+    }
+
+    /// <summary>On return to the guest: inject an event upcall if one is pending and not masked (spec §7.10).</summary>
+    public void DeliverPendingUpcall(Vcpu v)
+    {
+        if (Domain.IsShuttingDown || !UpcallPending(v) || UpcallMasked(v)) return;
+        if (v.EventCallback == 0)
+        {
+            CrashDomain(v, "event upcall with no event callback registered");
+            return;
+        }
+        Trace.Upcall(v.Id, v.Cpu.Rip);
+        if (!BounceFrame(v, v.Cpu.Rip, null, fault: false, KernelCs, v.EventCallback, maskEvents: true))
+            CrashDomain(v, "event upcall: cannot write the guest stack");
+    }
+
+    private static string VectorName(int vector) => vector switch
+    {
+        0 => "#DE", 1 => "#DB", 2 => "NMI", 3 => "#BP", 4 => "#OF", 5 => "#BR", 6 => "#UD", 7 => "#NM", 8 => "#DF",
+        10 => "#TS", 11 => "#NP", 12 => "#SS", 13 => "#GP", 14 => "#PF", 16 => "#MF", 17 => "#AC", 18 => "#MC",
+        19 => "#XM", 20 => "#VE", 21 => "#CP", _ => $"#{vector}",
+    };
+}

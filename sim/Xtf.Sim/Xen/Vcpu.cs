@@ -1,0 +1,69 @@
+using Xtf.Abi;
+using Xtf.Sim.Cpu;
+
+namespace Xtf.Sim.Xen;
+
+/// <summary>One trap_info slot as set_trap_table stores it.</summary>
+public readonly record struct TrapEntry(byte Flags, ushort Cs, ulong Address);
+
+/// <summary>Per-vCPU state Xen keeps (spec §4.1), beside the registers.</summary>
+public sealed class Vcpu
+{
+    public const ulong DefaultPeriodNs = 10_000_000;
+
+    public Vcpu(int id, ulong now)
+    {
+        Id = id;
+        RunstateEntryTime = now;
+    }
+
+    public int Id { get; }
+    public CpuState Cpu { get; } = new();
+
+    public bool Initialised { get; set; }
+    /// <summary>VPF_down.</summary>
+    public bool Down { get; set; } = true;
+    /// <summary>VPF_blocked (SCHEDOP_block or poll).</summary>
+    public bool Blocked { get; set; }
+    public bool Polling { get; set; }
+    /// <summary>The single port a one-port poll waits for; null for "any port".</summary>
+    public int? PollPort { get; set; }
+
+    public bool Runnable => Initialised && !Down && !Blocked;
+
+    // runstate (spec §2.3, §4.6)
+    public RunState Runstate { get; private set; } = RunState.Offline;
+    public ulong RunstateEntryTime { get; private set; }
+    public ulong[] RunstateTime { get; } = new ulong[4];
+    public ulong? RunstateArea { get; set; }
+    public ulong? TimeArea { get; set; }
+
+    public void SetRunstate(RunState next, ulong now)
+    {
+        if (next == Runstate) return;
+        RunstateTime[(int)Runstate] += now - RunstateEntryTime;
+        Runstate = next;
+        RunstateEntryTime = now;
+    }
+
+    // timers (spec §6)
+    public ulong PeriodNs { get; set; } = DefaultPeriodNs;
+    public ulong PeriodicLastEvent { get; set; }
+    public ulong? PeriodicDeadline { get; set; }
+    public ulong? SingleshotDeadline { get; set; }
+    public ulong? PollDeadline { get; set; }
+
+    // traps and callbacks
+    public TrapEntry[] Traps { get; } = new TrapEntry[256];
+    public ulong EventCallback { get; set; }
+    public ulong FailsafeCallback { get; set; }
+    public ulong SyscallCallback { get; set; }
+    public ulong KernelSs { get; set; }
+    public ulong KernelSp { get; set; }
+    public bool NmiPending { get; set; }
+    public bool PinOverride { get; set; }
+
+    /// <summary>Where this vCPU's vcpu_info lives, as a machine address; null for the dummy (id ≥ 32, unregistered).</summary>
+    public ulong? VcpuInfo { get; set; }
+    public bool VcpuInfoRegistered { get; set; }
+}
