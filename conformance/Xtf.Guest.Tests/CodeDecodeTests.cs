@@ -126,7 +126,7 @@ public sealed class CodeDecodeTests
     {
         var code = new LoadedKernel(Kernels.Get(name)).Decode();
         int firstCall = code.FindIndex(i => i.FlowControl == FlowControl.Call);
-        int load = code.FindIndex(i => i.Code == Code.Mov_r64_rm64 && i.Op0Register == Register.RAX &&
+        int load = code.FindIndex(i => i.Code is Code.Mov_r64_rm64 or Code.Mov_RAX_moffs64 && i.Op0Register == Register.RAX &&
                                       i.Op1Kind == OpKind.Memory && LoadedKernel.MemoryAddress(i) == GuestLayout.HypercallPage);
         Assert.That(load, Is.GreaterThanOrEqualTo(0), "the prologue reads the first stub");
         Assert.That(load, Is.LessThan(firstCall), "before the first call into the page");

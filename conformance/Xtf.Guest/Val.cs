@@ -118,6 +118,9 @@ public sealed class Val
     public static Val operator <<(Val a, int n) => Bin(BinaryOp.Shl, a, n);
     public static Val operator >>(Val a, int n) => Bin(BinaryOp.Shr, a, n);
     public Val Sar(int n) => Bin(BinaryOp.Sar, this, n);
+    /// <summary>Shifts by a count the guest computes (masked to 0..63 by the CPU).</summary>
+    public Val ShiftRight(Val count) => Bin(BinaryOp.Shr, this, count);
+    public Val ShiftLeft(Val count) => Bin(BinaryOp.Shl, this, count);
     public static Val operator -(Val a) => a.Kind == ValKind.Constant ? Const(unchecked(-a.Constant)) : new(ValKind.Unary) { UOp = UnaryOp.Neg, Left = a };
     public static Val operator ~(Val a) => a.Kind == ValKind.Constant ? Const(~a.Constant) : new(ValKind.Unary) { UOp = UnaryOp.Not, Left = a };
 

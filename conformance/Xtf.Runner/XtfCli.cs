@@ -18,6 +18,7 @@ public static class XtfCli
           run [GLOB...] [options]        build and run tests; or run --kernel FILE
           build NAME -o FILE             write one test's kernel image (ELF)
           doctor                         report what is installed for real Xen, with fixes
+          bench [--seconds N]            simulator speed: guest instructions/s, example runs/s
 
         run options:
           --host sim|xen|both            where to run: the simulator (default), real Xen under QEMU,
@@ -42,7 +43,7 @@ public static class XtfCli
         """;
 
     private static readonly HashSet<string> RunValued =
-        ["host", "kernel", "xen", "qemu", "accel", "vcpus", "jobs", "timeout", "memory", "xen-cmdline", "results", "o", "output", "seed", "budget"];
+        ["host", "kernel", "xen", "qemu", "accel", "vcpus", "jobs", "timeout", "memory", "xen-cmdline", "results", "o", "output", "seed", "budget", "seconds"];
     private static readonly HashSet<string> RunFlags = ["verbose", "help"];
 
     public static TestCatalog Catalog { get; } = TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly);
@@ -70,6 +71,7 @@ public static class XtfCli
                 "run" => RunTests(o, stdout, stderr),
                 "build" => BuildOne(o, stdout),
                 "doctor" => Doctor.Report(o, stdout),
+                "bench" => Bench.Run(o, stdout),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }

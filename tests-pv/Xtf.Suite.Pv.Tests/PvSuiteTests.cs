@@ -1,5 +1,6 @@
 using Xtf.Guest;
 using Xtf.Hosting;
+using Xtf.Sim;
 using Xtf.Testing;
 
 [assembly: Parallelizable(ParallelScope.Children)]
@@ -14,6 +15,45 @@ namespace Xtf.Suite.Pv.Tests;
 public sealed class PvSuiteTests
 {
     private static readonly TestCatalog Catalog = TestCatalog.FromAssemblies(typeof(Example).Assembly);
+
+    private static IEnumerable<TestCaseData> For(string host) =>
+        Catalog.Cases.Select(c => new TestCaseData(c.FullName)
+            .SetName($"{c.FullName} on {host}")
+            .SetCategory(c.Test.Category)
+            .SetCategory(host));
+
+    public static IEnumerable<TestCaseData> OnSim() => For("sim");
+    public static IEnumerable<TestCaseData> OnBoth() => For("both");
+
+    private static TestOutcome RunSim(TestCase c, KernelImage image)
+    {
+        var host = new SimHost(new SimOptions());
+        var t = host.Boot(new BootRequest(c.FullName, image.Bytes, c.Test.Vcpus, null, c.Test.CommandLine));
+        var outcome = ConsoleProtocol.Evaluate(t);
+        TestContext.Out.WriteLine($"sim: {outcome.StatusText}; seed {t.Seed:x}; trace {t.TraceHash}; {outcome.Message}");
+        foreach (var line in outcome.GuestLines) TestContext.Out.WriteLine("  | " + line);
+        return outcome;
+    }
+
+    [TestCaseSource(nameof(OnSim))]
+    public void RunOnSim(string name)
+    {
+        var c = Catalog.Cases.Single(x => x.FullName == name);
+        var outcome = RunSim(c, c.Build());
+        Assert.That(outcome.StatusText, Is.EqualTo(ExpectedResults.StatusFor(c, "sim")), outcome.Message);
+    }
+
+    /// <summary>The same kernel on real Xen and on the simulator: the normalized transcripts must be identical.</summary>
+    [TestCaseSource(nameof(OnBoth))]
+    public void SimAgreesWithXen(string name)
+    {
+        var c = Catalog.Cases.Single(x => x.FullName == name);
+        var image = c.Build();
+        var xen = RealXen.Boot(c.FullName, image.Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine);
+        var sim = RunSim(c, image);
+        string? diff = Divergence.Compare(xen, sim);
+        Assert.That(diff, Is.Null, "DIVERGED:\n" + diff);
+    }
 
     public static IEnumerable<TestCaseData> OnXen() =>
         Catalog.Cases.Select(c => new TestCaseData(c.FullName)

@@ -1,6 +1,6 @@
 using Xtf.Guest;
 
-namespace Xtf.Runner.Tests;
+namespace Xtf.Testing;
 
 /// <summary>Kernels that end each way the runner must recognise. Not part of the suite.</summary>
 public static class StatusKernels

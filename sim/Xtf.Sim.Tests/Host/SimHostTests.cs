@@ -1,0 +1,117 @@
+using Xtf.Guest;
+using Xtf.Hosting;
+using Xtf.Testing;
+
+namespace Xtf.Sim.Tests.Host;
+
+/// <summary>The simulator as a host: results, determinism, runaways, bad images, unknown instructions.</summary>
+[Parallelizable(ParallelScope.All)]
+public sealed class SimHostTests
+{
+    private static readonly TestCatalog Catalog = TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly);
+
+    private static TestOutcome Sim(KernelImage k, ulong seed = SimOptions.DefaultSeed, long budget = 200_000_000, int vcpus = 1) =>
+        Sim(k.Name, k.Bytes, seed, budget, vcpus);
+
+    private static TestOutcome Sim(string name, byte[] bytes, ulong seed = SimOptions.DefaultSeed, long budget = 200_000_000, int vcpus = 1)
+    {
+        var host = new SimHost(new SimOptions { Seed = seed, InstructionLimit = budget });
+        var t = host.Boot(new BootRequest(name, bytes, vcpus));
+        var o = ConsoleProtocol.Evaluate(t);
+        TestContext.Out.WriteLine($"{name}: {o.StatusText} ({t.Instructions} instructions); {o.Message}");
+        foreach (var l in o.GuestLines) TestContext.Out.WriteLine("  | " + l);
+        return o;
+    }
+
+    public static IEnumerable<TestCaseData> SuiteCases() =>
+        Catalog.Cases.Select(c => new TestCaseData(c.FullName).SetName($"{c.FullName} on sim"));
+
+    [TestCaseSource(nameof(SuiteCases))]
+    public void SuiteTestSucceeds(string name)
+    {
+        var c = Catalog.Cases.Single(x => x.FullName == name);
+        var o = Sim(c.Build());
+        Assert.That(o.Status, Is.EqualTo(TestStatus.Success), o.Message);
+        Assert.That(o.ShutdownReason, Is.EqualTo(0));
+    }
+
+    [Test]
+    public void SelftestPrintsExactlyWhatTheGeneratorPromises()
+    {
+        var o = Sim(Catalog.Select(["selftest"]).Single().Build());
+        Assert.That(o.GuestLines.Skip(3).Take(Xtf.Suite.Pv.Selftest.ExpectedLines.Length), Is.EqualTo(Xtf.Suite.Pv.Selftest.ExpectedLines));
+    }
+
+    [Test]
+    public void StatusKernelsGiveTheirStatuses()
+    {
+        Assert.That(Sim(StatusKernels.Failure()).Status, Is.EqualTo(TestStatus.Failure));
+        Assert.That(Sim(StatusKernels.Skip()).Status, Is.EqualTo(TestStatus.Skip));
+        Assert.That(Sim(StatusKernels.Error()).Status, Is.EqualTo(TestStatus.Error));
+        var nothing = Sim(StatusKernels.Nothing());
+        Assert.That(nothing.Status, Is.EqualTo(TestStatus.Error));
+        Assert.That(nothing.GuestLines[^2], Is.EqualTo("Test did not report a status"));
+        Assert.That(Sim(StatusKernels.Warning()).StatusText, Is.EqualTo("SUCCESS with warnings"));
+    }
+
+    [Test]
+    public void FaultsGiveTheSamePanicLinesAsRealXen()
+    {
+        var gp = StatusKernels.GeneralProtection();
+        Assert.That(Sim(gp).Message, Is.EqualTo($"PANIC: Unhandled exception: vec 13 #GP[0000] at e030:{gp.Symbols["fault"]:x16}"));
+        var ud = StatusKernels.InvalidOpcode();
+        var o = Sim(ud);
+        Assert.That(o.Message, Is.EqualTo($"PANIC: Unhandled exception: vec 6 #UD at e030:{ud.Symbols["fault"]:x16}"));
+        Assert.That(o.ShutdownReason, Is.EqualTo(3));
+    }
+
+    [Test]
+    public void AnUnimplementedInstructionIsAUdNamedInTheTrace()
+    {
+        var k = StatusKernels.Build("avx", g =>
+        {
+            var at = g.NewLabel("fault");
+            g.Mark(at);
+            g.Asm.vzeroupper();
+            g.Success();
+        });
+        var host = new SimHost(new SimOptions());
+        var t = host.Boot(new BootRequest(k.Name, k.Bytes));
+        var o = ConsoleProtocol.Evaluate(t);
+        Assert.That(o.Message, Is.EqualTo($"PANIC: Unhandled exception: vec 6 #UD at e030:{k.Symbols["fault"]:x16}"));
+        Assert.That(t.Trace, Does.Contain("exception 6").And.Contain("Vzeroupper").IgnoreCase);
+    }
+
+    [Test]
+    public void ARunawayGuestIsACrashTimeout()
+    {
+        var o = Sim(StatusKernels.Spin(), budget: 5_000_000);
+        Assert.That(o.Status, Is.EqualTo(TestStatus.Crash));
+        Assert.That(o.Message, Is.EqualTo("timeout"));
+        Assert.That(o.GuestLines, Does.Contain("spinning"));
+    }
+
+    [Test]
+    public void AMalformedImageIsRefusedAsXenRefusesIt()
+    {
+        var elf = new Xtf.Elf.ElfBuilder(Xtf.Elf.ElfMachine.X86_64, 0x100000)
+            .AddLoad(0x100000, 0x100000, new byte[0x1000], 0x1000, Xtf.Elf.SegmentFlags.R | Xtf.Elf.SegmentFlags.X).Build();
+        var o = Sim("no-notes", elf);
+        Assert.That(o.Status, Is.EqualTo(TestStatus.Crash));
+        Assert.That(o.Transcript.End, Is.EqualTo(BootEnd.XenPanic));
+        Assert.That(o.Message, Does.StartWith("Xen panic: "));
+    }
+
+    [Test]
+    public void TheSameSeedGivesTheSameTraceHash()
+    {
+        var k = Catalog.Select(["selftest"]).Single().Build();
+        var host = new SimHost(new SimOptions { Seed = 42 });
+        var a = host.Boot(new BootRequest(k.Name, k.Bytes));
+        var b = host.Boot(new BootRequest(k.Name, k.Bytes));
+        Assert.That(a.TraceHash, Is.Not.Null.And.Length.EqualTo(64));
+        Assert.That(b.TraceHash, Is.EqualTo(a.TraceHash));
+        Assert.That(b.Log, Is.EqualTo(a.Log));
+        Assert.That(b.Trace, Is.EqualTo(a.Trace));
+    }
+}
