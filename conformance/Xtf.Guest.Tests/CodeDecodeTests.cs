@@ -27,8 +27,9 @@ public sealed class CodeDecodeTests
     public void HypercallsTargetStubBoundaries(string name)
     {
         var k = new LoadedKernel(Kernels.Get(name));
+        // Calls, and jmps for hypercalls that do not return (iret from an event callback).
         var calls = k.Decode()
-            .Where(i => i.FlowControl == FlowControl.Call && i.Op0Kind == OpKind.NearBranch64)
+            .Where(i => i.FlowControl is FlowControl.Call or FlowControl.UnconditionalBranch && i.Op0Kind == OpKind.NearBranch64)
             .Where(i => i.NearBranchTarget >= GuestLayout.HypercallPage &&
                         i.NearBranchTarget < GuestLayout.HypercallPage + GuestLayout.PageSize)
             .ToList();
@@ -62,7 +63,9 @@ public sealed class CodeDecodeTests
             bool stub = t >= GuestLayout.HypercallPage && t < GuestLayout.HypercallPage + GuestLayout.PageSize;
             if (stub)
             {
-                Assert.That(i.FlowControl, Is.EqualTo(FlowControl.Call), $"0x{i.IP:x}: only calls go to the hypercall page");
+                Assert.That(i.FlowControl, Is.EqualTo(FlowControl.Call).Or.EqualTo(FlowControl.UnconditionalBranch),
+                    $"0x{i.IP:x}: only calls and jmps (iret) go to the hypercall page");
+                Assert.That((t - GuestLayout.HypercallPage) % GuestLayout.StubSize, Is.Zero, $"0x{i.IP:x}: lands inside a stub");
                 continue;
             }
             Assert.That(starts, Does.Contain(t), $"0x{i.IP:x} {i}: target 0x{t:x} is not an instruction start in the code");
@@ -165,5 +168,52 @@ public sealed class CodeDecodeTests
         var tail = code.Take(call).Reverse().TakeWhile(i => i.Mnemonic is Mnemonic.Pop or Mnemonic.Mov or Mnemonic.Xor).ToList();
         var written = tail.Select(i => i.Op0Register.GetFullRegister()).ToHashSet();
         Assert.That(written, Is.EquivalentTo(new[] { Register.RDI, Register.RSI, Register.RDX, Register.R10, Register.R8 }));
+    }
+
+    [Test]
+    public void EventCallbackLeavesAnIretFrameForTheIretStub()
+    {
+        // Xen's event frame is rcx, r11, rip, cs, rflags, rsp, ss. The iret stub pushes rcx, r11, rax
+        // itself, so at the jmp the callback must have dropped rcx and r11 and pushed the iret flags:
+        // rsp is 8 above its value at entry, and every register it saved is restored.
+        var image = Kernels.Build(g =>
+        {
+            var x = g.Var("x");
+            var cb = g.EventCallback("cb", () =>
+            {
+                g.Set(x, x + 1);
+                g.If(x == 2, () => g.Print("two %d\n", x));
+            });
+            g.SetEventCallback(cb);
+            g.Success();
+        });
+        var k = new LoadedKernel(image);
+        var code = k.Decode();
+        int at = code.FindIndex(i => i.IP == image.Symbols["cb"]);
+        Assert.That(at, Is.GreaterThanOrEqualTo(0));
+        int delta = 0, jmpAt = -1;
+        for (int n = at; n < code.Count; n++)
+        {
+            var ins = code[n];
+            if (ins.FlowControl == FlowControl.UnconditionalBranch &&
+                ins.NearBranchTarget == GuestLayout.StubAddress((int)Abi.Hypercall.Iret)) { jmpAt = n; break; }
+            Assert.That(ins.FlowControl, Is.Not.EqualTo(FlowControl.Return), $"0x{ins.IP:x}: a callback must not ret");
+            if (ins.FlowControl != FlowControl.Call) delta += ins.StackPointerIncrement;   // callees are balanced
+        }
+        Assert.That(jmpAt, Is.Positive, "ends in a jmp to the iret stub");
+        Assert.That(delta, Is.EqualTo(8), "rcx and r11 popped, the iret flags pushed");
+
+        var saves = code.Skip(at).TakeWhile(i => i.Mnemonic == Mnemonic.Push).Select(i => i.Op0Register).ToList();
+        var tail = code.Take(jmpAt).Reverse().ToList();
+        Assert.That(tail[0].Mnemonic, Is.EqualTo(Mnemonic.Push), "the iret flags");
+        Assert.That(tail[0].GetImmediate(0), Is.Zero, "flags 0: not returning from a syscall");
+        Assert.That(tail.Skip(1).Take(2).Select(i => (i.Mnemonic, i.Op0Register)),
+            Is.EqualTo(new[] { (Mnemonic.Pop, Register.R11), (Mnemonic.Pop, Register.RCX) }), "rcx, r11 of Xen's frame");
+        var restores = tail.Skip(3).Take(saves.Count).ToList();
+        Assert.That(restores.Select(i => i.Mnemonic), Has.All.EqualTo(Mnemonic.Pop));
+        Assert.That(restores.Select(i => i.Op0Register), Is.EqualTo(saves), "saved registers restored in reverse order");
+        Assert.That(saves, Does.Contain(Register.RAX).And.Contain(Register.RDI).And.Contain(Register.RSI)
+            .And.Contain(Register.RDX).And.Contain(Register.R8).And.Contain(Register.R10),
+            "the registers generated code and runtime calls clobber");
     }
 }

@@ -200,7 +200,7 @@ public sealed class CodegenSemanticsTests
                     case 6: return l << rng.Next(0, 70);
                     case 7: return l >> rng.Next(0, 70);
                     case 8: return l.Sar(rng.Next(0, 70));
-                    case 9: return Tree(depth - 1) - l;
+                    case 9: return rng.Next(2) == 0 ? l.ShiftLeft(Tree(depth - 1)) : l.ShiftRight(Tree(depth - 1) + count);
                     default: return Val.At(ptr, 0, 8) + l;
                 }
             }
@@ -397,7 +397,6 @@ public sealed class CodegenSemanticsTests
     }
 
     [Test]
-    [Explicit("bug: a Function declared inside another routine's body is never emitted (EmitEpilogue iterates a snapshot, routines.ToList()), so the kernel does not link")]
     public void ARoutineDeclaredInsideARoutineIsEmitted()
     {
         var lines = Body(Run(g =>

@@ -14,13 +14,30 @@ public sealed class PrintkFormatTests
 
     [TestCase("%q")]
     [TestCase("value %y\n")]
-    [TestCase("%-5d")]
     [TestCase("%lq")]
     public void UnsupportedConversionThrows(string format)
     {
         var e = Rejects(format, 1);
         Assert.That(e.Message, Does.Contain("unsupported conversion"));
         Assert.That(e.Message, Does.Contain(format), "the message names the format");
+    }
+
+    [TestCase("%-5d")]
+    [TestCase("%+d")]
+    [TestCase("% d")]
+    public void UnsupportedFlagThrows(string format)
+    {
+        var e = Rejects(format, 1);
+        Assert.That(e.Message, Does.Contain("flag is not supported"));
+        Assert.That(e.Message, Does.Contain(format), "the message names the format");
+    }
+
+    [TestCase("%5s")]
+    [TestCase("%3c")]
+    public void WidthOnANonNumericConversionThrows(string format)
+    {
+        var e = Rejects(format, 1);
+        Assert.That(e.Message, Does.Contain("field widths are supported for"));
     }
 
     [Test]

@@ -49,7 +49,7 @@ public sealed class DataSection
 
     public void Write(ulong address, ReadOnlySpan<byte> data)
     {
-        if (address < Base || address + (ulong)data.Length > End)
+        if (address < Base || address - Base > (ulong)(Size - data.Length) || data.Length > Size)
             throw new ArgumentOutOfRangeException(nameof(address), $"0x{address:x} is outside the data section");
         int offset = (int)(address - Base);
         for (int i = 0; i < data.Length; i++) bytes[offset + i] = data[i];

@@ -10,13 +10,18 @@ namespace Xtf.Guest;
 public sealed partial class GuestProgram
 {
     internal static long Abs(ulong address) =>
-        address < 0x8000_0000 ? (long)address : throw new ArgumentOutOfRangeException(nameof(address), $"0x{address:x} is not addressable as disp32");
+        FitsDisp32(address) ? unchecked((long)address) : throw new ArgumentOutOfRangeException(nameof(address), $"0x{address:x} is not addressable as disp32");
+
+    /// <summary>An address a sign-extended 32-bit displacement reaches.</summary>
+    internal static bool FitsDisp32(ulong address) => address < 0x8000_0000 || address >= 0xFFFF_FFFF_8000_0000;
 
     internal void Bind(GuestLabel label)
     {
         // Iced allows one label per instruction: separate back-to-back labels with a nop.
+        if (label.Placed) throw new InvalidOperationException($"label '{label.Name}' is placed twice");
         if (lastBindAt == a.Instructions.Count) a.nop();
         a.Label(ref label.Label);
+        label.Placed = true;
         lastBindAt = a.Instructions.Count;
     }
 
@@ -36,8 +41,12 @@ public sealed partial class GuestProgram
             case ValKind.Constant:
                 MovImm(rax, v.Constant);
                 break;
-            case ValKind.Memory:
+            case ValKind.Memory when FitsDisp32(v.Address):
                 LoadFrom(Mem(v.Width, Abs(v.Address)), v.Width, v.Signed);
+                break;
+            case ValKind.Memory:
+                a.mov(rcx, v.Address);
+                LoadFrom(Mem(v.Width, rcx + 0), v.Width, v.Signed);
                 break;
             case ValKind.Deref:
                 LoadRax(v.Left!);
@@ -139,8 +148,12 @@ public sealed partial class GuestProgram
     {
         switch (location.Kind)
         {
-            case ValKind.Memory:
+            case ValKind.Memory when FitsDisp32(location.Address):
                 StoreTo(Mem(location.Width, Abs(location.Address)), location.Width);
+                break;
+            case ValKind.Memory:
+                a.mov(rcx, location.Address);
+                StoreTo(Mem(location.Width, rcx + 0), location.Width);
                 break;
             case ValKind.Deref:
                 a.push(rax);
@@ -268,7 +281,7 @@ public sealed partial class GuestProgram
 
         Val NextArg(string spec) => next < args.Length
             ? args[next++]
-            : throw new ArgumentException($"format \"{format}\": no argument for %{spec}");
+            : throw new ArgumentException($"format \"{format}\": no argument for {spec}");
 
         for (int i = 0; i < format.Length; i++)
         {
@@ -281,54 +294,75 @@ public sealed partial class GuestProgram
 
             bool alt = false, zero = false;
             int width = 0;
-            while (format[i] is '#' or '0')
+            while (format[i] is '#' or '0' or '-' or '+' or ' ')
             {
+                if (format[i] is '-' or '+' or ' ')
+                    throw new ArgumentException($"format \"{format}\": the '{format[i]}' flag is not supported");
                 if (format[i] == '#') alt = true; else zero = true;
                 if (++i >= format.Length) throw new ArgumentException($"format \"{format}\": incomplete conversion");
             }
             while (char.IsAsciiDigit(format[i]))
             {
                 width = width * 10 + (format[i] - '0');
+                if (width > 64) throw new ArgumentException($"format \"{format}\": field width above 64");
                 if (++i >= format.Length) throw new ArgumentException($"format \"{format}\": incomplete conversion");
             }
+            int halves = 0;
             while (format[i] is 'l' or 'z' or 'h')
+            {
+                if (format[i] == 'h') halves++;
                 if (++i >= format.Length) throw new ArgumentException($"format \"{format}\": incomplete conversion");
+            }
+            if (halves > 2) throw new ArgumentException($"format \"{format}\": too many 'h' modifiers");
 
             char conv = format[i];
+            string spec = "%" + conv;
             FlushLiteral();
+            if (width > 0 && conv is 's' or 'c' or 'e' or 'p')
+                throw new ArgumentException($"format \"{format}\": field widths are supported for %d %i %u %x only");
+
+            Val Narrow(Val v, bool signed) => halves switch
+            {
+                0 => v,
+                1 => signed ? (v << 48).Sar(48) : v & 0xFFFF,
+                _ => signed ? (v << 56).Sar(56) : v & 0xFF,
+            };
+
             switch (conv)
             {
                 case 'd' or 'i':
-                    CallWith(Runtime.PutDec, NextArg("d"));
-                    break;
-                case 'u':
-                    CallWith(Runtime.PutUDec, NextArg("u"));
-                    break;
-                case 'x' or 'p':
-                {
-                    var v = NextArg("x");
-                    if (alt || conv == 'p')
-                    {
-                        ulong prefix = Data.String("0x");
-                        a.mov(edi, (uint)prefix);
-                        a.mov(esi, 2);
-                        a.call(Runtime.PutString.Label);
-                    }
-                    int digits = conv == 'p' ? 16 : (zero ? Math.Clamp(width, 1, 16) : 1);
-                    LoadRax(v);
+                    LoadRax(Narrow(NextArg(spec), signed: true));
                     a.mov(rdi, rax);
-                    a.mov(esi, digits);
-                    a.call(Runtime.PutHex.Label);
+                    a.mov(edx, width);
+                    a.mov(ecx, zero ? '0' : ' ');
+                    a.call(Runtime.PutSigned.Label);
                     break;
-                }
+                case 'u' or 'x':
+                    LoadRax(Narrow(NextArg(spec), signed: false));
+                    a.mov(rdi, rax);
+                    a.mov(esi, conv == 'x' ? 16 : 10);
+                    a.mov(edx, width);
+                    a.mov(ecx, zero ? '0' : ' ');
+                    a.mov(r8d, conv == 'x' && alt ? 'x' : 0);
+                    a.call(Runtime.PutNumber.Label);
+                    break;
+                case 'p':
+                    LoadRax(NextArg(spec));
+                    a.mov(rdi, rax);
+                    a.mov(esi, 16);
+                    a.mov(edx, 18);
+                    a.mov(ecx, '0');
+                    a.mov(r8d, 'X');
+                    a.call(Runtime.PutNumber.Label);
+                    break;
                 case 's':
-                    CallWith(Runtime.PutString0, NextArg("s"));
+                    CallWith(Runtime.PutString0, NextArg(spec));
                     break;
                 case 'c':
-                    CallWith(Runtime.PutChar, NextArg("c"));
+                    CallWith(Runtime.PutChar, NextArg(spec));
                     break;
                 case 'e':
-                    CallWith(Runtime.PutErrno, NextArg("e"));
+                    CallWith(Runtime.PutErrno, NextArg(spec));
                     break;
                 default:
                     throw new ArgumentException($"format \"{format}\": unsupported conversion %{conv}");

@@ -17,8 +17,9 @@ public sealed partial class GuestProgram
     public const ulong UvmfInvlpg = 2;
 
     /// <summary>
-    /// The shared_info page as a guest buffer. The first use emits the mapping call (once, at that
-    /// point in the program); the result of update_va_mapping is checked and a failure panics.
+    /// The shared_info page as a guest buffer. Using it makes the kernel map the page at boot,
+    /// before the test body, so every path through the body sees it; a failing
+    /// update_va_mapping panics.
     /// </summary>
     public GuestBuffer SharedInfo
     {
@@ -26,10 +27,13 @@ public sealed partial class GuestProgram
         {
             if (sharedInfo is not null) return sharedInfo;
             var window = Page("shared_info");
-            var maddr = Val.At(StartInfo, Abi.StartInfo.Layout.SharedInfo);
-            var rc = Hypercall(Abi.Hypercall.UpdateVaMapping, window.Ptr, maddr | (long)KernelRwPte, (long)UvmfInvlpg);
-            If(rc != 0, () => Panic("update_va_mapping(shared_info) failed: %e", rc));
             sharedInfo = window;
+            AtBoot(() =>
+            {
+                var maddr = Val.At(StartInfo, Abi.StartInfo.Layout.SharedInfo);
+                var rc = Hypercall(Abi.Hypercall.UpdateVaMapping, window.Ptr, maddr | (long)KernelRwPte, (long)UvmfInvlpg);
+                If(rc != 0, () => Panic("update_va_mapping(shared_info) failed: %e", rc));
+            });
             return window;
         }
     }

@@ -16,11 +16,12 @@ internal sealed class RuntimeLabels
         GuestLabel L(string n) => g.NewLabel("rt_" + n);
         Entry = L("entry");
         PutChar = L("putc"); PutString = L("puts"); PutString0 = L("puts0");
-        PutDec = L("putdec"); PutUDec = L("putudec"); PutHex = L("puthex"); PutErrno = L("puterrno");
+        PutDec = L("putdec"); PutErrno = L("puterrno");
         Flush = L("flush"); Report = L("report"); Finish = L("finish");
         PanicBegin = L("panic_begin"); PanicEnd = L("panic_end"); TrapCommon = L("trap");
         HypercallPageNotFilled = L("hcall_page_not_filled");
         MemCmp = L("memcmp"); MemSet = L("memset"); MemCopy = L("memcpy");
+        Init = L("init"); PutNumber = L("putnum"); PutSigned = L("putsigned"); PutPrefix = L("putprefix");
         TrapStubs = Enumerable.Range(0, 32).Select(v => L($"trap{v}")).ToArray();
 
         var d = g.Data;
@@ -29,6 +30,8 @@ internal sealed class RuntimeLabels
         Status = d.Reserve(1);
         WarningsFlag = d.Reserve(1);
         LineLength = d.Reserve(8);
+        AtLineStart = d.Reserve(1);
+        d.Write(AtLineStart, [1]);
         LineBuffer = d.Reserve(LineBufferSize, 64);
         Digits = d.Reserve(24);
         HexChars = d.String("0123456789abcdef");
@@ -52,9 +55,11 @@ internal sealed class RuntimeLabels
         for (int v = 0; v < 32; v++) d.WriteU64(VectorNames + (ulong)(8 * v), d.String(VectorName(v)));
     }
 
-    public GuestLabel Entry, PutChar, PutString, PutString0, PutDec, PutUDec, PutHex, PutErrno, Flush,
-        Report, Finish, PanicBegin, PanicEnd, TrapCommon, HypercallPageNotFilled, MemCmp, MemSet, MemCopy;
+    public GuestLabel Entry, PutChar, PutString, PutString0, PutDec, PutErrno, Flush,
+        Report, Finish, PanicBegin, PanicEnd, TrapCommon, HypercallPageNotFilled, MemCmp, MemSet, MemCopy,
+        Init, PutNumber, PutSigned, PutPrefix;
     public GuestLabel[] TrapStubs;
+    public ulong AtLineStart;
     public ulong Stack, StackTop, Status, WarningsFlag, LineLength, LineBuffer, Digits, HexChars,
         ShutdownPoweroff, ShutdownCrash, TrapTable, TrapVector, TrapError, TrapHasError, TrapRip, TrapCs,
         StatusNames, ErrnoNames, VectorNames;
@@ -97,6 +102,7 @@ public sealed partial class GuestProgram
         }
         var rc = Hypercall(Abi.Hypercall.SetTrapTable, (long)rt.TrapTable);
         If(rc != 0, () => Panic("set_trap_table failed: %e", rc));
+        a.call(rt.Init.Label);
 
         Print(Banner + "\n");
         Print(EnvironmentLine + "\n");
@@ -110,12 +116,17 @@ public sealed partial class GuestProgram
         a.call(rt.Finish.Label);
         a.ud2();
 
-        foreach (var r in routines.ToList())
+        for (int i = 0; i < routines.Count; i++)          // routines may declare routines
         {
+            var r = routines[i];
             Bind(r.Entry);
             r.Body();
             a.ud2();
         }
+        Bind(rt.Init);                                      // boot-time hooks, then back to the prologue
+        for (int i = 0; i < initHooks.Count; i++) initHooks[i]();
+        a.ret();
+
         EmitHypercallPageNotFilled();
         EmitConsole();
         EmitMemory();
@@ -154,6 +165,7 @@ public sealed partial class GuestProgram
         a.inc(rcx);
         a.mov(__qword_ptr[len], rcx);
         a.cmp(dil, (byte)'\n');
+        a.sete(__byte_ptr[Abs(rt.AtLineStart)]);           // sete leaves the flags for je
         a.je(rt.Flush.Label);
         a.cmp(rcx, RuntimeLabels.LineBufferSize);
         a.jae(rt.Flush.Label);
@@ -174,53 +186,122 @@ public sealed partial class GuestProgram
         EmitStringLoop(rt.PutString, nulTerminated: false);   // rdi = pointer, rsi = length
         EmitStringLoop(rt.PutString0, nulTerminated: true);   // rdi = pointer
 
-        var udLoop = NewLabel("udec_loop");
-        Bind(rt.PutUDec);                                   // rdi = unsigned value
+        // putnum: rdi = magnitude, esi = base, edx = minimum width, ecx = pad char (' ' or '0'),
+        // r8d = prefix: 0, '-' (sign), 'x' ("0x" unless the value is 0, as C's '#'), 'X' ("0x" always).
+        // Width counts prefix and digits; zero padding goes between prefix and digits, as in C.
+        var numLoop = NewLabel("num_loop");
+        var keepPrefix = NewLabel("num_keep_prefix");
+        var prefixLen = NewLabel("num_prefix_len");
+        var zeroPad = NewLabel("num_zero_pad");
+        var spaces = NewLabel("num_spaces");
+        var zeros = NewLabel("num_zeros");
+        var digits = NewLabel("num_digits");
+        var afterSpaces = NewLabel("num_after_spaces");
+        Bind(rt.PutNumber);
         a.push(rbx);
+        a.push(r12);
+        a.push(r13);
+        a.push(r14);
+        a.push(r15);
+        a.mov(r12d, edx);
+        a.movsxd(r12, r12d);
+        a.mov(r13d, ecx);
+        a.mov(r14d, r8d);
+        a.mov(r15, rdi);
         a.mov(ebx, (uint)digitsEnd);
         a.mov(rax, rdi);
-        a.mov(ecx, 10);
-        Bind(udLoop);
+        a.mov(ecx, esi);
+        Bind(numLoop);
         a.xor(edx, edx);
         a.div(rcx);
-        a.add(edx, '0');
-        a.dec(rbx);
-        a.mov(__byte_ptr[rbx], dl);
-        a.test(rax, rax);
-        a.jnz(udLoop.Label);
-        EmitPutDigits(digitsEnd);
-
-        var positive = NewLabel("dec_pos");
-        Bind(rt.PutDec);                                    // rdi = signed value
-        a.test(rdi, rdi);
-        a.jns(positive.Label);
-        a.push(rdi);
-        a.mov(edi, '-');
-        a.call(rt.PutChar.Label);
-        a.pop(rdi);
-        a.neg(rdi);
-        Bind(positive);
-        a.jmp(rt.PutUDec.Label);
-
-        var hexLoop = NewLabel("hex_loop");
-        Bind(rt.PutHex);                                    // rdi = value, rsi = minimum digits
-        a.push(rbx);
-        a.mov(ebx, (uint)digitsEnd);
-        a.mov(rax, rdi);
-        a.mov(rcx, rsi);
-        Bind(hexLoop);
-        a.mov(edx, eax);
-        a.and(edx, 15);
         a.movzx(edx, __byte_ptr[rdx + Abs(rt.HexChars)]);
         a.dec(rbx);
         a.mov(__byte_ptr[rbx], dl);
-        a.shr(rax, 4);
-        a.dec(rcx);
         a.test(rax, rax);
-        a.jnz(hexLoop.Label);
-        a.test(rcx, rcx);
-        a.jg(hexLoop.Label);
-        EmitPutDigits(digitsEnd);
+        a.jnz(numLoop.Label);
+        a.cmp(r14d, 'x');
+        a.jne(keepPrefix.Label);
+        a.test(r15, r15);
+        a.jnz(keepPrefix.Label);
+        a.xor(r14d, r14d);                                  // '#' prints no 0x for zero
+        Bind(keepPrefix);
+        a.xor(r15d, r15d);                                  // r15 = prefix length
+        a.test(r14d, r14d);
+        a.jz(prefixLen.Label);
+        a.mov(r15d, 1);
+        a.cmp(r14d, '-');
+        a.je(prefixLen.Label);
+        a.mov(r15d, 2);
+        Bind(prefixLen);
+        a.mov(eax, (uint)digitsEnd);
+        a.sub(rax, rbx);
+        a.add(rax, r15);
+        a.sub(r12, rax);                                    // r12 = pad count (may be negative)
+        a.cmp(r13d, '0');
+        a.je(zeroPad.Label);
+        Bind(spaces);
+        a.test(r12, r12);
+        a.jle(afterSpaces.Label);
+        a.mov(edi, ' ');
+        a.call(rt.PutChar.Label);
+        a.dec(r12);
+        a.jmp(spaces.Label);
+        Bind(afterSpaces);
+        a.call(rt.PutPrefix.Label);
+        a.jmp(digits.Label);
+        Bind(zeroPad);
+        a.call(rt.PutPrefix.Label);
+        Bind(zeros);
+        a.test(r12, r12);
+        a.jle(digits.Label);
+        a.mov(edi, '0');
+        a.call(rt.PutChar.Label);
+        a.dec(r12);
+        a.jmp(zeros.Label);
+        Bind(digits);
+        a.mov(rdi, rbx);
+        a.mov(esi, (uint)digitsEnd);
+        a.sub(rsi, rbx);
+        a.call(rt.PutString.Label);
+        a.pop(r15);
+        a.pop(r14);
+        a.pop(r13);
+        a.pop(r12);
+        a.pop(rbx);
+        a.ret();
+
+        var noPrefix = NewLabel("prefix_none");
+        var hexPrefix = NewLabel("prefix_hex");
+        Bind(rt.PutPrefix);                                 // r14d = prefix kind
+        a.test(r14d, r14d);
+        a.jz(noPrefix.Label);
+        a.cmp(r14d, '-');
+        a.jne(hexPrefix.Label);
+        a.mov(edi, '-');
+        a.jmp(rt.PutChar.Label);
+        Bind(hexPrefix);
+        a.mov(edi, '0');
+        a.call(rt.PutChar.Label);
+        a.mov(edi, 'x');
+        a.jmp(rt.PutChar.Label);
+        Bind(noPrefix);
+        a.ret();
+
+        var positive = NewLabel("signed_pos");
+        Bind(rt.PutSigned);                                 // rdi = signed value, edx = width, ecx = pad
+        a.xor(r8d, r8d);
+        a.test(rdi, rdi);
+        a.jns(positive.Label);
+        a.neg(rdi);                                         // INT64_MIN stays 2^63, printed unsigned
+        a.mov(r8d, '-');
+        Bind(positive);
+        a.mov(esi, 10);
+        a.jmp(rt.PutNumber.Label);
+
+        Bind(rt.PutDec);                                    // rdi = signed value, no width
+        a.xor(edx, edx);
+        a.mov(ecx, ' ');
+        a.jmp(rt.PutSigned.Label);
 
         var errDone = NewLabel("errno_done");
         Bind(rt.PutErrno);                                  // rdi = hypercall return value
@@ -273,17 +354,6 @@ public sealed partial class GuestProgram
         a.ret();
     }
 
-    private void EmitPutDigits(long digitsEnd)
-    {
-        // rbx points at the first digit; the digits end at digitsEnd. Pops the saved rbx.
-        a.mov(rdi, rbx);
-        a.mov(esi, (uint)digitsEnd);
-        a.sub(rsi, rbx);
-        a.call(Runtime.PutString.Label);
-        a.pop(rbx);
-        a.ret();
-    }
-
     private void EmitMemory()
     {
         var rt = Runtime;
@@ -324,6 +394,7 @@ public sealed partial class GuestProgram
         a.ret();
 
         Bind(rt.Finish);
+        If(Val.Mem(rt.AtLineStart, 1) == 0, () => Print("\n"));   // the result line starts a line
         a.call(rt.Flush.Label);
         var statusByte = Val.Mem(rt.Status, 1);
         If(statusByte == 0, () =>
@@ -340,6 +411,7 @@ public sealed partial class GuestProgram
         Spin();
 
         Bind(rt.PanicBegin);
+        If(Val.Mem(rt.AtLineStart, 1) == 0, () => Print("\n"));
         a.call(rt.Flush.Label);
         Print(RuntimeLabels.Stars + "\nPANIC: ");
         a.ret();

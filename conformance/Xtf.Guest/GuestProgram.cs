@@ -13,6 +13,10 @@ public sealed class GuestLabel
     internal Label Label;
     internal GuestLabel(Label label, string name) { Label = label; Name = name; }
     public string Name { get; }
+    /// <summary>Set when the label is placed in the code.</summary>
+    internal bool Placed { get; set; }
+    /// <summary>Set when code or data refers to the label by name (Goto, AddressOf).</summary>
+    internal bool Referenced { get; set; }
 }
 
 /// <summary>Out-of-line guest code (a vCPU entry point, a callback, a subroutine).</summary>
@@ -38,6 +42,8 @@ public sealed partial class GuestProgram
     private readonly List<(ulong DataAddress, GuestLabel Target)> fixups = new();
     private readonly List<Routine> routines = new();
     private readonly List<GuestLabel> marked = new();
+    private readonly List<GuestLabel> labels = new();
+    private readonly List<Action> initHooks = new();
     private readonly Stack<(GuestLabel Break, GuestLabel Continue)> loops = new();
     private int lastBindAt = -1;
     private int tempCounter;
@@ -65,6 +71,7 @@ public sealed partial class GuestProgram
     internal IReadOnlyList<(ulong DataAddress, GuestLabel Target)> Fixups => fixups;
     internal IReadOnlyList<Routine> Routines => routines;
     internal IReadOnlyList<GuestLabel> Marked => marked;
+    internal IReadOnlyList<GuestLabel> Labels => labels;
 
     // ---------------------------------------------------------------- storage
 
@@ -90,6 +97,7 @@ public sealed partial class GuestProgram
     /// <summary>The run-time address of a label or routine.</summary>
     public Val AddressOf(GuestLabel label)
     {
+        label.Referenced = true;
         var slot = Var($"&{label.Name}");
         fixups.Add((slot.Address, label));
         return slot;
@@ -98,7 +106,17 @@ public sealed partial class GuestProgram
     public Val AddressOf(Routine routine) => AddressOf(routine.Entry);
 
     /// <summary>Writes a label's final address into guest data at <paramref name="dataAddress"/> when the image is linked.</summary>
-    public void StoreAddressAtLink(ulong dataAddress, GuestLabel label) => fixups.Add((dataAddress, label));
+    public void StoreAddressAtLink(ulong dataAddress, GuestLabel label)
+    {
+        label.Referenced = true;
+        fixups.Add((dataAddress, label));
+    }
+
+    /// <summary>
+    /// Code that must run at boot, before the test body, whatever path the body later takes
+    /// (for example mapping shared_info). Runs in registration order.
+    /// </summary>
+    internal void AtBoot(Action emit) => initHooks.Add(emit);
 
     private Val Temp(string what) => Var($"{what}#{tempCounter++}");
 
@@ -174,7 +192,12 @@ public sealed partial class GuestProgram
 
     // ---------------------------------------------------------------- control flow
 
-    public GuestLabel NewLabel(string name) => new(a.CreateLabel(name), name);
+    public GuestLabel NewLabel(string name)
+    {
+        var l = new GuestLabel(a.CreateLabel(name), name);
+        labels.Add(l);
+        return l;
+    }
 
     /// <summary>Places a label here. Marked labels appear in the kernel's symbol table.</summary>
     public void Mark(GuestLabel label)
@@ -183,7 +206,11 @@ public sealed partial class GuestProgram
         marked.Add(label);
     }
 
-    public void Goto(GuestLabel label) => a.jmp(label.Label);
+    public void Goto(GuestLabel label)
+    {
+        label.Referenced = true;
+        a.jmp(label.Label);
+    }
 
     public void If(Cond condition, Action then, Action? otherwise = null)
     {
@@ -339,7 +366,7 @@ public sealed record GuestBuffer(ulong Address, int Size, string Name)
 
     public Val Field(int offset, int width, bool signed = false)
     {
-        if (offset < 0 || offset + width > Size)
+        if (offset < 0 || (long)offset + width > Size)
             throw new ArgumentOutOfRangeException(nameof(offset), $"{Name}: field at {offset}+{width} is outside its {Size} bytes");
         return Val.Mem(Address + (ulong)offset, width, signed);
     }

@@ -23,7 +23,7 @@ public static class KernelBuilder
 
     public static KernelImage Build(XtfTest test, Environments env = Environments.Pv64)
     {
-        if (!test.Environments.HasFlag(env)) throw new ArgumentException($"{test.Name} does not run in {env}");
+        if (env == Environments.None || !test.Environments.HasFlag(env)) throw new ArgumentException($"{test.Name} does not run in {env}");
         return Build(test.FullName(env), test.Title, test.Body);
     }
 
@@ -38,6 +38,8 @@ public static class KernelBuilder
 
     private static KernelImage Link(string name, GuestProgram g)
     {
+        var unplaced = g.Labels.FirstOrDefault(l => l.Referenced && !l.Placed);
+        if (unplaced is not null) throw new InvalidOperationException($"{name}: label '{unplaced.Name}' is used but never placed (Mark it)");
         ulong codeBase = GuestLayout.AlignUp(g.Data.End, GuestLayout.PageSize);
         var stream = new MemoryStream();
         AssemblerResult result;
@@ -55,7 +57,9 @@ public static class KernelBuilder
         ulong Resolve(GuestLabel l)
         {
             ulong at = result.GetLabelRIP(l.Label);
-            symbols[l.Name] = at;
+            string key = l.Name;
+            for (int n = 2; symbols.TryGetValue(key, out ulong other) && other != at; n++) key = $"{l.Name}#{n}";
+            symbols[key] = at;
             return at;
         }
         foreach (var (dataAddress, target) in g.Fixups) g.Data.WriteU64(dataAddress, Resolve(target));
