@@ -99,6 +99,8 @@ public sealed class Val
     public static implicit operator Val(ulong v) => Const(unchecked((long)v));
     public static implicit operator Val(int v) => Const(v);
     public static implicit operator Val(char v) => Const(v);
+    public static implicit operator Val(ushort v) => Const(v);
+    public static implicit operator Val(byte v) => Const(v);
     public static implicit operator Val(uint v) => Const(v);
     public static implicit operator Val(Hypercall v) => Const((int)v);
     public static implicit operator Val(SchedOp v) => Const((int)v);
