@@ -21,7 +21,7 @@ internal sealed class RuntimeLabels
         PanicBegin = L("panic_begin"); PanicEnd = L("panic_end"); TrapCommon = L("trap");
         HypercallPageNotFilled = L("hcall_page_not_filled");
         MemCmp = L("memcmp"); MemSet = L("memset"); MemCopy = L("memcpy");
-        Init = L("init"); PutNumber = L("putnum"); PutSigned = L("putsigned"); PutPrefix = L("putprefix");
+        Init = L("init"); Result = L("result"); PutNumber = L("putnum"); PutSigned = L("putsigned"); PutPrefix = L("putprefix");
         TrapStubs = Enumerable.Range(0, 32).Select(v => L($"trap{v}")).ToArray();
 
         var d = g.Data;
@@ -57,7 +57,7 @@ internal sealed class RuntimeLabels
 
     public GuestLabel Entry, PutChar, PutString, PutString0, PutDec, PutErrno, Flush,
         Report, Finish, PanicBegin, PanicEnd, TrapCommon, HypercallPageNotFilled, MemCmp, MemSet, MemCopy,
-        Init, PutNumber, PutSigned, PutPrefix;
+        Init, Result, PutNumber, PutSigned, PutPrefix;
     public GuestLabel[] TrapStubs;
     public ulong AtLineStart;
     public ulong Stack, StackTop, Status, WarningsFlag, LineLength, LineBuffer, Digits, HexChars,
@@ -394,6 +394,13 @@ public sealed partial class GuestProgram
         a.ret();
 
         Bind(rt.Finish);
+        a.call(rt.Result.Label);
+        a.mov(edi, (int)Abi.SchedOp.Shutdown);
+        a.mov(esi, (uint)rt.ShutdownPoweroff);
+        a.call(GuestLayout.StubAddress((int)Abi.Hypercall.SchedOp));
+        Spin();
+
+        Bind(rt.Result);                                    // prints the result line; returns
         If(Val.Mem(rt.AtLineStart, 1) == 0, () => Print("\n"));   // the result line starts a line
         a.call(rt.Flush.Label);
         var statusByte = Val.Mem(rt.Status, 1);
@@ -405,10 +412,7 @@ public sealed partial class GuestProgram
         Print("Test result: %s", Val.At(Val.Const((long)rt.StatusNames) + (statusByte << 3)));
         If((statusByte == (int)GuestStatus.Success) & (Val.Mem(rt.WarningsFlag, 1) != 0), () => Print(" with warnings"));
         Print("\n");
-        a.mov(edi, (int)Abi.SchedOp.Shutdown);
-        a.mov(esi, (uint)rt.ShutdownPoweroff);
-        a.call(GuestLayout.StubAddress((int)Abi.Hypercall.SchedOp));
-        Spin();
+        a.ret();
 
         Bind(rt.PanicBegin);
         If(Val.Mem(rt.AtLineStart, 1) == 0, () => Print("\n"));

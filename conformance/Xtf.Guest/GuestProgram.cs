@@ -291,6 +291,25 @@ public sealed partial class GuestProgram
     /// <summary>Ends the test now: prints the result and shuts down. Never returns.</summary>
     public void Exit() => a.call(Runtime.Finish.Label);
 
+    /// <summary>
+    /// Prints the "Test result:" line now, from the status reported so far, without shutting
+    /// down: for tests whose last step makes Xen end the domain (the last vCPU going down, a
+    /// watchdog expiring, remote_shutdown of itself). Declare the reason Xen will use in
+    /// <see cref="XtfTest.ExpectedShutdownReason"/>.
+    /// </summary>
+    public void ReportResultNow() => a.call(Runtime.Result.Label);
+
+    /// <summary>
+    /// Ends the test now: prints the result line, then SCHEDOP_shutdown with
+    /// <paramref name="reason"/> instead of poweroff. Declare the reason in
+    /// <see cref="XtfTest.ExpectedShutdownReason"/>. Never returns.
+    /// </summary>
+    public void FinishWith(Val reason)
+    {
+        Set(Val.Mem(Runtime.ShutdownPoweroff, 4), reason);
+        Exit();
+    }
+
     // ---------------------------------------------------------------- console
 
     /// <summary>

@@ -40,6 +40,12 @@ public abstract class XtfTest
     /// <summary>vCPUs the test needs (dom0_max_vcpus and -smp).</summary>
     public virtual int Vcpus => 1;
 
+    /// <summary>
+    /// The shutdown reason the run must end with (SHUTDOWN_poweroff unless the test ends with
+    /// <see cref="GuestProgram.FinishWith"/>). The runner turns a mismatch into a FAILURE.
+    /// </summary>
+    public virtual int ExpectedShutdownReason => 0;
+
     /// <summary>Extra words for the dom0 command line (start_info.cmd_line).</summary>
     public virtual string? CommandLine => null;
 

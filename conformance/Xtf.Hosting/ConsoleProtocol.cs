@@ -16,6 +16,17 @@ public sealed record TestOutcome(
 {
     public string StatusText => Status.Word() + (Warnings ? " with warnings" : "");
     public TimeSpan Elapsed => Transcript.Elapsed;
+
+    /// <summary>
+    /// The verdict for a test that must end with <paramref name="expectedReason"/>: a run that
+    /// reported SUCCESS or SKIP but shut down another way is a FAILURE.
+    /// </summary>
+    public TestOutcome ExpectShutdown(int expectedReason)
+    {
+        if (Status is not (TestStatus.Success or TestStatus.Skip) || ShutdownReason == expectedReason) return this;
+        string actual = ShutdownReason is { } r ? $"reason {r}" : "no shutdown line";
+        return this with { Status = TestStatus.Failure, Warnings = false, Message = $"shut down with {actual}, expected reason {expectedReason}" };
+    }
 }
 
 /// <summary>

@@ -131,7 +131,7 @@ public static class XtfCli
     }
 
     /// <summary>One kernel to run: a suite test or a foreign kernel.</summary>
-    private sealed record Planned(string Name, Func<BootRequest> Request, string? SkipReason = null);
+    private sealed record Planned(string Name, Func<BootRequest> Request, string? SkipReason = null, int? ExpectedShutdown = null);
 
     private static int RunTests(Options o, TextWriter stdout, TextWriter stderr)
     {
@@ -183,7 +183,7 @@ public static class XtfCli
             {
                 var image = c.Build();
                 return new BootRequest(c.FullName, image.Bytes, vcpus ?? c.Test.Vcpus, timeout, c.Test.CommandLine);
-            })).ToList();
+            }, ExpectedShutdown: c.Test.ExpectedShutdownReason)).ToList();
         }
 
         foreach (var h in hosts)
@@ -232,7 +232,7 @@ public static class XtfCli
         foreach (var h in hosts) Directory.CreateDirectory(Path.Combine(resultsDir, h.Name));
         int width = Math.Max(40, plan.Max(p => p.Name.Length) + 2);
 
-        async Task<TestOutcome> RunOn(ITestHost host, BootRequest request)
+        async Task<TestOutcome> RunOn(ITestHost host, BootRequest request, int? expectedShutdown)
         {
             await gate.WaitAsync(cancel);
             try
@@ -241,7 +241,8 @@ public static class XtfCli
                 string stem = Path.Combine(resultsDir, host.Name, request.Name);
                 await File.WriteAllTextAsync(stem + ".log", transcript.Log, System.Text.Encoding.Latin1, CancellationToken.None);
                 if (transcript.Trace is { } trace) await File.WriteAllTextAsync(stem + ".trace", trace, CancellationToken.None);
-                return ConsoleProtocol.Evaluate(transcript);
+                var outcome = ConsoleProtocol.Evaluate(transcript);
+                return expectedShutdown is { } reason ? outcome.ExpectShutdown(reason) : outcome;
             }
             finally
             {
@@ -257,7 +258,7 @@ public static class XtfCli
                 return new Finished(p.Name, TestStatus.Skip);
             }
             var request = p.Request();
-            var outcomes = await Task.WhenAll(hosts.Select(h => RunOn(h, request)));
+            var outcomes = await Task.WhenAll(hosts.Select(h => RunOn(h, request, p.ExpectedShutdown)));
             string line;
             TestStatus status;
             string? diff = null;

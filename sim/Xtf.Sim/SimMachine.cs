@@ -104,7 +104,7 @@ public sealed class SimMachine : ICpuPlatform
         c.Rip = dom0.Rip;
         c[Reg.Rsp] = dom0.Rsp;
         c[Reg.Rsi] = dom0.Rsi;
-        c.Rflags = dom0.Rflags;
+        c.Rflags = dom0.Vcpu0.Rflags;
         c.Cs = 0xE033;
         c.Ss = 0xE02B;
         c.Cr3 = dom0.Cr3;

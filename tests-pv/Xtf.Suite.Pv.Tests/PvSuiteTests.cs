@@ -29,7 +29,7 @@ public sealed class PvSuiteTests
     {
         var host = new SimHost(new SimOptions());
         var t = host.Boot(new BootRequest(c.FullName, image.Bytes, c.Test.Vcpus, null, c.Test.CommandLine));
-        var outcome = ConsoleProtocol.Evaluate(t);
+        var outcome = ConsoleProtocol.Evaluate(t).ExpectShutdown(c.Test.ExpectedShutdownReason);
         TestContext.Out.WriteLine($"sim: {outcome.StatusText}; seed {t.Seed:x}; trace {t.TraceHash}; {outcome.Message}");
         foreach (var line in outcome.GuestLines) TestContext.Out.WriteLine("  | " + line);
         return outcome;
@@ -49,7 +49,7 @@ public sealed class PvSuiteTests
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
         var image = c.Build();
-        var xen = RealXen.Boot(c.FullName, image.Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine);
+        var xen = RealXen.Boot(c.FullName, image.Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine).ExpectShutdown(c.Test.ExpectedShutdownReason);
         var sim = RunSim(c, image);
         string? diff = Divergence.Compare(xen, sim);
         Assert.That(diff, Is.Null, "DIVERGED:\n" + diff);
@@ -66,7 +66,7 @@ public sealed class PvSuiteTests
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
         var image = c.Build();
-        var outcome = RealXen.Boot(c.FullName, image.Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine);
+        var outcome = RealXen.Boot(c.FullName, image.Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine).ExpectShutdown(c.Test.ExpectedShutdownReason);
         string expected = ExpectedResults.StatusFor(c, "xen");
         Assert.That(outcome.StatusText, Is.EqualTo(expected), outcome.Message);
         Assert.That(outcome.GuestLines.Take(3), Is.EqualTo(new[] { ConsoleProtocol.Banner, GuestProgram.EnvironmentLine, c.Test.Title }));

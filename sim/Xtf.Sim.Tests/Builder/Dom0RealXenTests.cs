@@ -1,0 +1,80 @@
+using Xtf.Guest;
+using Xtf.Hosting;
+using Xtf.Sim.Builder;
+using Xtf.Testing;
+
+namespace Xtf.Sim.Tests.Builder;
+
+/// <summary>
+/// The builder against real Xen 4.17 under QEMU (-m 512 -smp N, dom0_max_vcpus=N): Xen's own lines
+/// from "*** Building a PV Dom0 ***" must equal the builder's, for successful builds and failures.
+/// Inconclusive where QEMU or Xen is missing.
+/// </summary>
+[Parallelizable(ParallelScope.All)]
+public sealed class Dom0RealXenTests
+{
+    private const string ManualReset = "Manual reset required ('noreboot' specified)";
+
+    private static readonly TestCatalog Catalog = TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly);
+
+    private static IReadOnlyList<string> Sim(byte[] kernel, int vcpus) =>
+        BuilderKit.Build(kernel, 512, pcpus: vcpus, vcpus: vcpus).Dom0.BuildLog;
+
+    private static void AssertSameBuildLog(string name, byte[] kernel, int vcpus)
+    {
+        var expected = Sim(kernel, vcpus);
+        var o = RealXen.Boot(name, kernel, vcpus);
+        var real = BuilderKit.XenBuildLines(o.Transcript.Lines, "Dom0 has maximum");
+        Assert.That(expected, Is.EqualTo(real), $"{name}: builder vs real Xen");
+    }
+
+    public static IEnumerable<TestCaseData> SuiteKernels() =>
+        new[] { "example", "selftest", "xen-version" }.Select(n => new TestCaseData(n).SetName($"{n} build log equals real Xen's"));
+
+    [TestCaseSource(nameof(SuiteKernels))]
+    public void SuiteKernelBuildLogEqualsRealXen(string shortName)
+    {
+        var c = Catalog.Select([shortName]).Single();
+        AssertSameBuildLog(c.FullName, c.Build().Bytes, 1);
+    }
+
+    [Test]
+    public void SuiteKernelsDifferInSize()
+    {
+        var ends = new[] { "example", "selftest", "xen-version" }
+            .Select(n => Sim(Catalog.Select([n]).Single().Build().Bytes, 1)[2]).Distinct().ToList();
+        Assert.That(ends, Has.Count.EqualTo(3), "the three kernels give three different 'Dom0 kernel' lines");
+    }
+
+    [Test]
+    public void TwoVcpusBuildLogEqualsRealXen()
+    {
+        var c = Catalog.Select(["selftest"]).Single();
+        AssertSameBuildLog(c.FullName + "-smp2", c.Build().Bytes, 2);
+    }
+
+    [Test]
+    public void LargeBssKernelBuildLogEqualsRealXen() =>
+        AssertSameBuildLog("bss-4MiB", BuilderKit.Kernel(0x11000, memSize: 0x400000), 1);
+
+    public static IEnumerable<TestCaseData> FailureCases() =>
+        Dom0FailureTests.Cases().Select(c => new TestCaseData(c.Name).SetName($"{c.Name} fails on real Xen as in the builder"));
+
+    [TestCaseSource(nameof(FailureCases))]
+    public void MalformedImagePanicsRealXenWithTheSameLines(string name)
+    {
+        var c = Dom0FailureTests.Cases().Single(x => x.Name == name);
+        var image = c.Image();
+        var e = BuilderKit.BuildFails(image);
+        var o = RealXen.Boot(name, image);
+        Assert.That(o.Status, Is.EqualTo(TestStatus.Crash));
+        Assert.That(o.Transcript.End, Is.EqualTo(BootEnd.XenPanic));
+        var xen = o.Transcript.Lines.Select(ConsoleProtocol.XenText).Where(x => x is not null).Select(x => x!).ToList();
+        int reset = xen.IndexOf(ManualReset);
+        Assert.That(reset, Is.GreaterThanOrEqualTo(e.XenLines.Count), "Xen panicked");
+        Assert.That(xen.GetRange(reset - e.XenLines.Count, e.XenLines.Count + 1), Is.EqualTo(e.XenLines.Append(ManualReset)));
+        if (e.XenLines[0] == "*** Building a PV Dom0 ***")
+            Assert.That(xen.Count(x => x == "*** Building a PV Dom0 ***"), Is.EqualTo(1));
+        Assert.That(xen, Does.Contain(e.Message));
+    }
+}

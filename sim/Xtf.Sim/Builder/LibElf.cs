@@ -1,0 +1,579 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Xtf.Sim.Builder;
+
+/// <summary>
+/// An ELF image as Xen's libelf sees it (<c>struct elf_binary</c>). Xen reads every header field on
+/// its own, through a bounds-checked accessor that yields 0 for bytes outside the image, and it uses
+/// the ELF32 field layout for any class other than ELFCLASS64. That leniency is what decides which
+/// error a malformed image gets, so this reader copies it instead of validating up front the way
+/// <see cref="Xtf.Elf.ElfImage"/> does.
+/// </summary>
+public sealed class XenElfBinary
+{
+    public const byte ClassElf32 = 1, ClassElf64 = 2;
+    public const byte DataLsb = 1, DataMsb = 2;
+    public const uint PtLoad = 1, PtNote = 4;
+    public const uint ShtNote = 7;
+    public const ushort EmX86 = 3, EmX86_64 = 62, EmArm = 40;
+
+    private readonly ReadOnlyMemory<byte> image;
+
+    private XenElfBinary(ReadOnlyMemory<byte> image)
+    {
+        this.image = image;
+        Class = (byte)Read(4, 1);
+        Data = (byte)Read(5, 1);
+    }
+
+    public ReadOnlySpan<byte> Image => image.Span;
+    public ulong Size => (ulong)image.Length;
+    public byte Class { get; }
+    public byte Data { get; }
+    public bool Is64 => Class == ClassElf64;
+    public bool Is32 => Class == ClassElf32;
+    public bool Msb => Data == DataMsb;
+    /// <summary>libelf byte-swaps whenever EI_DATA is not the host's (little-endian) value.</summary>
+    private bool Swap => Data != DataLsb;
+
+    /// <summary>Lowest p_paddr and highest p_paddr + p_memsz of the loadable segments (elf_parse_binary).</summary>
+    public ulong PStart { get; private set; } = ulong.MaxValue;
+    public ulong PEnd { get; private set; }
+
+    /// <summary>Image offset of the section name string table, when e_shstrndx names a section.</summary>
+    public ulong? SectionStringTable { get; private set; }
+
+    public ushort Machine => (ushort)Read(18, 2);
+    public ulong Entry => Is64 ? Read(24, 8) : Read(24, 4);
+    public ulong PhOff => Is64 ? Read(32, 8) : Read(28, 4);
+    public ulong ShOff => Is64 ? Read(40, 8) : Read(32, 4);
+    public ushort PhEntSize => (ushort)(Is64 ? Read(54, 2) : Read(42, 2));
+    public ushort PhNum => (ushort)(Is64 ? Read(56, 2) : Read(44, 2));
+    public ushort ShEntSize => (ushort)(Is64 ? Read(58, 2) : Read(46, 2));
+    public ushort ShNum => (ushort)(Is64 ? Read(60, 2) : Read(48, 2));
+    public ushort ShStrNdx => (ushort)(Is64 ? Read(62, 2) : Read(50, 2));
+
+    /// <summary>elf_access_unsigned: an unsigned field of 1, 2, 4 or 8 bytes; 0 when any byte lies outside the image.</summary>
+    public ulong Read(ulong offset, int size)
+    {
+        if (!AccessOk(offset, (ulong)size)) return 0;
+        var b = Image.Slice((int)offset, size);
+        ulong v = size switch
+        {
+            1 => b[0],
+            2 => BinaryPrimitives.ReadUInt16LittleEndian(b),
+            4 => BinaryPrimitives.ReadUInt32LittleEndian(b),
+            8 => BinaryPrimitives.ReadUInt64LittleEndian(b),
+            _ => throw new ArgumentOutOfRangeException(nameof(size)),
+        };
+        if (!Swap || size == 1) return v;
+        return size switch
+        {
+            2 => BinaryPrimitives.ReverseEndianness((ushort)v),
+            4 => BinaryPrimitives.ReverseEndianness((uint)v),
+            _ => BinaryPrimitives.ReverseEndianness(v),
+        };
+    }
+
+    /// <summary>elf_access_ok: the range lies inside the image (no wrap-around).</summary>
+    public bool AccessOk(ulong offset, ulong size) => offset <= Size && size <= Size - offset;
+
+    /// <summary>elf_strval: the NUL-terminated string at <paramref name="offset"/>, or null when no NUL precedes the end of the image.</summary>
+    public string? StringAt(ulong offset)
+    {
+        if (offset >= Size) return null;
+        var rest = Image[(int)offset..];
+        int nul = rest.IndexOf((byte)0);
+        return nul < 0 ? null : Encoding.Latin1.GetString(rest[..nul]);
+    }
+
+    // ---- program and section headers (xen/common/libelf/libelf-tools.c) ----
+
+    public ulong? PhdrAt(int index) => index < PhNum ? unchecked(PhOff + (ulong)PhEntSize * (ulong)index) : null;
+    public ulong? ShdrAt(int index) => index < ShNum ? unchecked(ShOff + (ulong)ShEntSize * (ulong)index) : null;
+
+    public uint PType(ulong ph) => (uint)Read(ph, 4);
+    public uint PFlags(ulong ph) => (uint)(Is64 ? Read(ph + 4, 4) : Read(ph + 24, 4));
+    public ulong POffset(ulong ph) => Is64 ? Read(ph + 8, 8) : Read(ph + 4, 4);
+    public ulong PVaddr(ulong ph) => Is64 ? Read(ph + 16, 8) : Read(ph + 8, 4);
+    public ulong PPaddr(ulong ph) => Is64 ? Read(ph + 24, 8) : Read(ph + 12, 4);
+    public ulong PFilesz(ulong ph) => Is64 ? Read(ph + 32, 8) : Read(ph + 16, 4);
+    public ulong PMemsz(ulong ph) => Is64 ? Read(ph + 40, 8) : Read(ph + 20, 4);
+
+    public uint ShName(ulong sh) => (uint)Read(sh, 4);
+    public uint ShType(ulong sh) => (uint)Read(sh + 4, 4);
+    public ulong ShOffset(ulong sh) => Is64 ? Read(sh + 24, 8) : Read(sh + 16, 4);
+    public ulong ShSize(ulong sh) => Is64 ? Read(sh + 32, 8) : Read(sh + 20, 4);
+
+    /// <summary>elf_phdr_is_loadable: PT_LOAD with at least one of R, W, X.</summary>
+    public bool IsLoadable(ulong ph) => PType(ph) == PtLoad && (PFlags(ph) & 7) != 0;
+
+    /// <summary>elf_section_name: "unknown" without a string table, null when the name runs off the image.</summary>
+    public string? SectionName(ulong sh) =>
+        SectionStringTable is { } strtab ? StringAt(unchecked(strtab + ShName(sh))) : "unknown";
+
+    /// <summary>elf_shdr_by_name.</summary>
+    public ulong? ShdrByName(string name)
+    {
+        for (int i = 0; i < ShNum; i++)
+        {
+            var sh = ShdrAt(i)!.Value;
+            if (SectionName(sh) == name) return sh;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// elf_init (libelf-loader.c): the magic, then the program and section header tables must end
+    /// inside the image. On failure the libelf message is added to <paramref name="log"/> and null returned.
+    /// </summary>
+    public static XenElfBinary? Init(ReadOnlyMemory<byte> image, List<string> log)
+    {
+        var s = image.Span;
+        // elf_is_elfbinary: only the four magic bytes are looked at.
+        if (s.Length < 4 || s[0] != 0x7f || s[1] != (byte)'E' || s[2] != (byte)'L' || s[3] != (byte)'F')
+        {
+            log.Add("ELF: not an ELF binary");
+            return null;
+        }
+        var elf = new XenElfBinary(image);
+        // Each table is checked only when its count is non-zero (measured: a 40-byte ELF header whose
+        // e_phoff reads 64 but whose e_phnum lies past the end passes).
+        ulong end = unchecked(elf.PhOff + (ulong)elf.PhEntSize * elf.PhNum);
+        if (elf.PhNum != 0 && end > elf.Size)
+        {
+            log.Add($"ELF: phdr overflow (off {end:x} > size {elf.Size:x})");
+            return null;
+        }
+        end = unchecked(elf.ShOff + (ulong)elf.ShEntSize * elf.ShNum);
+        if (elf.ShNum != 0 && end > elf.Size)
+        {
+            log.Add($"ELF: shdr overflow (off {end:x} > size {elf.Size:x})");
+            return null;
+        }
+        if (elf.ShdrAt(elf.ShStrNdx) is { } strtab)
+            elf.SectionStringTable = elf.ShOffset(strtab);
+        return elf;
+    }
+
+    /// <summary>elf_parse_binary (libelf-loader.c): the physical extent of the loadable segments.</summary>
+    public void ParseBinary()
+    {
+        ulong low = ulong.MaxValue, high = 0;
+        for (int i = 0; i < PhNum; i++)
+        {
+            ulong ph = PhdrAt(i)!.Value;
+            if (!AccessOk(ph, 1)) break;   // an absurd e_phnum: stop at the end of the image
+            if (!IsLoadable(ph)) continue;
+            ulong paddr = PPaddr(ph), memsz = PMemsz(ph);
+            if (low > paddr) low = paddr;
+            if (high < unchecked(paddr + memsz)) high = unchecked(paddr + memsz);
+        }
+        PStart = low;
+        PEnd = high;
+    }
+}
+
+/// <summary>XEN_PAE_* values of <see cref="ElfDomParms.Pae"/>.</summary>
+public enum XenPaeMode { None = 0, Yes = 1, ExtCr3 = 2, Bimodal = 3 }
+
+/// <summary>
+/// What libelf extracts from the Xen notes (<c>struct elf_dom_parms</c>). Unset numeric values are
+/// null. The four identification strings are stored as libelf stores them: at most 15 bytes.
+/// </summary>
+public sealed class ElfDomParms
+{
+    /// <summary>sizeof(parms->loader) etc.: 16 bytes including the NUL.</summary>
+    public const int IdStringBytes = 16;
+
+    public ulong? VirtBase { get; set; }
+    public ulong? VirtEntry { get; set; }
+    public ulong? VirtHypercall { get; set; }
+    public ulong? VirtHvStartLow { get; set; }
+    public ulong? P2mBase { get; set; }
+    public ulong? ElfPaddrOffset { get; set; }
+    public ulong? PhysEntry { get; set; }
+    public XenPaeMode Pae { get; set; }
+    public bool BsdSymtab { get; set; }
+    public bool UnmappedInitrd { get; set; }
+    public string Loader { get; set; } = "";
+    public string GuestOs { get; set; } = "";
+    public string GuestVersion { get; set; } = "";
+    public string XenVersion { get; set; } = "";
+    /// <summary>XENFEAT bits the kernel supports (submap 0).</summary>
+    public uint FeaturesSupported { get; set; }
+    /// <summary>XENFEAT bits the kernel requires (the '!' features).</summary>
+    public uint FeaturesRequired { get; set; }
+    /// <summary>Note types seen (parms->elf_notes[type].type != XEN_ENT_NONE).</summary>
+    public HashSet<uint> NotesPresent { get; } = [];
+    /// <summary>A note area was found (parms->elf_note_start valid).</summary>
+    public bool HasNoteArea { get; set; }
+    /// <summary>The legacy '__xen_guest' section was used (parms->guest_info valid).</summary>
+    public bool HasGuestInfo { get; set; }
+    /// <summary>A string note without a terminating NUL was skipped (elf_mark_broken).</summary>
+    public bool Broken { get; set; }
+
+    /// <summary>The raw Xen-owned notes, in file order (for <see cref="Xtf.Elf.XenNotes"/>).</summary>
+    public List<Xtf.Elf.ElfNote> RawXenNotes { get; } = [];
+
+    public ulong VirtKStart { get; set; }
+    public ulong VirtKEnd { get; set; }
+
+    public bool Supports(int feature) => (FeaturesSupported & (1u << feature)) != 0;
+    public bool Requires(int feature) => (FeaturesRequired & (1u << feature)) != 0;
+}
+
+/// <summary>
+/// libelf's Xen-specific parsing (xen/common/libelf/libelf-dominfo.c), PV mode: notes from the
+/// PT_NOTE segments, else the SHT_NOTE sections, else the legacy '__xen_guest' section; then the
+/// required-note check and the address calculation. Error texts are the ones Xen 4.17 prints
+/// (measured: no function-name prefix).
+/// </summary>
+public static class LibElfDomInfo
+{
+    public const uint NoteEntry = 1, NoteHypercallPage = 2, NoteVirtBase = 3, NotePaddrOffset = 4, NoteXenVersion = 5,
+        NoteGuestOs = 6, NoteGuestVersion = 7, NoteLoader = 8, NotePaeMode = 9, NoteFeatures = 10, NoteBsdSymtab = 11,
+        NoteHvStartLow = 12, NoteSuspendCancel = 14, NoteInitP2m = 15, NoteModStartPfn = 16,
+        NoteSupportedFeatures = 17, NotePhys32Entry = 18;
+
+    /// <summary>ELF_MAX_TOTAL_NOTE_COUNT.</summary>
+    public const int MaxTotalNotes = 65536;
+
+    /// <summary>elf_xen_feature_names: the names libelf knows, by XENFEAT bit.</summary>
+    private static readonly (string Name, int Bit)[] FeatureNames =
+    [
+        ("writable_page_tables", 0), ("writable_descriptor_tables", 1), ("auto_translated_physmap", 2),
+        ("supervisor_mode_kernel", 3), ("pae_pgdir_above_4gb", 4), ("hvm_callback_vector", 8), ("dom0", 11),
+    ];
+
+    /// <summary>Which note types carry strings (note_desc[].str); null = a type libelf does not know.</summary>
+    private static bool? IsStringNote(uint type) => type switch
+    {
+        NoteEntry or NoteHypercallPage or NoteVirtBase or NoteInitP2m or NotePaddrOffset or NoteHvStartLow
+            or NoteSupportedFeatures or NoteSuspendCancel or NoteModStartPfn or NotePhys32Entry => false,
+        NoteXenVersion or NoteGuestOs or NoteGuestVersion or NoteLoader or NotePaeMode or NoteFeatures or NoteBsdSymtab => true,
+        _ => null,
+    };
+
+    /// <summary>elf_xen_parse (PV): null and a message in <paramref name="log"/> (sometimes none, as in Xen) on failure.</summary>
+    public static ElfDomParms? Parse(XenElfBinary elf, List<string> log)
+    {
+        var parms = new ElfDomParms();
+        int total = 0, xenNotes = 0;
+
+        // Notes in PT_NOTE segments (those with p_offset 0 are skipped: some binutils left it unset).
+        for (int i = 0; i < elf.PhNum; i++)
+        {
+            ulong ph = elf.PhdrAt(i)!.Value;
+            if (!elf.AccessOk(ph, 1)) break;
+            if (elf.PType(ph) != XenElfBinary.PtNote) continue;
+            ulong offset = elf.POffset(ph);
+            if (offset == 0) continue;
+            int more = ParseNotes(elf, parms, offset, unchecked(offset + elf.PFilesz(ph)), ref total);
+            if (more < 0) return null;
+            xenNotes += more;
+        }
+
+        // Fall back to SHT_NOTE sections.
+        if (xenNotes == 0)
+        {
+            for (int i = 0; i < elf.ShNum; i++)
+            {
+                ulong sh = elf.ShdrAt(i)!.Value;
+                if (!elf.AccessOk(sh, 1)) break;
+                if (elf.ShType(sh) != XenElfBinary.ShtNote) continue;
+                ulong offset = elf.ShOffset(sh);
+                int more = ParseNotes(elf, parms, offset, unchecked(offset + elf.ShSize(sh)), ref total);
+                if (more < 0) return null;
+                xenNotes += more;
+            }
+        }
+
+        // Finally the legacy '__xen_guest' section.
+        if (xenNotes == 0 && elf.ShdrByName("__xen_guest") is { } guest)
+        {
+            parms.HasGuestInfo = true;
+            parms.HasNoteArea = false;
+            ParseGuestInfo(elf, parms, elf.ShOffset(guest));
+        }
+
+        if (!NoteCheck(elf, parms, log)) return null;
+        if (!AddrCalcCheck(elf, parms, log)) return null;
+        return parms;
+    }
+
+    /// <summary>elf_xen_parse_notes: the Xen notes in [start, end); -1 when one is invalid.</summary>
+    private static int ParseNotes(XenElfBinary elf, ElfDomParms parms, ulong start, ulong end, ref int total)
+    {
+        int xenNotes = 0;
+        parms.HasNoteArea = true;
+        for (ulong note = start; note < end;)
+        {
+            if (total >= MaxTotalNotes)
+            {
+                parms.Broken = true;   // "too many ELF notes"
+                break;
+            }
+            total++;
+            ulong namesz = elf.Read(note, 4), descsz = elf.Read(note + 4, 4);
+            ulong desc = unchecked(note + 12 + ((namesz + 3) & ~3UL));
+            ulong next = unchecked(desc + ((descsz + 3) & ~3UL));
+            string? name = elf.StringAt(note + 12);
+            if (name == "Xen")
+            {
+                ulong have = elf.AccessOk(desc, 0) ? Math.Min(descsz, elf.Size - desc) : 0;
+                byte[] bytes = have == 0 ? [] : elf.Image.Slice((int)desc, (int)have).ToArray();
+                parms.RawXenNotes.Add(new Xtf.Elf.ElfNote("Xen", (uint)elf.Read(note + 8, 4), bytes));
+                if (!ParseNote(elf, parms, note, desc, descsz)) return -1;
+                xenNotes++;
+            }
+            if (next <= note) break;   // wrapped: libelf's handle becomes invalid
+            note = next;
+        }
+        return xenNotes;
+    }
+
+    /// <summary>elf_xen_parse_note: one Xen note into <paramref name="parms"/>; false for an unknown required feature.</summary>
+    private static bool ParseNote(XenElfBinary elf, ElfDomParms parms, ulong note, ulong desc, ulong descsz)
+    {
+        uint type = (uint)elf.Read(note + 8, 4);
+        bool? isString = IsStringNote(type);
+        if (isString is null) return true;   // unknown type: ignored
+        string? str = null;
+        ulong val = 0;
+        if (isString.Value)
+        {
+            str = elf.StringAt(desc);
+            if (str is null)
+            {
+                parms.Broken = true;
+                return true;
+            }
+        }
+        else
+        {
+            val = descsz is 1 or 2 or 4 or 8 ? elf.Read(desc, (int)descsz) : 0;   // elf_note_numeric
+        }
+        parms.NotesPresent.Add(type);
+
+        switch (type)
+        {
+            case NoteLoader: parms.Loader = IdString(str!); break;
+            case NoteGuestOs: parms.GuestOs = IdString(str!); break;
+            case NoteGuestVersion: parms.GuestVersion = IdString(str!); break;
+            case NoteXenVersion: parms.XenVersion = IdString(str!); break;
+            case NotePaeMode:
+                if (str == "yes") parms.Pae = XenPaeMode.ExtCr3;
+                if (str!.Contains("bimodal", StringComparison.Ordinal)) parms.Pae = XenPaeMode.Bimodal;
+                break;
+            case NoteBsdSymtab:
+                if (str == "yes") parms.BsdSymtab = true;
+                break;
+            case NoteVirtBase: parms.VirtBase = val; break;
+            case NoteEntry: parms.VirtEntry = val; break;
+            case NoteInitP2m: parms.P2mBase = val; break;
+            case NoteModStartPfn: parms.UnmappedInitrd = val != 0; break;
+            case NotePaddrOffset: parms.ElfPaddrOffset = val; break;
+            case NoteHypercallPage: parms.VirtHypercall = val; break;
+            case NoteHvStartLow: parms.VirtHvStartLow = val; break;
+            case NoteFeatures:
+                if (!ParseFeatures(str!, parms)) return false;
+                break;
+            case NoteSupportedFeatures:
+                // elf_note_numeric_array with 4-byte units: submap 0 is the first u32 (XENFEAT_NR_SUBMAPS = 1).
+                if (descsz % 4 == 0 && descsz / 4 > 0) parms.FeaturesSupported |= (uint)elf.Read(desc, 4);
+                break;
+            case NotePhys32Entry: parms.PhysEntry = val; break;
+        }
+        return true;
+    }
+
+    /// <summary>safe_strcpy into a 16-byte buffer: at most 15 bytes survive.</summary>
+    private static string IdString(string s) => s.Length < ElfDomParms.IdStringBytes ? s : s[..(ElfDomParms.IdStringBytes - 1)];
+
+    /// <summary>
+    /// elf_xen_parse_features: names separated by '|', at most 63 characters each (a longer one is cut
+    /// and its rest read as the next name); '!' marks a required feature. An unknown required name fails.
+    /// </summary>
+    public static bool ParseFeatures(string features, ElfDomParms parms)
+    {
+        int pos = 0;
+        while (pos < features.Length)
+        {
+            var feature = new StringBuilder();
+            int len = 0;
+            for (; ; len++)
+            {
+                if (len >= 63) break;
+                if (pos + len >= features.Length) break;
+                if (features[pos + len] == '|')
+                {
+                    len++;
+                    break;
+                }
+                feature.Append(features[pos + len]);
+            }
+            pos += len;
+            string f = feature.ToString();
+            bool required = f.StartsWith('!');
+            string name = required ? f[1..] : f;
+            int bit = Array.FindIndex(FeatureNames, x => x.Name == name);
+            if (bit >= 0)
+            {
+                uint mask = 1u << FeatureNames[bit].Bit;
+                parms.FeaturesSupported |= mask;
+                if (required) parms.FeaturesRequired |= mask;
+            }
+            else if (required)
+            {
+                return false;
+            }
+            if (len == 0) break;
+        }
+        return true;
+    }
+
+    /// <summary>elf_xen_parse_guest_info: the legacy comma-separated NAME=VALUE string.</summary>
+    private static void ParseGuestInfo(XenElfBinary elf, ElfDomParms parms, ulong h)
+    {
+        byte At(ulong p) => (byte)elf.Read(p, 1);
+        while (At(h) != 0)
+        {
+            var name = new StringBuilder();
+            var value = new StringBuilder();
+            for (int len = 0; ; len++, h++)
+            {
+                if (len >= 31) break;
+                byte c = At(h);
+                if (c == 0) break;
+                if (c == ',')
+                {
+                    h++;
+                    break;
+                }
+                if (c == '=')
+                {
+                    h++;
+                    for (int vlen = 0; ; vlen++, h++)
+                    {
+                        if (vlen >= 127) break;
+                        byte v = At(h);
+                        if (v == 0) break;
+                        if (v == ',')
+                        {
+                            h++;
+                            break;
+                        }
+                        value.Append((char)v);
+                    }
+                    break;
+                }
+                name.Append((char)c);
+            }
+            string n = name.ToString(), val = value.ToString();
+            switch (n)
+            {
+                case "LOADER": parms.Loader = IdString(val); break;
+                case "GUEST_OS": parms.GuestOs = IdString(val); break;
+                case "GUEST_VER": parms.GuestVersion = IdString(val); break;
+                case "XEN_VER": parms.XenVersion = IdString(val); break;
+                case "PAE":
+                    if (val == "yes[extended-cr3]") parms.Pae = XenPaeMode.ExtCr3;
+                    else if (val.StartsWith("yes", StringComparison.Ordinal)) parms.Pae = XenPaeMode.Yes;
+                    break;
+                case "BSD_SYMTAB": parms.BsdSymtab = true; break;
+                case "VIRT_BASE": parms.VirtBase = StrToUll(val); break;
+                case "VIRT_ENTRY": parms.VirtEntry = StrToUll(val); break;
+                case "ELF_PADDR_OFFSET": parms.ElfPaddrOffset = StrToUll(val); break;
+                case "HYPERCALL_PAGE": parms.VirtHypercall = unchecked((StrToUll(val) << 12) + (parms.VirtBase ?? ulong.MaxValue)); break;
+                case "FEATURES": ParseFeatures(val, parms); break;
+            }
+        }
+    }
+
+    /// <summary>strtoull(value, NULL, 0): optional 0x (hex) or leading 0 (octal) prefix, stops at the first bad digit.</summary>
+    public static ulong StrToUll(string s)
+    {
+        int i = 0;
+        while (i < s.Length && char.IsWhiteSpace(s[i])) i++;
+        int radix = 10;
+        if (i + 1 < s.Length && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) { radix = 16; i += 2; }
+        else if (i < s.Length && s[i] == '0') radix = 8;
+        ulong v = 0;
+        for (; i < s.Length; i++)
+        {
+            int d = s[i] switch
+            {
+                >= '0' and <= '9' => s[i] - '0',
+                >= 'a' and <= 'f' => s[i] - 'a' + 10,
+                >= 'A' and <= 'F' => s[i] - 'A' + 10,
+                _ => 99,
+            };
+            if (d >= radix) break;
+            v = unchecked(v * (ulong)radix + (ulong)d);
+        }
+        return v;
+    }
+
+    /// <summary>elf_xen_note_check (PV): notes present, generic loader or Linux, Xen 3.0.</summary>
+    private static bool NoteCheck(XenElfBinary elf, ElfDomParms parms, List<string> log)
+    {
+        if (!parms.HasNoteArea && !parms.HasGuestInfo)
+        {
+            if (elf.Machine is XenElfBinary.EmX86 or XenElfBinary.EmX86_64)
+            {
+                log.Add("ERROR: Not a Xen-ELF image: No ELF notes or '__xen_guest' section found");
+                return false;
+            }
+            return true;
+        }
+        if (elf.Machine == XenElfBinary.EmArm) return true;   // "Not bothering with notes on ARM"
+
+        bool generic = parms.Loader.StartsWith("generic", StringComparison.Ordinal);
+        bool linux = parms.GuestOs.StartsWith("linux", StringComparison.Ordinal);
+        if (!generic && !linux)
+        {
+            log.Add("ERROR: Will only load images built for the generic loader or Linux images " +
+                    $"(Not '{parms.Loader}' and '{parms.GuestOs}') or with PHYS32_ENTRY set");
+            return false;
+        }
+        if (!parms.XenVersion.StartsWith("xen-3.0", StringComparison.Ordinal))
+        {
+            log.Add($"ERROR: Xen will only load images built for Xen v3.0 (Not '{parms.XenVersion}')");
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>elf_xen_addr_calc_check: VIRT_BASE/PADDR_OFFSET defaults, the kernel's virtual extent, entry bounds.</summary>
+    private static bool AddrCalcCheck(XenElfBinary elf, ElfDomParms parms, List<string> log)
+    {
+        if (parms.ElfPaddrOffset is not null && parms.VirtBase is null)
+        {
+            log.Add("ERROR: ELF_PADDR_OFFSET set, VIRT_BASE unset");
+            return false;
+        }
+        parms.VirtBase ??= 0;
+        // Notes default the offset to 0; the legacy section defaults it to VIRT_BASE.
+        parms.ElfPaddrOffset ??= parms.HasNoteArea ? 0 : parms.VirtBase;
+        ulong virtOffset = unchecked(parms.VirtBase.Value - parms.ElfPaddrOffset.Value);
+        parms.VirtKStart = unchecked(elf.PStart + virtOffset);
+        parms.VirtKEnd = unchecked(elf.PEnd + virtOffset);
+        parms.VirtEntry ??= elf.Entry;
+        // BSD_SYMTAB "yes" would extend VirtKEnd by the loaded symbol table: not modelled (Dom0Builder refuses it).
+
+        if (parms.VirtKStart > parms.VirtKEnd || parms.VirtEntry < parms.VirtKStart ||
+            parms.VirtEntry > parms.VirtKEnd || parms.VirtBase > parms.VirtKStart)
+        {
+            log.Add("ERROR: ELF start or entries are out of bounds");
+            return false;
+        }
+        if (parms.P2mBase is { } p2m && p2m >= parms.VirtKStart && p2m < parms.VirtKEnd)
+        {
+            log.Add("ERROR: P->M table base is out of bounds");
+            return false;
+        }
+        return true;
+    }
+}

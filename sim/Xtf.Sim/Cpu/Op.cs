@@ -1,0 +1,101 @@
+using System.Runtime.InteropServices;
+
+namespace Xtf.Sim.Cpu;
+
+/// <summary>What a pre-decoded instruction does. The hot forms are executed inline by the run loop.</summary>
+internal enum H : ushort
+{
+    /// <summary>Slot not decoded yet.</summary>
+    None = 0,
+
+    // ---- hot, inline in the run loop
+    MovRR, MovRM, MovMR, MovRI, MovMI, Lea,
+    AluRR, AluRM, AluMR, AluRI, AluMI,
+    TestRR, TestRI, TestMR, TestMI,
+    IncDecR, Jcc, Jmp, Call, Ret, PushR, PopR, PushI, Nop,
+    MovzxRR, MovzxRM, MovsxRR, MovsxRM,
+    SetccR, CmovRR, CmovRM, JmpR, JmpM, CallR, CallM,
+    ShiftRI, ShiftRC,
+
+    // ---- everything else: ExecSlow
+    FetchFault,
+    UnaryR, UnaryM,          // Aux: 0 not, 1 neg, 2 inc, 3 dec
+    IncDecM,
+    ShiftM,                  // Aux: 0 rol .. 7 sar; count from Imm or CL (KCl)
+    Shld, Shrd,              // op0 r/m, B = source reg, count Imm or CL
+    MulDiv,                  // Aux: 4 mul, 5 imul, 6 div, 7 idiv; op0 r/m
+    Imul2, Imul3,            // A = dest reg, source r/m (B or memory), Imm for Imul3
+    Bt,                      // Aux: 0 bt, 1 bts, 2 btr, 3 btc; op0 r/m, source B or Imm (KImm)
+    Bsf, Bsr, Popcnt, Lzcnt, Tzcnt,   // A = dest, source r/m
+    Bswap,
+    Xchg, Cmpxchg, Xadd, Cmpxchg8b16b,
+    PushM, PopM, PushSeg, PopSeg, Pushf, Popf, Leave, Enter, RetImm,
+    CbwCwdeCdqe, CwdCdqCqo,
+    Clc, Stc, Cmc, Cld, Std, Lahf, Sahf,
+    MovFromSreg, MovToSreg,
+    SetccM,
+    Movs, Stos, Lods, Cmps, Scas,
+    Loop, Jrcxz,             // Loop Aux: 0 loop, 1 loope, 2 loopne
+    Xlat,
+    Cpuid, Rdtsc, Rdtscp, Syscall, Int3, Int1, IntN, Pause,
+    Iretq,
+    Clflush,
+    /// <summary>A real #UD (ud0/ud1/ud2, clac/stac at CPL 3); Imm = mnemonic.</summary>
+    Ud,
+    /// <summary>Privileged at CPL 3: #GP(0).</summary>
+    Priv,
+    /// <summary>Not implemented by the interpreter: #UD with the mnemonic as detail; Imm = mnemonic.</summary>
+    Unimplemented,
+    /// <summary>Undecodable: #UD, detail "invalid".</summary>
+    Invalid,
+}
+
+/// <summary>
+/// One pre-decoded instruction: 32 bytes, stored in per-frame arrays indexed by page offset.
+/// Registers are encoding numbers 0-15; for byte operands 16-19 are AH, CH, DH, BH.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct Op
+{
+    public H H;
+    public byte Len;
+    /// <summary>Operand size in bytes (1, 2, 4, 8; 16 for cmpxchg16b).</summary>
+    public byte Size;
+    /// <summary>First register operand (destination).</summary>
+    public byte A;
+    /// <summary>Second register operand (source).</summary>
+    public byte B;
+    /// <summary>Memory operand base register, <see cref="NoReg"/> or <see cref="RipReg"/>.</summary>
+    public byte Base;
+    /// <summary>Memory operand index register or <see cref="NoReg"/>.</summary>
+    public byte Index;
+    /// <summary>Index scale as a shift count.</summary>
+    public byte Scale;
+    /// <summary><see cref="MfFs"/>, <see cref="MfGs"/>, <see cref="MfStack"/>, <see cref="MfAddr32"/>.</summary>
+    public byte MemFlags;
+    /// <summary>Condition code, ALU operation, source size, ... depending on <see cref="H"/>.</summary>
+    public byte Aux;
+    /// <summary>Operand-kind bits (<see cref="KMem"/>, ...) and prefixes for the slow handlers.</summary>
+    public byte Kinds;
+    public byte Aux2;
+    public byte Pad0, Pad1, Pad2;
+    /// <summary>Memory displacement; for RIP-relative operands and branches, relative to the next instruction.</summary>
+    public long Disp;
+    public ulong Imm;
+
+    public const byte NoReg = 0xFF, RipReg = 0xFE;
+    public const byte MfFs = 1, MfGs = 2, MfSeg = 3, MfStack = 4, MfAddr32 = 8;
+
+    /// <summary>Operand 0 is memory (else register A).</summary>
+    public const byte KMem = 1;
+    /// <summary>The source is an immediate (Imm).</summary>
+    public const byte KImm = 2;
+    /// <summary>The count/source is CL.</summary>
+    public const byte KCl = 4;
+    /// <summary>rep / repe prefix.</summary>
+    public const byte KRep = 8;
+    /// <summary>repne prefix.</summary>
+    public const byte KRepne = 16;
+    /// <summary>Source operand is memory (for forms whose destination is a register).</summary>
+    public const byte KSrcMem = 32;
+}

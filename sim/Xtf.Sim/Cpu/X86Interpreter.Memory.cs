@@ -1,0 +1,354 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Xtf.Sim.Memory;
+
+namespace Xtf.Sim.Cpu;
+
+public sealed partial class X86Interpreter
+{
+    // ------------------------------------------------------------------ page-table entry bits
+
+    private const ulong PteP = 1, PteRw = 2, PteUs = 4, PteA = 0x20, PteD = 0x40, PtePs = 0x80, PteNx = 1UL << 63;
+    private const ulong PteAddr = 0x000F_FFFF_FFFF_F000;
+
+    private const uint PfP = 1, PfW = 2, PfU = 4, PfRsvd = 8, PfI = 16;
+
+    // ------------------------------------------------------------------ data TLB: direct-mapped, 4 KiB granular
+
+    private const int TlbBits = 8, TlbSize = 1 << TlbBits, TlbMask = TlbSize - 1;
+    private const int ItlbBits = 6, ItlbSize = 1 << ItlbBits, ItlbMask = ItlbSize - 1;
+    private const ulong NoTag = ulong.MaxValue;
+
+    private struct TlbEntry
+    {
+        /// <summary>The virtual page number when reads at the TLB's privilege are allowed.</summary>
+        public ulong ReadTag;
+        /// <summary>The virtual page number when writes are allowed, the leaf is dirty and the frame holds no decoded code.</summary>
+        public ulong WriteTag;
+        public ulong Mfn;
+        public byte[]? Frame;
+    }
+
+    private struct CodeEntry
+    {
+        public ulong Tag;
+        public DecodedPage? Page;
+    }
+
+    private readonly TlbEntry[] tlb = new TlbEntry[TlbSize];
+    private readonly CodeEntry[] itlb = new CodeEntry[ItlbSize];
+    private ulong tlbCr3 = NoTag;
+    private int tlbCpl = -1;
+
+    /// <summary>Drops every cached translation. Call after changing page tables or CR3.</summary>
+    public void FlushTlb()
+    {
+        for (int i = 0; i < tlb.Length; i++)
+        {
+            tlb[i].ReadTag = NoTag;
+            tlb[i].WriteTag = NoTag;
+            tlb[i].Frame = null;
+        }
+        for (int i = 0; i < itlb.Length; i++)
+        {
+            itlb[i].Tag = NoTag;
+            itlb[i].Page = null;
+        }
+        curVpn = NoTag;
+        curPage = null;
+    }
+
+    /// <summary>Makes sure no write fast path points at <paramref name="mfn"/> (it now holds decoded code).</summary>
+    private void PurgeWriteTags(ulong mfn)
+    {
+        for (int i = 0; i < tlb.Length; i++)
+            if (tlb[i].Mfn == mfn) tlb[i].WriteTag = NoTag;
+    }
+
+    internal static bool IsCanonical(ulong va) => (ulong)((long)(va << 16) >> 16) == va;
+
+    // ------------------------------------------------------------------ the page walk
+
+    /// <summary>
+    /// The 4-level walk. On success sets Accessed in every entry used and Dirty in the leaf for writes
+    /// (nothing is changed when the walk faults). <paramref name="fastWrite"/> tells whether a later write
+    /// at the same privilege needs no walk (writable, user-accessible if user, leaf already dirty).
+    /// </summary>
+    private bool Walk(ulong cr3, ulong va, AccessKind kind, bool user, out ulong maddr, out uint error, out bool fastWrite)
+    {
+        maddr = 0;
+        fastWrite = false;
+        uint errBase = (kind == AccessKind.Write ? PfW : 0) | (user ? PfU : 0) | (kind == AccessKind.Execute ? PfI : 0);
+        Span<ulong> used = stackalloc ulong[4];
+        ulong table = cr3 & PteAddr;
+        bool rw = true, us = true, nx = false;
+        int levels = 0;
+        ulong leaf = 0;
+        ulong frameCount = memory.FrameCount;
+        for (int level = 4; level >= 1; level--)
+        {
+            int shift = 12 + 9 * (level - 1);
+            ulong entryAddr = table + (((va >> shift) & 0x1FF) << 3);
+            if ((entryAddr >> MachineMemory.PageShift) >= frameCount)
+            {
+                error = errBase | PfP | PfRsvd;   // a table beyond machine memory: treated as a reserved-bit fault
+                return false;
+            }
+            ulong e = Unsafe.ReadUnaligned<ulong>(ref FrameByte(memory.Frame(entryAddr >> MachineMemory.PageShift), (int)(entryAddr & MachineMemory.PageMask)));
+            if ((e & PteP) == 0)
+            {
+                error = errBase;
+                return false;
+            }
+            bool large = (e & PtePs) != 0;
+            if (large && level == 4
+                || large && level == 3 && (e & 0x3FFF_E000UL) != 0
+                || large && level == 2 && (e & 0x1F_E000UL) != 0)
+            {
+                error = errBase | PfP | PfRsvd;
+                return false;
+            }
+            used[levels++] = entryAddr;
+            if ((e & PteRw) == 0) rw = false;
+            if ((e & PteUs) == 0) us = false;
+            if ((e & PteNx) != 0) nx = true;
+            if (level == 1 || large)
+            {
+                ulong pageMask = (1UL << shift) - 1;
+                maddr = (e & PteAddr & ~pageMask) | (va & pageMask);
+                leaf = e;
+                break;
+            }
+            table = e & PteAddr;
+        }
+
+        if ((user && !us) || (kind == AccessKind.Write && !rw) || (kind == AccessKind.Execute && nx))
+        {
+            error = errBase | PfP;
+            return false;
+        }
+        if ((maddr >> MachineMemory.PageShift) >= frameCount)
+        {
+            error = errBase | PfP | PfRsvd;   // a page beyond machine memory: treated as a reserved-bit fault
+            return false;
+        }
+
+        for (int i = 0; i < levels; i++)
+        {
+            ulong ea = used[i];
+            bool isLeaf = i == levels - 1;
+            ulong set = PteA | (isLeaf && kind == AccessKind.Write ? PteD : 0);
+            ref byte p = ref FrameByte(memory.Frame(ea >> MachineMemory.PageShift), (int)(ea & MachineMemory.PageMask));
+            ulong e = Unsafe.ReadUnaligned<ulong>(ref p);
+            if ((e & set) != set)
+            {
+                Unsafe.WriteUnaligned(ref p, e | set);
+                memory.NoteWrite(ea >> MachineMemory.PageShift);
+            }
+        }
+        fastWrite = rw && (!user || us) && ((leaf & PteD) != 0 || kind == AccessKind.Write);
+        error = 0;
+        return true;
+    }
+
+    /// <summary>
+    /// The translation the CPU does for an access, for the hypervisor model (copy_to/from_guest calls
+    /// it with user = false). Sets Accessed/Dirty as hardware does. A non-canonical address gives false
+    /// with error code 0xFFFFFFFF (the caller raises #GP).
+    /// </summary>
+    public bool Translate(CpuState cpu, ulong va, AccessKind kind, bool user, out ulong maddr, out uint pageFaultErrorCode)
+    {
+        ArgumentNullException.ThrowIfNull(cpu);
+        if (!IsCanonical(va))
+        {
+            maddr = 0;
+            pageFaultErrorCode = 0xFFFF_FFFF;
+            return false;
+        }
+        return Walk(cpu.Cr3, va, kind, user, out maddr, out pageFaultErrorCode, out _);
+    }
+
+    // ------------------------------------------------------------------ raw frame access
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref byte FrameByte(byte[] frame, int offset) =>
+        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(frame), offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong LoadSized(ref byte p, int size) => size switch
+    {
+        8 => Unsafe.ReadUnaligned<ulong>(ref p),
+        4 => Unsafe.ReadUnaligned<uint>(ref p),
+        2 => Unsafe.ReadUnaligned<ushort>(ref p),
+        _ => p,
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreSized(ref byte p, int size, ulong v)
+    {
+        switch (size)
+        {
+            case 8: Unsafe.WriteUnaligned(ref p, v); break;
+            case 4: Unsafe.WriteUnaligned(ref p, (uint)v); break;
+            case 2: Unsafe.WriteUnaligned(ref p, (ushort)v); break;
+            default: p = (byte)v; break;
+        }
+    }
+
+    // ------------------------------------------------------------------ guest data accesses
+
+    /// <summary>Reads <paramref name="size"/> bytes (1, 2, 4, 8) at a linear address; false = fault recorded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Read(ulong va, int size, byte memFlags, out ulong value)
+    {
+        ulong vpn = va >> MachineMemory.PageShift;
+        ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tlb), (int)vpn & TlbMask);
+        uint off = (uint)va & (uint)MachineMemory.PageMask;
+        if (e.ReadTag == vpn && off <= (uint)(MachineMemory.PageSize - size))
+        {
+            value = LoadSized(ref FrameByte(e.Frame!, (int)off), size);
+            return true;
+        }
+        return ReadSlow(va, size, memFlags, false, out value);
+    }
+
+    /// <summary>The read half of a read-modify-write: needs write permission (the #PF has W set).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool ReadForWrite(ulong va, int size, byte memFlags, out ulong value)
+    {
+        ulong vpn = va >> MachineMemory.PageShift;
+        ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tlb), (int)vpn & TlbMask);
+        uint off = (uint)va & (uint)MachineMemory.PageMask;
+        if (e.WriteTag == vpn && off <= (uint)(MachineMemory.PageSize - size))
+        {
+            value = LoadSized(ref FrameByte(e.Frame!, (int)off), size);
+            return true;
+        }
+        return ReadSlow(va, size, memFlags, true, out value);
+    }
+
+    /// <summary>Writes <paramref name="size"/> bytes; both pages of a straddling access are checked before anything is written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Write(ulong va, int size, byte memFlags, ulong value)
+    {
+        ulong vpn = va >> MachineMemory.PageShift;
+        ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tlb), (int)vpn & TlbMask);
+        uint off = (uint)va & (uint)MachineMemory.PageMask;
+        if (e.WriteTag == vpn && off <= (uint)(MachineMemory.PageSize - size))
+        {
+            StoreSized(ref FrameByte(e.Frame!, (int)off), size, value);
+            return true;
+        }
+        return WriteSlow(va, size, memFlags, value);
+    }
+
+    /// <summary>Checks that a write of <paramref name="size"/> bytes would not fault (used before multi-write instructions).</summary>
+    private bool ProbeWrite(ulong va, int size, byte memFlags) => ReadForWrite(va, Math.Min(size, 8), memFlags, out _)
+        && (size <= 8 || ReadForWrite(va + 8, size - 8, memFlags, out _));
+
+    private bool NonCanonical(byte memFlags) =>
+        (memFlags & Op.MfStack) != 0 ? Fault(12, 0, true) : Fault(13, 0, true);
+
+    /// <summary>Walks for a data access and fills the TLB slot; false = #PF recorded.</summary>
+    private bool FillData(ulong va, bool write, out byte[] frame, out ulong mfn)
+    {
+        bool user = cpu.Cpl == 3;
+        if (!Walk(cpu.Cr3, va, write ? AccessKind.Write : AccessKind.Read, user, out ulong maddr, out uint err, out bool fastWrite))
+        {
+            frame = null!;
+            mfn = 0;
+            return PageFault(va, err);
+        }
+        mfn = maddr >> MachineMemory.PageShift;
+        frame = memory.Frame(mfn);
+        ulong vpn = va >> MachineMemory.PageShift;
+        ref TlbEntry e = ref tlb[(int)vpn & TlbMask];
+        if (e.ReadTag != vpn || e.Mfn != mfn) e.WriteTag = NoTag;
+        e.ReadTag = vpn;
+        e.Mfn = mfn;
+        e.Frame = frame;
+        e.WriteTag = fastWrite && !memory.IsCode(mfn) ? vpn : NoTag;
+        return true;
+    }
+
+    private bool ReadSlow(ulong va, int size, byte memFlags, bool forWrite, out ulong value)
+    {
+        value = 0;
+        if (!IsCanonical(va) || !IsCanonical(va + (ulong)size - 1)) return NonCanonical(memFlags);
+        if (!FillData(va, forWrite, out byte[] f1, out _)) return false;
+        int off = (int)(va & MachineMemory.PageMask);
+        if (off + size <= MachineMemory.PageSize)
+        {
+            value = LoadSized(ref FrameByte(f1, off), size);
+            return true;
+        }
+        ulong va2 = (va | MachineMemory.PageMask) + 1;
+        if (!FillData(va2, forWrite, out byte[] f2, out _)) return false;
+        int n1 = MachineMemory.PageSize - off;
+        ulong v = 0;
+        for (int i = 0; i < size; i++)
+        {
+            byte b = i < n1 ? f1[off + i] : f2[i - n1];
+            v |= (ulong)b << (8 * i);
+        }
+        value = v;
+        return true;
+    }
+
+    private bool WriteSlow(ulong va, int size, byte memFlags, ulong value)
+    {
+        if (!IsCanonical(va) || !IsCanonical(va + (ulong)size - 1)) return NonCanonical(memFlags);
+        if (!FillData(va, true, out byte[] f1, out ulong m1)) return false;
+        int off = (int)(va & MachineMemory.PageMask);
+        if (off + size <= MachineMemory.PageSize)
+        {
+            StoreSized(ref FrameByte(f1, off), size, value);
+            memory.NoteWrite(m1);
+            return true;
+        }
+        ulong va2 = (va | MachineMemory.PageMask) + 1;
+        if (!FillData(va2, true, out byte[] f2, out ulong m2)) return false;
+        int n1 = MachineMemory.PageSize - off;
+        for (int i = 0; i < size; i++)
+        {
+            byte b = (byte)(value >> (8 * i));
+            if (i < n1) f1[off + i] = b;
+            else f2[i - n1] = b;
+        }
+        memory.NoteWrite(m1);
+        memory.NoteWrite(m2);
+        return true;
+    }
+
+    // ------------------------------------------------------------------ instruction fetch
+
+    /// <summary>The decoded-code page for the page holding <paramref name="rip"/>; null = fault recorded.</summary>
+    private DecodedPage? CodePage(ulong rip)
+    {
+        ulong vpn = rip >> MachineMemory.PageShift;
+        ref CodeEntry ce = ref itlb[(int)vpn & ItlbMask];
+        if (ce.Tag == vpn && ce.Page is { } hit)
+        {
+            curVpn = vpn;
+            curPage = hit;
+            return hit;
+        }
+        if (!FetchTranslate(rip, out ulong mfn)) return null;
+        var page = DecodedPageFor(mfn);
+        ce.Tag = vpn;
+        ce.Page = page;
+        curVpn = vpn;
+        curPage = page;
+        return page;
+    }
+
+    private bool FetchTranslate(ulong va, out ulong mfn)
+    {
+        mfn = 0;
+        if (!IsCanonical(va)) return Fault(13, 0, true);
+        if (!Walk(cpu.Cr3, va, AccessKind.Execute, cpu.Cpl == 3, out ulong maddr, out uint err, out _))
+            return PageFault(va, err);
+        mfn = maddr >> MachineMemory.PageShift;
+        return true;
+    }
+}
