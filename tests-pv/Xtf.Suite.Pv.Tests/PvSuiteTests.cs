@@ -25,6 +25,17 @@ public sealed class PvSuiteTests
     public static IEnumerable<TestCaseData> OnSim() => For("sim");
     public static IEnumerable<TestCaseData> OnBoth() => For("both");
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<TestOutcome>> XenRuns = new();
+
+    /// <summary>One real-Xen boot per test, shared by the "on xen" and "on both" cases.</summary>
+    private static TestOutcome RunXen(TestCase c)
+    {
+        RealXen.Require();
+        return XenRuns.GetOrAdd(c.FullName, _ => new Lazy<TestOutcome>(() =>
+            RealXen.Boot(c.FullName, c.Build().Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine)
+                .ExpectShutdown(c.Test.ExpectedShutdownReason))).Value;
+    }
+
     private static TestOutcome RunSim(TestCase c, KernelImage image)
     {
         var host = new SimHost(new SimOptions());
@@ -49,7 +60,7 @@ public sealed class PvSuiteTests
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
         var image = c.Build();
-        var xen = RealXen.Boot(c.FullName, image.Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine).ExpectShutdown(c.Test.ExpectedShutdownReason);
+        var xen = RunXen(c);
         var sim = RunSim(c, image);
         string? diff = Divergence.Compare(xen, sim);
         Assert.That(diff, Is.Null, "DIVERGED:\n" + diff);
@@ -65,8 +76,7 @@ public sealed class PvSuiteTests
     public void RunOnXen(string name)
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
-        var image = c.Build();
-        var outcome = RealXen.Boot(c.FullName, image.Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine).ExpectShutdown(c.Test.ExpectedShutdownReason);
+        var outcome = RunXen(c);
         string expected = ExpectedResults.StatusFor(c, "xen");
         Assert.That(outcome.StatusText, Is.EqualTo(expected), outcome.Message);
         Assert.That(outcome.GuestLines.Take(3), Is.EqualTo(new[] { ConsoleProtocol.Banner, GuestProgram.EnvironmentLine, c.Test.Title }));

@@ -98,6 +98,10 @@ public sealed class Dom0FailureTests
         yield return ("unknown-required-feature", () => BuilderKit.Kernel(notes: BuilderKit.XtfNotes(features: "!frobnicate")),
             DomainBuildException.CouldNotConstruct, [Building, .. Panic()]);
 
+        string tooSmall = "Domain 0 allocation is too small for kernel image";
+        yield return ("bss-larger-than-ram", () => BuilderKit.Kernel(memSize: 0x20000000), tooSmall,
+            [Building, XenKernel, " Dom0 kernel: 64-bit, PAE, lsb, paddr 0x100000 -> 0x20100000", .. Panic(tooSmall)]);
+
         string relocate = "Not enough memory to relocate the dom0 kernel image";
         yield return ("garbage-with-huge-gzip-size", () => Encoding.ASCII.GetBytes("this is not an elf file at all, no it is not......"),
             relocate, Panic(relocate));

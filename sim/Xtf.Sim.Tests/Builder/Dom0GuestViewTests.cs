@@ -171,8 +171,8 @@ public sealed class Dom0GuestViewTests
         Assert.That(real.Where(IsP2m).Count(), Is.GreaterThanOrEqualTo(LargeRuns + 1));
     }
 
-    /// <summary>P2M runs that do not depend on the module: the block, 8 large chunks, then 64 and 32 pages.</summary>
-    private const int LargeRuns = 11;
+    /// <summary>P2M runs that do not depend on the module: the block, 8 large chunks, then 64 pages.</summary>
+    private const int LargeRuns = 10;
 
     [Test]
     public void SharedInfoIsWhatRealXenBuilds()

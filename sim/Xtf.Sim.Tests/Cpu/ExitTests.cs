@@ -294,3 +294,51 @@ public sealed class InternalErrorTests
         Assert.That(template.Cpu.Rip, Is.EqualTo(CodeVa + 1), "rip at the instruction that failed");
     }
 }
+
+/// <summary>The run loop allocates nothing once the code is decoded.</summary>
+[NonParallelizable]
+public sealed class AllocationTests
+{
+    [Test]
+    public void ASteadyStateRunAllocatesNothing()
+    {
+        var m = new TestMachine();
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            var func = a.CreateLabel();
+            a.mov(rsi, (long)DataVa);
+            a.mov(ecx, 20_000);
+            a.Label(ref loop);
+            a.mov(rax, __qword_ptr[rsi]);
+            a.add(rax, rcx);
+            a.imul(rax, rax, 3);
+            a.mov(__qword_ptr[rsi], rax);
+            a.call(func);
+            a.push(rcx);
+            a.mov(rdi, (long)DataVa + 0x100);
+            a.mov(ecx, 8);
+            a.rep.stosq();
+            a.pop(rcx);
+            a.bt(rax, 3);
+            a.adc(rdx, 0);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.int3();
+            a.Label(ref func);
+            a.shl(rax, 1);
+            a.ret();
+        });
+        m.RunToEnd();   // decode and warm up
+        var vectors = new int[3];
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < vectors.Length; i++)
+        {
+            m.Cpu.Rip = CodeVa;
+            vectors[i] = m.Run(50_000_000).Vector;
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(vectors, Is.All.EqualTo(3));
+        Assert.That(allocated, Is.Zero, "bytes allocated by three runs of decoded code");
+    }
+}

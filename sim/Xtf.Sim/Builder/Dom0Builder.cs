@@ -112,15 +112,19 @@ public sealed class Dom0Builder
         ulong vstartinfoStart = PageUp(vphysmapEnd);
         ulong vstartinfoEnd = unchecked(vstartinfoStart + StartInfoSize);
         ulong vptStart = PageUp(vstartinfoEnd);
-        ulong nrPt, vptEnd, vstackStart, vstackEnd;
-        for (nrPt = 2; ; nrPt++)
+        // The smallest n ≥ 2 whose mapping needs at most n tables. Tables needed never shrink as n
+        // grows, so a failing n can jump straight to the count it needed (Xen steps by one).
+        ulong nrPt = 2, vptEnd, vstackStart, vstackEnd;
+        while (true)
         {
             vptEnd = unchecked(vptStart + nrPt * Page);
             vstackStart = vptEnd;
             vstackEnd = unchecked(vstackStart + Page);
             vEnd = unchecked((vstackEnd + (1UL << 22) - 1) & ~((1UL << 22) - 1));
             if (unchecked(vEnd - vstackEnd) < 512 << 10) vEnd = unchecked(vEnd + (1UL << 22));
-            if (PvPageTables.TablesNeeded(vStart, vEnd) <= nrPt) break;
+            ulong needed = PvPageTables.TablesNeeded(vStart, vEnd);
+            if (needed <= nrPt) break;
+            nrPt = needed;
         }
 
         ulong count = unchecked(vEnd - vStart);
@@ -351,7 +355,13 @@ public sealed class Dom0Builder
             var bytes = new byte[filesz];
             if (offset < elf.Size) elf.Image.Slice((int)offset, (int)Math.Min(filesz, elf.Size - offset)).CopyTo(bytes);
             WriteVirtual(dest, bytes);
-            WriteVirtual(dest + filesz, new byte[memsz - filesz]);
+            var zeros = new byte[Page];
+            for (ulong at = filesz; at < memsz;)
+            {
+                int n = (int)Math.Min(Page - ((dest + at) & MachineMemory.PageMask), memsz - at);
+                WriteVirtual(dest + at, zeros.AsSpan(0, n));
+                at += (ulong)n;
+            }
         }
     }
 

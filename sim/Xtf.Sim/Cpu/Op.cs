@@ -10,7 +10,12 @@ internal enum H : ushort
 
     // ---- hot, inline in the run loop
     MovRR, MovRM, MovMR, MovRI, MovMI, Lea,
-    AluRR, AluRM, AluMR, AluRI, AluMI,
+    // Register-destination ALU forms, one handler per operation (x86 /r order: add or adc sbb and sub xor cmp).
+    AddRR, OrRR, AdcRR, SbbRR, AndRR, SubRR, XorRR, CmpRR,
+    AddRI, OrRI, AdcRI, SbbRI, AndRI, SubRI, XorRI, CmpRI,
+    AddRM, OrRM, AdcRM, SbbRM, AndRM, SubRM, XorRM, CmpRM,
+    // Memory-destination ALU forms: Aux = operation.
+    AluMR, AluMI,
     TestRR, TestRI, TestMR, TestMI,
     IncDecR, Jcc, Jmp, Call, Ret, PushR, PopR, PushI, Nop,
     MovzxRR, MovzxRM, MovsxRR, MovsxRM,

@@ -322,10 +322,10 @@ public sealed partial class X86Interpreter
                 if (imm) op.Imm &= SizeMask(op.Size);
                 op.H = (mem, srcMem, imm, test) switch
                 {
-                    (false, false, false, false) => H.AluRR,
-                    (false, true, false, false) => H.AluRM,
+                    (false, false, false, false) => H.AddRR + op.Aux,
+                    (false, true, false, false) => H.AddRM + op.Aux,
                     (true, false, false, false) => H.AluMR,
-                    (false, false, true, false) => H.AluRI,
+                    (false, false, true, false) => H.AddRI + op.Aux,
                     (true, false, true, false) => H.AluMI,
                     (false, false, false, true) => H.TestRR,
                     (false, true, false, true) => H.TestMR,

@@ -62,313 +62,320 @@ public sealed partial class X86Interpreter
             tlbCr3 = cpu.Cr3;
             tlbCpl = cpu.Cpl;
         }
-        var exit = RunCore(cpu, budget);
+        VmExit exit;
+        instructionRip = cpu.Rip;
+        runRetired = 0;
+        try
+        {
+            exit = RunCore(cpu, budget);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // An interpreter bug: the guest sees a #UD at the instruction being executed.
+            cpu.Rip = instructionRip;
+            exit = new VmExit(ExitKind.Exception, runRetired, Vector: 6, Detail: $"internal: {e.GetType().Name}: {e.Message}");
+        }
         InstructionsRetired += exit.Executed;
         return exit;
     }
 
+    // Where the run is, for the exception boundary in Run (kept out of RunCore's locals so that
+    // the loop's locals stay in registers).
+    private ulong instructionRip;
+    private long runRetired;
+
     private VmExit RunCore(CpuState c, long budget)
     {
-        long steps = 0, retired = 0, limit = budget;
-        ulong rip = c.Rip;
+        // steps = instructions retired + unfinished rep chunks (which count against the budget only).
+        long steps = 0, incomplete = 0, limit = budget, lastIncomplete = -1;
         bool stepTrap = (c.FlagsRest & CpuState.FlagTf) != 0;
         if (stepTrap) limit = 1;
-        bool lastRetired = false;
         ref ulong R = ref MemoryMarshal.GetArrayDataReference(c.Gpr);
-        try
+        while (steps < limit)
         {
-            while (steps < limit)
+            ulong rip = c.Rip;
+            instructionRip = rip;
+            runRetired = steps - incomplete;
+            DecodedPage? page = curPage;
+            if ((rip >> MachineMemory.PageShift) != curVpn || page is null)
             {
-                rip = c.Rip;
-                DecodedPage? page = curPage;
-                if ((rip >> MachineMemory.PageShift) != curVpn || page is null)
+                page = CodePage(rip);
+                if (page is null) goto Fault;
+            }
+            ref Op op = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(page.Ops), (int)(rip & MachineMemory.PageMask));
+            if (op.H == H.None) op = ref DecodeAt(page, rip);
+            c.Rip = rip + op.Len;
+
+            switch (op.H)
+            {
+                case H.MovRR:
+                    SetR(ref R, op.A, op.Size, GetR(ref R, op.B, op.Size));
+                    break;
+                case H.MovRM:
                 {
-                    page = CodePage(rip);
-                    if (page is null) goto Fault;
+                    if (!Read(EA(ref op, ref R), op.Size, op.MemFlags, out ulong v)) goto Fault;
+                    SetR(ref R, op.A, op.Size, v);
+                    break;
                 }
-                ref Op op = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(page.Ops), (int)(rip & MachineMemory.PageMask));
-                if (op.H == H.None) op = ref DecodeAt(page, rip);
-                c.Rip = rip + op.Len;
+                case H.MovMR:
+                    if (!Write(EA(ref op, ref R), op.Size, op.MemFlags, GetR(ref R, op.B, op.Size))) goto Fault;
+                    break;
+                case H.MovRI:
+                    SetR(ref R, op.A, op.Size, op.Imm);
+                    break;
+                case H.MovMI:
+                    if (!Write(EA(ref op, ref R), op.Size, op.MemFlags, op.Imm)) goto Fault;
+                    break;
+                case H.Lea:
+                    SetR(ref R, op.A, op.Size, EA(ref op, ref R));
+                    break;
 
-                switch (op.H)
+                case H.AddRR: AluRR(c, ref op, ref R, 0); break;
+                case H.OrRR: AluRR(c, ref op, ref R, 1); break;
+                case H.AdcRR: AluRR(c, ref op, ref R, 2); break;
+                case H.SbbRR: AluRR(c, ref op, ref R, 3); break;
+                case H.AndRR: AluRR(c, ref op, ref R, 4); break;
+                case H.SubRR: AluRR(c, ref op, ref R, 5); break;
+                case H.XorRR: AluRR(c, ref op, ref R, 6); break;
+                case H.CmpRR: AluRR(c, ref op, ref R, 7); break;
+                case H.AddRI: AluRI(c, ref op, ref R, 0); break;
+                case H.OrRI: AluRI(c, ref op, ref R, 1); break;
+                case H.AdcRI: AluRI(c, ref op, ref R, 2); break;
+                case H.SbbRI: AluRI(c, ref op, ref R, 3); break;
+                case H.AndRI: AluRI(c, ref op, ref R, 4); break;
+                case H.SubRI: AluRI(c, ref op, ref R, 5); break;
+                case H.XorRI: AluRI(c, ref op, ref R, 6); break;
+                case H.CmpRI: AluRI(c, ref op, ref R, 7); break;
+                case H.AddRM: if (!AluRM(c, ref op, ref R, 0)) goto Fault; break;
+                case H.OrRM: if (!AluRM(c, ref op, ref R, 1)) goto Fault; break;
+                case H.AdcRM: if (!AluRM(c, ref op, ref R, 2)) goto Fault; break;
+                case H.SbbRM: if (!AluRM(c, ref op, ref R, 3)) goto Fault; break;
+                case H.AndRM: if (!AluRM(c, ref op, ref R, 4)) goto Fault; break;
+                case H.SubRM: if (!AluRM(c, ref op, ref R, 5)) goto Fault; break;
+                case H.XorRM: if (!AluRM(c, ref op, ref R, 6)) goto Fault; break;
+                case H.CmpRM: if (!AluRM(c, ref op, ref R, 7)) goto Fault; break;
+                case H.AluMR:
+                case H.AluMI:
                 {
-                    case H.MovRR:
-                        SetR(ref R, op.A, op.Size, GetR(ref R, op.B, op.Size));
-                        break;
-                    case H.MovRM:
+                    int s = op.Size;
+                    ulong ea = EA(ref op, ref R);
+                    ulong src = op.H == H.AluMI ? op.Imm : GetR(ref R, op.B, s);
+                    if (op.Aux == 7)
                     {
-                        if (!Read(EA(ref op, ref R), op.Size, op.MemFlags, out ulong v)) goto Fault;
-                        SetR(ref R, op.A, op.Size, v);
-                        break;
+                        if (!Read(ea, s, op.MemFlags, out ulong d)) goto Fault;
+                        Alu(c, 7, d, src, s);
                     }
-                    case H.MovMR:
-                        if (!Write(EA(ref op, ref R), op.Size, op.MemFlags, GetR(ref R, op.B, op.Size))) goto Fault;
-                        break;
-                    case H.MovRI:
-                        SetR(ref R, op.A, op.Size, op.Imm);
-                        break;
-                    case H.MovMI:
-                        if (!Write(EA(ref op, ref R), op.Size, op.MemFlags, op.Imm)) goto Fault;
-                        break;
-                    case H.Lea:
-                        SetR(ref R, op.A, op.Size, EA(ref op, ref R));
-                        break;
-
-                    case H.AluRR:
+                    else
                     {
-                        int s = op.Size;
-                        ulong r = Alu(c, op.Aux, GetR(ref R, op.A, s), GetR(ref R, op.B, s), s);
-                        if (op.Aux != 7) SetR(ref R, op.A, s, r);
-                        break;
-                    }
-                    case H.AluRI:
-                    {
-                        int s = op.Size;
-                        ulong r = Alu(c, op.Aux, GetR(ref R, op.A, s), op.Imm, s);
-                        if (op.Aux != 7) SetR(ref R, op.A, s, r);
-                        break;
-                    }
-                    case H.AluRM:
-                    {
-                        int s = op.Size;
-                        if (!Read(EA(ref op, ref R), s, op.MemFlags, out ulong v)) goto Fault;
-                        ulong r = Alu(c, op.Aux, GetR(ref R, op.A, s), v, s);
-                        if (op.Aux != 7) SetR(ref R, op.A, s, r);
-                        break;
-                    }
-                    case H.AluMR:
-                    case H.AluMI:
-                    {
-                        int s = op.Size;
-                        ulong ea = EA(ref op, ref R);
-                        ulong src = op.H == H.AluMI ? op.Imm : GetR(ref R, op.B, s);
-                        if (op.Aux == 7)
+                        if (!ReadForWrite(ea, s, op.MemFlags, out ulong d)) goto Fault;
+                        ulong saveA = c.FA, saveB = c.FB, saveR = c.FRes, saveS = c.FSign, saveX = c.FAux;
+                        FlagOp saveOp = c.FOp;
+                        ulong r = Alu(c, op.Aux, d, src, s);
+                        if (!Write(ea, s, op.MemFlags, r))
                         {
-                            if (!Read(ea, s, op.MemFlags, out ulong d)) goto Fault;
-                            Alu(c, 7, d, src, s);
+                            c.FOp = saveOp; c.FA = saveA; c.FB = saveB; c.FRes = saveR; c.FSign = saveS; c.FAux = saveX;
+                            goto Fault;
                         }
-                        else
-                        {
-                            if (!ReadForWrite(ea, s, op.MemFlags, out ulong d)) goto Fault;
-                            ulong saveA = c.FA, saveB = c.FB, saveR = c.FRes, saveS = c.FSign, saveX = c.FAux;
-                            FlagOp saveOp = c.FOp;
-                            ulong r = Alu(c, op.Aux, d, src, s);
-                            if (!Write(ea, s, op.MemFlags, r))
-                            {
-                                c.FOp = saveOp; c.FA = saveA; c.FB = saveB; c.FRes = saveR; c.FSign = saveS; c.FAux = saveX;
-                                goto Fault;
-                            }
-                        }
-                        break;
                     }
+                    break;
+                }
 
-                    case H.TestRR:
-                    {
-                        int s = op.Size;
-                        c.SetFlags(FlagOp.Logic, 0, 0, GetR(ref R, op.A, s) & GetR(ref R, op.B, s), SignBit(s));
-                        break;
-                    }
-                    case H.TestRI:
-                    {
-                        int s = op.Size;
-                        c.SetFlags(FlagOp.Logic, 0, 0, GetR(ref R, op.A, s) & op.Imm, SignBit(s));
-                        break;
-                    }
-                    case H.TestMR:
-                    case H.TestMI:
-                    {
-                        int s = op.Size;
-                        if (!Read(EA(ref op, ref R), s, op.MemFlags, out ulong v)) goto Fault;
-                        ulong src = op.H == H.TestMI ? op.Imm : GetR(ref R, op.B, s);
-                        c.SetFlags(FlagOp.Logic, 0, 0, v & src, SignBit(s));
-                        break;
-                    }
+                case H.TestRR:
+                {
+                    int s = op.Size;
+                    c.SetFlags(FlagOp.Logic, 0, 0, GetR(ref R, op.A, s) & GetR(ref R, op.B, s), SignBit(s));
+                    break;
+                }
+                case H.TestRI:
+                {
+                    int s = op.Size;
+                    c.SetFlags(FlagOp.Logic, 0, 0, GetR(ref R, op.A, s) & op.Imm, SignBit(s));
+                    break;
+                }
+                case H.TestMR:
+                case H.TestMI:
+                {
+                    int s = op.Size;
+                    if (!Read(EA(ref op, ref R), s, op.MemFlags, out ulong v)) goto Fault;
+                    ulong src = op.H == H.TestMI ? op.Imm : GetR(ref R, op.B, s);
+                    c.SetFlags(FlagOp.Logic, 0, 0, v & src, SignBit(s));
+                    break;
+                }
 
-                    case H.IncDecR:
-                    {
-                        int s = op.Size;
-                        ulong v = GetR(ref R, op.A, s);
-                        SetR(ref R, op.A, s, IncDec(c, op.Aux, v, s));
-                        break;
-                    }
+                case H.IncDecR:
+                {
+                    int s = op.Size;
+                    ulong v = GetR(ref R, op.A, s);
+                    SetR(ref R, op.A, s, IncDec(c, op.Aux, v, s));
+                    break;
+                }
 
-                    case H.Jcc:
-                        if (c.Cond(op.Aux))
-                        {
-                            ulong t = c.Rip + (ulong)op.Disp;
-                            if (!IsCanonical(t)) goto GpFault;
-                            c.Rip = t;
-                        }
-                        break;
-                    case H.Jmp:
+                case H.Jcc:
+                    if (c.Cond(op.Aux))
                     {
                         ulong t = c.Rip + (ulong)op.Disp;
                         if (!IsCanonical(t)) goto GpFault;
                         c.Rip = t;
-                        break;
                     }
-                    case H.JmpR:
-                    {
-                        ulong t = Unsafe.Add(ref R, op.A);
-                        if (!IsCanonical(t)) goto GpFault;
-                        c.Rip = t;
-                        break;
-                    }
-                    case H.JmpM:
-                    {
-                        if (!Read(EA(ref op, ref R), 8, op.MemFlags, out ulong t)) goto Fault;
-                        if (!IsCanonical(t)) goto GpFault;
-                        c.Rip = t;
-                        break;
-                    }
-                    case H.Call:
-                    case H.CallR:
-                    case H.CallM:
-                    {
-                        ulong t;
-                        if (op.H == H.Call) t = c.Rip + (ulong)op.Disp;
-                        else if (op.H == H.CallR) t = Unsafe.Add(ref R, op.A);
-                        else if (!Read(EA(ref op, ref R), 8, op.MemFlags, out t)) goto Fault;
-                        if (!IsCanonical(t)) goto GpFault;
-                        ulong sp = Unsafe.Add(ref R, 4) - 8;
-                        if (!Write(sp, 8, Op.MfStack, c.Rip)) goto Fault;
-                        Unsafe.Add(ref R, 4) = sp;
-                        c.Rip = t;
-                        break;
-                    }
-                    case H.Ret:
-                    {
-                        ulong sp = Unsafe.Add(ref R, 4);
-                        if (!Read(sp, 8, Op.MfStack, out ulong t)) goto Fault;
-                        if (!IsCanonical(t)) goto GpFault;
-                        Unsafe.Add(ref R, 4) = sp + 8;
-                        c.Rip = t;
-                        break;
-                    }
-                    case H.PushR:
-                    {
-                        int s = op.Size;
-                        ulong v = GetR(ref R, op.A, s);
-                        ulong sp = Unsafe.Add(ref R, 4) - (ulong)s;
-                        if (!Write(sp, s, Op.MfStack, v)) goto Fault;
-                        Unsafe.Add(ref R, 4) = sp;
-                        break;
-                    }
-                    case H.PushI:
-                    {
-                        int s = op.Size;
-                        ulong sp = Unsafe.Add(ref R, 4) - (ulong)s;
-                        if (!Write(sp, s, Op.MfStack, op.Imm)) goto Fault;
-                        Unsafe.Add(ref R, 4) = sp;
-                        break;
-                    }
-                    case H.PopR:
-                    {
-                        int s = op.Size;
-                        ulong sp = Unsafe.Add(ref R, 4);
-                        if (!Read(sp, s, Op.MfStack, out ulong v)) goto Fault;
-                        Unsafe.Add(ref R, 4) = sp + (ulong)s;
-                        SetR(ref R, op.A, s, v);   // pop rsp: the popped value wins
-                        break;
-                    }
-                    case H.Nop:
-                        break;
-
-                    case H.MovzxRR:
-                        SetR(ref R, op.A, op.Size, GetR(ref R, op.B, op.Aux));
-                        break;
-                    case H.MovzxRM:
-                    {
-                        if (!Read(EA(ref op, ref R), op.Aux, op.MemFlags, out ulong v)) goto Fault;
-                        SetR(ref R, op.A, op.Size, v);
-                        break;
-                    }
-                    case H.MovsxRR:
-                        SetR(ref R, op.A, op.Size, SignExtend(GetR(ref R, op.B, op.Aux), op.Aux));
-                        break;
-                    case H.MovsxRM:
-                    {
-                        if (!Read(EA(ref op, ref R), op.Aux, op.MemFlags, out ulong v)) goto Fault;
-                        SetR(ref R, op.A, op.Size, SignExtend(v, op.Aux));
-                        break;
-                    }
-
-                    case H.SetccR:
-                        SetR(ref R, op.A, 1, c.Cond(op.Aux) ? 1UL : 0UL);
-                        break;
-                    case H.CmovRR:
-                    {
-                        int s = op.Size;
-                        SetR(ref R, op.A, s, c.Cond(op.Aux) ? GetR(ref R, op.B, s) : GetR(ref R, op.A, s));
-                        break;
-                    }
-                    case H.CmovRM:
-                    {
-                        int s = op.Size;
-                        if (!Read(EA(ref op, ref R), s, op.MemFlags, out ulong v)) goto Fault;   // read even when false
-                        SetR(ref R, op.A, s, c.Cond(op.Aux) ? v : GetR(ref R, op.A, s));
-                        break;
-                    }
-
-                    case H.ShiftRI:
-                    case H.ShiftRC:
-                    {
-                        int s = op.Size;
-                        ulong count = op.H == H.ShiftRC ? Unsafe.Add(ref R, 1) & 0xFF : op.Imm;
-                        SetR(ref R, op.A, s, Shift(c, op.Aux, GetR(ref R, op.A, s), count, s));
-                        break;
-                    }
-
-                    case H.FetchFault:
-                        goto Fault;
-
-                    default:
-                    {
-                        int st = ExecSlow(ref op, ref R);
-                        if (st == StOk) break;
-                        if (st == StFault) goto Fault;
-                        if (st == StIncomplete)
-                        {
-                            c.Rip = rip;
-                            steps++;
-                            lastRetired = false;
-                            continue;
-                        }
-                        if (st == StExit)
-                        {
-                            retired++;
-                            return MakeExit(retired);
-                        }
-                        // StFlagsChanged: popf/iret may have set TF: trap after the next instruction.
-                        if (!stepTrap && (c.FlagsRest & CpuState.FlagTf) != 0)
-                        {
-                            stepTrap = true;
-                            limit = Math.Min(limit, steps + 2);
-                        }
-                        break;
-                    }
+                    break;
+                case H.Jmp:
+                {
+                    ulong t = c.Rip + (ulong)op.Disp;
+                    if (!IsCanonical(t)) goto GpFault;
+                    c.Rip = t;
+                    break;
                 }
-                steps++;
-                retired++;
-                lastRetired = true;
-                continue;
+                case H.JmpR:
+                {
+                    ulong t = Unsafe.Add(ref R, op.A);
+                    if (!IsCanonical(t)) goto GpFault;
+                    c.Rip = t;
+                    break;
+                }
+                case H.JmpM:
+                {
+                    if (!Read(EA(ref op, ref R), 8, op.MemFlags, out ulong t)) goto Fault;
+                    if (!IsCanonical(t)) goto GpFault;
+                    c.Rip = t;
+                    break;
+                }
+                case H.Call:
+                case H.CallR:
+                case H.CallM:
+                {
+                    ulong t;
+                    if (op.H == H.Call) t = c.Rip + (ulong)op.Disp;
+                    else if (op.H == H.CallR) t = Unsafe.Add(ref R, op.A);
+                    else if (!Read(EA(ref op, ref R), 8, op.MemFlags, out t)) goto Fault;
+                    if (!IsCanonical(t)) goto GpFault;
+                    ulong sp = Unsafe.Add(ref R, 4) - 8;
+                    if (!Write(sp, 8, Op.MfStack, c.Rip)) goto Fault;
+                    Unsafe.Add(ref R, 4) = sp;
+                    c.Rip = t;
+                    break;
+                }
+                case H.Ret:
+                {
+                    ulong sp = Unsafe.Add(ref R, 4);
+                    if (!Read(sp, 8, Op.MfStack, out ulong t)) goto Fault;
+                    if (!IsCanonical(t)) goto GpFault;
+                    Unsafe.Add(ref R, 4) = sp + 8;
+                    c.Rip = t;
+                    break;
+                }
+                case H.PushR:
+                {
+                    int s = op.Size;
+                    ulong v = GetR(ref R, op.A, s);
+                    ulong sp = Unsafe.Add(ref R, 4) - (ulong)s;
+                    if (!Write(sp, s, Op.MfStack, v)) goto Fault;
+                    Unsafe.Add(ref R, 4) = sp;
+                    break;
+                }
+                case H.PushI:
+                {
+                    int s = op.Size;
+                    ulong sp = Unsafe.Add(ref R, 4) - (ulong)s;
+                    if (!Write(sp, s, Op.MfStack, op.Imm)) goto Fault;
+                    Unsafe.Add(ref R, 4) = sp;
+                    break;
+                }
+                case H.PopR:
+                {
+                    int s = op.Size;
+                    ulong sp = Unsafe.Add(ref R, 4);
+                    if (!Read(sp, s, Op.MfStack, out ulong v)) goto Fault;
+                    Unsafe.Add(ref R, 4) = sp + (ulong)s;
+                    SetR(ref R, op.A, s, v);   // pop rsp: the popped value wins
+                    break;
+                }
+                case H.Nop:
+                    break;
 
-            GpFault:
-                Fault(13, 0, true);
-            Fault:
-                c.Rip = rip;
-                return MakeExit(retired);
+                case H.MovzxRR:
+                    SetR(ref R, op.A, op.Size, GetR(ref R, op.B, op.Aux));
+                    break;
+                case H.MovzxRM:
+                {
+                    if (!Read(EA(ref op, ref R), op.Aux, op.MemFlags, out ulong v)) goto Fault;
+                    SetR(ref R, op.A, op.Size, v);
+                    break;
+                }
+                case H.MovsxRR:
+                    SetR(ref R, op.A, op.Size, SignExtend(GetR(ref R, op.B, op.Aux), op.Aux));
+                    break;
+                case H.MovsxRM:
+                {
+                    if (!Read(EA(ref op, ref R), op.Aux, op.MemFlags, out ulong v)) goto Fault;
+                    SetR(ref R, op.A, op.Size, SignExtend(v, op.Aux));
+                    break;
+                }
+
+                case H.SetccR:
+                    SetR(ref R, op.A, 1, c.Cond(op.Aux) ? 1UL : 0UL);
+                    break;
+                case H.CmovRR:
+                {
+                    int s = op.Size;
+                    SetR(ref R, op.A, s, c.Cond(op.Aux) ? GetR(ref R, op.B, s) : GetR(ref R, op.A, s));
+                    break;
+                }
+                case H.CmovRM:
+                {
+                    int s = op.Size;
+                    if (!Read(EA(ref op, ref R), s, op.MemFlags, out ulong v)) goto Fault;   // read even when false
+                    SetR(ref R, op.A, s, c.Cond(op.Aux) ? v : GetR(ref R, op.A, s));
+                    break;
+                }
+
+                case H.ShiftRI:
+                case H.ShiftRC:
+                {
+                    int s = op.Size;
+                    ulong count = op.H == H.ShiftRC ? Unsafe.Add(ref R, 1) & 0xFF : op.Imm;
+                    SetR(ref R, op.A, s, Shift(c, op.Aux, GetR(ref R, op.A, s), count, s));
+                    break;
+                }
+
+                case H.FetchFault:
+                    goto Fault;
+
+                default:
+                {
+                    int st = ExecSlow(ref op, ref R);
+                    if (st == StOk) break;
+                    if (st == StFault) goto Fault;
+                    if (st == StIncomplete)
+                    {
+                        c.Rip = rip;
+                        steps++;
+                        incomplete++;
+                        lastIncomplete = steps;
+                        continue;
+                    }
+                    if (st == StExit) return MakeExit(steps + 1 - incomplete);
+                    // StFlagsChanged: popf/iret may have set TF: trap after the next instruction.
+                    if (!stepTrap && (c.FlagsRest & CpuState.FlagTf) != 0)
+                    {
+                        stepTrap = true;
+                        limit = Math.Min(limit, steps + 2);
+                    }
+                    break;
+                }
             }
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
+            steps++;
+            continue;
+
+        GpFault:
+            Fault(13, 0, true);
+        Fault:
             c.Rip = rip;
-            return new VmExit(ExitKind.Exception, retired, Vector: 6, Detail: $"internal: {e.GetType().Name}: {e.Message}");
+            return MakeExit(steps - incomplete);
         }
 
-        if (stepTrap && lastRetired)
-            return new VmExit(ExitKind.Exception, retired, Vector: 1);
-        return new VmExit(ExitKind.Budget, retired);
+        if (stepTrap && lastIncomplete != steps)
+            return new VmExit(ExitKind.Exception, steps - incomplete, Vector: 1);
+        return new VmExit(ExitKind.Budget, steps - incomplete);
     }
 
     private VmExit MakeExit(long retired) =>
@@ -483,6 +490,32 @@ public sealed partial class X86Interpreter
     }
 
     // ------------------------------------------------------------------ arithmetic with lazy flags
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AluRR(CpuState c, ref Op op, ref ulong R, int aluOp)
+    {
+        int s = op.Size;
+        ulong r = Alu(c, aluOp, GetR(ref R, op.A, s), GetR(ref R, op.B, s), s);
+        if (aluOp != 7) SetR(ref R, op.A, s, r);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AluRI(CpuState c, ref Op op, ref ulong R, int aluOp)
+    {
+        int s = op.Size;
+        ulong r = Alu(c, aluOp, GetR(ref R, op.A, s), op.Imm, s);
+        if (aluOp != 7) SetR(ref R, op.A, s, r);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool AluRM(CpuState c, ref Op op, ref ulong R, int aluOp)
+    {
+        int s = op.Size;
+        if (!Read(EA(ref op, ref R), s, op.MemFlags, out ulong v)) return false;
+        ulong r = Alu(c, aluOp, GetR(ref R, op.A, s), v, s);
+        if (aluOp != 7) SetR(ref R, op.A, s, r);
+        return true;
+    }
 
     /// <summary>add, or, adc, sbb, and, sub, xor, cmp (x86 /r order); returns the truncated result.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

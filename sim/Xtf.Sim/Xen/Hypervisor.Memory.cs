@@ -109,14 +109,14 @@ public sealed partial class Hypervisor
     private long MmuUpdate(Vcpu v, ulong requests, uint count, ulong doneAddress, uint foreignDom)
     {
         if (foreignDom != DomId.Self && foreignDom != Domain.Id) return -Errno.ESRCH;
-        Span<byte> req = stackalloc byte[MmuUpdate.Layout.Size];
+        Span<byte> req = stackalloc byte[Abi.MmuUpdate.Layout.Size];
         uint done = 0;
         long rc = 0;
         for (; done < count && done < 4096; done++)
         {
-            if (!CopyFromGuest(v, requests + done * (ulong)MmuUpdate.Layout.Size, req)) { rc = -Errno.EFAULT; break; }
-            ulong ptr = BinaryPrimitives.ReadUInt64LittleEndian(req[MmuUpdate.Layout.Ptr..]);
-            ulong val = BinaryPrimitives.ReadUInt64LittleEndian(req[MmuUpdate.Layout.Val..]);
+            if (!CopyFromGuest(v, requests + done * (ulong)Abi.MmuUpdate.Layout.Size, req)) { rc = -Errno.EFAULT; break; }
+            ulong ptr = BinaryPrimitives.ReadUInt64LittleEndian(req[Abi.MmuUpdate.Layout.Ptr..]);
+            ulong val = BinaryPrimitives.ReadUInt64LittleEndian(req[Abi.MmuUpdate.Layout.Val..]);
             switch ((int)(ptr & 3))
             {
                 case (int)MmuUpdateCmd.NormalPtUpdate:

@@ -142,8 +142,8 @@ public sealed partial class Hypervisor
             CrashDomain(v, "iret: cannot read the frame");
             return null;
         }
-        ulong Q(int i) => BinaryPrimitives.ReadUInt64LittleEndian(f[(8 * i)..]);
-        ulong rax = Q(0), r11 = Q(1), rcx = Q(2), flags = Q(3), rip = Q(4), cs = Q(5), rflags = Q(6), rsp = Q(7), ss = Q(8);
+        static ulong Q(ReadOnlySpan<byte> frame, int i) => BinaryPrimitives.ReadUInt64LittleEndian(frame[(8 * i)..]);
+        ulong rax = Q(f, 0), r11 = Q(f, 1), rcx = Q(f, 2), flags = Q(f, 3), rip = Q(f, 4), cs = Q(f, 5), rflags = Q(f, 6), rsp = Q(f, 7), ss = Q(f, 8);
         c.Rip = rip;
         c.Cs = (ushort)(cs | 3);
         c.Rflags = (rflags & ~(FlagIopl | FlagVm)) | FlagIf;
@@ -211,9 +211,11 @@ public sealed partial class Hypervisor
         ulong rflags = c.Rflags & ~(FlagIf | FlagIopl);
         if (!mask) rflags |= FlagIf;
         if (fault) rflags |= FlagRf;
+        ulong cs = (ulong)(uint)(c.Cs & 0xFFFC) | ((mask ? 1UL : 0UL) << 32);
+        ulong ss = c.Ss;
         ulong[] words = error is { } err
-            ? [c[Reg.Rcx], c[Reg.R11], err, rip, (ulong)(c.Cs & ~3) | ((mask ? 1UL : 0UL) << 32), rflags, c[Reg.Rsp], c.Ss]
-            : [c[Reg.Rcx], c[Reg.R11], rip, (ulong)(c.Cs & ~3) | ((mask ? 1UL : 0UL) << 32), rflags, c[Reg.Rsp], c.Ss];
+            ? [c[Reg.Rcx], c[Reg.R11], err, rip, cs, rflags, c[Reg.Rsp], ss]
+            : [c[Reg.Rcx], c[Reg.R11], rip, cs, rflags, c[Reg.Rsp], ss];
         ulong sp = (c[Reg.Rsp] & ~15UL) - (ulong)(8 * words.Length);
         Span<byte> frame = stackalloc byte[8 * 8];
         for (int i = 0; i < words.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(frame[(8 * i)..], words[i]);

@@ -263,9 +263,10 @@ public sealed partial class Hypervisor
                 ulong at = list + i * (ulong)MulticallEntry.Layout.Size;
                 if (!CopyFromGuest(v, at, entry)) return -Errno.EFAULT;
                 ulong op = BinaryPrimitives.ReadUInt64LittleEndian(entry);
-                ulong Arg(int k) => BinaryPrimitives.ReadUInt64LittleEndian(entry[(MulticallEntry.Layout.Args + 8 * k)..]);
-                long? result = op == (ulong)Hypercall.Iret ? -Errno.ENOSYS : Dispatch(v, op, Arg(0), Arg(1), Arg(2), Arg(3), Arg(4));
-                Trace.Hypercall(v.Id, op, Arg(0), Arg(1), Arg(2), result);
+                static ulong Arg(ReadOnlySpan<byte> e, int k) => BinaryPrimitives.ReadUInt64LittleEndian(e[(MulticallEntry.Layout.Args + 8 * k)..]);
+                ulong a1 = Arg(entry, 0), a2 = Arg(entry, 1), a3 = Arg(entry, 2), a4 = Arg(entry, 3), a5 = Arg(entry, 4);
+                long? result = op == (ulong)Hypercall.Iret ? -Errno.ENOSYS : Dispatch(v, op, a1, a2, a3, a4, a5);
+                Trace.Hypercall(v.Id, op, a1, a2, a3, result);
                 if (!WriteU64(v, at + (ulong)MulticallEntry.Layout.Result, unchecked((ulong)(result ?? 0)))) return -Errno.EFAULT;
                 if (Domain.IsShuttingDown || v.Blocked) break;
             }

@@ -1,0 +1,80 @@
+using Xtf.Abi;
+using Xtf.Guest;
+
+namespace Xtf.Suite.Pv.Sched;
+
+/// <summary>
+/// What ends a blocked SCHEDOP_poll (spec §5.4 wake-up conditions). VIRQ_TIMER is bound on
+/// vCPU 0 (periodic timer stopped, events masked) and the single-shot timer fires 30 ms after
+/// each poll starts; every poll also has a 2 s safety timeout:
+/// - poll [timer port], timer port masked in evtchn_mask: the specific port wakes it;
+/// - poll [idle, idle] (any-port poll), timer port masked: a port not in the list wakes it;
+/// - poll of no ports, timer port masked: likewise;
+/// - poll [idle] with the timer port masked: NOT woken by the other port, ends at its own
+///   timeout (100 ms);
+/// - poll [idle] with the timer port unmasked: the vCPU's upcall_pending going 0 to 1 wakes it
+///   even though the upcall mask is set.
+/// Every poll returns 0 and leaves the upcall mask set.
+/// </summary>
+public sealed class SchedPollWake : XtfTest
+{
+    public override string Name => "sched-poll-wake";
+    public override string Title => "SCHEDOP_poll: woken by a polled port, any port, or an upcall";
+    public override string Category => "sched";
+
+    private const long Fire = 30_000_000;        // single-shot timer: 30 ms (margin for a slow host)
+    private const long Short = 100_000_000;      // poll timeout that must end the poll: 100 ms
+    private const long Far = 2_000_000_000;      // safety timeout for polls an event must end: 2 s
+
+    public override void Body(GuestProgram g)
+    {
+        g.ExpectEq(g.UpcallMask(), 1, "events masked at start");
+        SchedKit.StopPeriodicTimer(g);
+        var timer = SchedKit.BindVirqTimer(g);
+        var idle1 = SchedKit.BindIpi(g, "idle 1");
+        var idle2 = SchedKit.BindIpi(g, "idle 2");
+        g.Print("VIRQ_TIMER port %u, idle ports %u %u\n", timer, idle1, idle2);
+
+        var fire = g.Var("fire");
+        var limit = g.Var("limit");
+        var after = g.Var("after");
+
+        void Woken(Val[] ports, bool timerMasked, string what)
+        {
+            SchedKit.ClearPending(g, timer);
+            SchedKit.MaskPort(g, timer, timerMasked);
+            var now = SchedKit.Now(g);
+            g.Set(fire, now + Fire);
+            g.Set(limit, now + Far);
+            SchedKit.SingleShot(g, fire, what);
+            g.ExpectEq(g.PortPending(timer), 0, what + ": timer not fired before the poll");
+            g.ExpectEq(SchedKit.Poll(g, ports, limit), 0, what);
+            g.Set(after, SchedKit.Now(g));
+            g.Expect(after >= fire, what + ": not before the timer fired");
+            g.Expect(after < limit, what + ": woken before the safety timeout");
+            g.ExpectEq(g.PortPending(timer), 1, what + ": timer port pending");
+            g.ExpectEq(g.UpcallPending(), timerMasked ? 0 : 1, what + ": upcall_pending");
+            g.ExpectEq(g.UpcallMask(), 1, what + ": upcall mask still set");
+        }
+
+        Woken([timer], true, "poll [timer port], port masked");
+        Woken([idle1, idle2], true, "poll [idle, idle], timer port masked");
+        Woken([], true, "poll of no ports, timer port masked");
+        Woken([idle1], false, "poll [idle], timer port unmasked");
+
+        // A one-port poll is specific: the masked timer port going pending does not end it.
+        SchedKit.ClearPending(g, timer);
+        SchedKit.MaskPort(g, timer, true);
+        var now = SchedKit.Now(g);
+        g.Set(fire, now + Fire);
+        g.Set(limit, now + Short);
+        SchedKit.SingleShot(g, fire, "specific poll");
+        g.ExpectEq(SchedKit.Poll(g, [idle1], limit), 0, "poll [idle] while the masked timer port fires");
+        g.Set(after, SchedKit.Now(g));
+        g.Expect(after >= limit, "poll [idle] ran to its own timeout");
+        g.ExpectEq(g.PortPending(timer), 1, "the timer port fired meanwhile");
+        g.ExpectEq(g.PortPending(idle1), 0, "the polled port is still idle");
+        g.ExpectEq(g.UpcallMask(), 1, "upcall mask still set");
+        g.Success();
+    }
+}
