@@ -169,6 +169,7 @@ public sealed class SimMachine : ICpuPlatform
                     current = pick;
                     trace.Schedule(pick.Id, clock.Now);
                     pick.SetRunstate(RunState.Running, clock.Now);
+                    hv.UpdateVcpuTime(pick);                 // Xen refreshes vcpu_time_info on switch-in
                     PeriodicOnSwitchIn(hv, pick);
                 }
                 hv.Reschedule = false;

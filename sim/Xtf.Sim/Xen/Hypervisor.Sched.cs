@@ -171,7 +171,9 @@ public sealed partial class Hypervisor
                 w[k] = Clock.Now + timeoutSeconds * SecondNs;
                 return k + 1;
             }
-            return -Errno.ENOSPC;
+            // Xen computes "id == NR ? -ENOSPC : id + 1" in uint32_t, so the guest sees -ENOSPC
+            // zero-extended: 4294967268 (measured by test-pv64-sched-watchdog on real Xen).
+            return (long)unchecked((uint)-Errno.ENOSPC);
         }
         int slot = (int)id - 1;
         if (w[slot] is null) return -Errno.EINVAL;

@@ -74,6 +74,8 @@ public sealed class EvtchnFifoOn2Level : XtfTest
         g.ExpectEq(g.Send(1), 0, "send(1)");
         g.ExpectEq(g.PendingWord(0), 1 << 1, "2-level pending bit after send");
 
+        g.Print("2-level: set_priority %e, expand_array %e\n", SetPriority(1, 3), g.EvtchnOp(EvtchnOp.ExpandArray, expand.Ptr));
+
         // Unknown commands.
         g.ExpectEq(g.EvtchnOp((EvtchnOp)15, init.Ptr), -Errno.ENOSYS, "EVTCHNOP 15");
         g.ExpectEq(g.EvtchnOp((EvtchnOp)16, init.Ptr), -Errno.ENOSYS, "EVTCHNOP 16");

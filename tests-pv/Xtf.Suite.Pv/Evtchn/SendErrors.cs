@@ -39,6 +39,7 @@ public sealed class EvtchnSendErrors : XtfTest
         g.ExpectEq(g.Close(5), 0, "close(5)");
         g.ExpectEq(g.Send(5), -Errno.EINVAL, "send(5) after close");
 
+        g.Print("send: unbound %e, VIRQ %e, reserved %e, beyond the bucket %e\n", g.Send(1), g.Send(3), g.Send(0), g.Send(64));
         g.ExpectEq(g.PendingWord(0), 0, "nothing pending");
         g.ExpectEq(g.PendingWord(64), 0, "nothing pending in word 1");
         g.ExpectEq(g.PendingSel(), 0, "selector clear");

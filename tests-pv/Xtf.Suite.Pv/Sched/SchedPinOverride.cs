@@ -18,10 +18,10 @@ public sealed class SchedPinOverride : XtfTest
 
     public override void Body(GuestProgram g)
     {
-        var arg = g.Alloc(Abi.SchedPinOverride.Layout.Size, 4, "pin_override");
+        var arg = g.Alloc(global::Xtf.Abi.SchedPinOverride.Layout.Size, 4, "pin_override");
         Val Pin(Val pcpu)
         {
-            g.Set(arg.U32(Abi.SchedPinOverride.Layout.Pcpu), pcpu);
+            g.Set(arg.U32(global::Xtf.Abi.SchedPinOverride.Layout.Pcpu), pcpu);
             return g.SchedOp(SchedOp.PinOverride, arg.Ptr);
         }
 
@@ -53,11 +53,5 @@ public sealed class SchedPinOverride : XtfTest
         g.ExpectEq(Pin(-7), -Errno.EINVAL, "unpin (-7) again");
         g.Print("pin_override: pinned and unpinned twice\n");
         g.Success();
-    }
-
-    private static class SchedPinOverride_
-    {
-        public const int Size = Abi.SchedPinOverride.Layout.Size;
-        public const int Pcpu = Abi.SchedPinOverride.Layout.Pcpu;
     }
 }

@@ -19,7 +19,6 @@ public sealed class SchedPollErrors : XtfTest
 
     public override void Body(GuestProgram g)
     {
-        var si = g.SharedInfo;
         g.ExpectEq(g.UpcallMask(), 1, "events masked at start");
         var idle = SchedKit.BindIpi(g, "bound, never pending");
         var ports = g.Alloc(4 * 8, 4, "ports");

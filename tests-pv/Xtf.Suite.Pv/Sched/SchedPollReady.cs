@@ -21,7 +21,6 @@ public sealed class SchedPollReady : XtfTest
 
     public override void Body(GuestProgram g)
     {
-        var si = g.SharedInfo;
         g.ExpectEq(g.UpcallMask(), 1, "events masked at start");
         var idle1 = SchedKit.BindIpi(g, "idle 1");
         var idle2 = SchedKit.BindIpi(g, "idle 2");

@@ -6,7 +6,7 @@ namespace Xtf.Suite.Pv.Sched;
 /// <summary>
 /// The poll timer is not cancelled when a poll ends early (spec §5.4 quirk): poll [timer port]
 /// with a timeout T is ended by the single-shot timer well before T; a following poll [idle]
-/// with no timeout is then ended by the still-armed timer at T. A single-shot timer 500 ms after
+/// with no timeout is then ended by the still-armed timer at T. A single-shot timer 700 ms after
 /// T on an unmasked port is the safety net: if it ends the second poll instead, Xen cancelled
 /// the timer and the check fails rather than hanging.
 /// </summary>
@@ -17,8 +17,8 @@ public sealed class SchedPollStaleTimer : XtfTest
     public override string Category => "sched";
 
     private const long Fire = 20_000_000;       // first wake-up: 20 ms
-    private const long Stale = 150_000_000;     // first poll's timeout: 150 ms
-    private const long Safety = 500_000_000;    // safety single-shot: T + 500 ms
+    private const long Stale = 300_000_000;     // first poll's timeout: 300 ms
+    private const long Safety = 700_000_000;    // safety single-shot: T + 700 ms
 
     public override void Body(GuestProgram g)
     {

@@ -29,11 +29,11 @@ public sealed class SchedWatchdog : XtfTest
 
     public override void Body(GuestProgram g)
     {
-        var arg = g.Alloc(Abi.SchedWatchdog.Layout.Size, 4, "watchdog");
+        var arg = g.Alloc(global::Xtf.Abi.SchedWatchdog.Layout.Size, 4, "watchdog");
         Val Watchdog(Val id, Val timeout)
         {
-            g.Set(arg.U32(Abi.SchedWatchdog.Layout.Id), id);
-            g.Set(arg.U32(Abi.SchedWatchdog.Layout.Timeout), timeout);
+            g.Set(arg.U32(global::Xtf.Abi.SchedWatchdog.Layout.Id), id);
+            g.Set(arg.U32(global::Xtf.Abi.SchedWatchdog.Layout.Timeout), timeout);
             return g.SchedOp(SchedOp.Watchdog, arg.Ptr);
         }
 

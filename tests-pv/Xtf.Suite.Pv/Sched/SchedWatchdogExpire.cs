@@ -17,16 +17,16 @@ public sealed class SchedWatchdogExpire : XtfTest
 
     public override void Body(GuestProgram g)
     {
-        var arg = g.Alloc(Abi.SchedWatchdog.Layout.Size, 4, "watchdog");
-        g.Set(arg.U32(Abi.SchedWatchdog.Layout.Id), 0);
-        g.Set(arg.U32(Abi.SchedWatchdog.Layout.Timeout), 3600);
+        var arg = g.Alloc(global::Xtf.Abi.SchedWatchdog.Layout.Size, 4, "watchdog");
+        g.Set(arg.U32(global::Xtf.Abi.SchedWatchdog.Layout.Id), 0);
+        g.Set(arg.U32(global::Xtf.Abi.SchedWatchdog.Layout.Timeout), 3600);
         g.ExpectEq(g.SchedOp(SchedOp.Watchdog, arg.Ptr), 1, "allocate a watchdog");
         g.Print("watchdog 1 armed; poking it to 1 s and blocking\n");
         g.Success();
         g.ReportResultNow();
 
-        g.Set(arg.U32(Abi.SchedWatchdog.Layout.Id), 1);
-        g.Set(arg.U32(Abi.SchedWatchdog.Layout.Timeout), 1);
+        g.Set(arg.U32(global::Xtf.Abi.SchedWatchdog.Layout.Id), 1);
+        g.Set(arg.U32(global::Xtf.Abi.SchedWatchdog.Layout.Timeout), 1);
         g.SchedOp(SchedOp.Watchdog, arg.Ptr);
         g.While(Val.Const(1) == 1, () => g.SchedOp(SchedOp.Block, 0));
     }

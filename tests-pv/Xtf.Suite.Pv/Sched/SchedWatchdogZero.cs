@@ -17,7 +17,7 @@ public sealed class SchedWatchdogZero : XtfTest
 
     public override void Body(GuestProgram g)
     {
-        var arg = g.Alloc(Abi.SchedWatchdog.Layout.Size, 4, "watchdog");
+        var arg = g.Alloc(global::Xtf.Abi.SchedWatchdog.Layout.Size, 4, "watchdog");
         g.Print("watchdog(id 0, timeout 0): expect an immediate watchdog shutdown\n");
         g.Success();
         g.ReportResultNow();

@@ -66,31 +66,88 @@ public static class TimerEvents
     public static Val SetTimerOp(GuestProgram g, Val timeout) => g.Hypercall(Hypercall.SetTimerOp, timeout);
 
     /// <summary>
-    /// Counts VIRQ_TIMER ticks on <paramref name="port"/> (taking the pending bit each time)
-    /// while spinning for <paramref name="ns"/> of system time; records the smallest gap between
-    /// two ticks in <paramref name="minGap"/> (ns; ulong max when fewer than two).
+    /// Spins until <paramref name="port"/> is pending (taking the bit) or <paramref name="timeoutNs"/>
+    /// of system time pass. Returns the system time read just after the bit was seen, or 0 on
+    /// timeout. Because the time is read after the bit, it is never earlier than the event.
     /// </summary>
-    public static Val CountTicks(GuestProgram g, Val port, long ns, Val minGap)
+    public static Val WaitPending(GuestProgram g, Val port, long timeoutNs)
     {
-        var ticks = g.Var("ticks");
-        var end = g.Var("ticks_end");
-        var last = g.Var("tick_last");
-        var now = g.Var("tick_now");
-        g.Set(ticks, 0);
-        g.Set(minGap, -1);
-        g.Set(end, PvClock.Now(g) + ns);
+        var seen = g.Var("seen_at");
+        var end = g.Var("wait_end");
+        g.Set(seen, 0);
+        g.Set(end, PvClock.Now(g) + timeoutNs);
         g.While(Val.Const(1) == 1, () =>
         {
-            g.Set(now, PvClock.Now(g));
-            g.If(now.UGe(end), () => g.Break());
-            g.If(TakePending(g, port) == 1, () =>
-            {
-                g.If((ticks > 0) & (now - last).ULt(minGap), () => g.Set(minGap, now - last));
-                g.Set(last, now);
-                g.Set(ticks, ticks + 1);
-            });
+            g.If(TakePending(g, port) == 1, () => { g.Set(seen, PvClock.Now(g)); g.Break(); });
+            g.If(PvClock.Now(g).UGe(end), () => g.Break());
             g.Asm.pause();
         });
-        return ticks;
+        return seen;
     }
+
+    /// <summary>
+    /// Clears <paramref name="port"/>'s pending bit, then waits for <paramref name="count"/> more
+    /// events (at most <paramref name="timeoutNs"/>). Returns the system time from the start to
+    /// the last one, or -1 on timeout. Events on one port collapse into one pending bit, so
+    /// with a timer of period P the result is never below (count - 1) * P.
+    /// </summary>
+    public static Val TimeTicks(GuestProgram g, Val port, int count, long timeoutNs)
+    {
+        var start = g.Var("ticks_start");
+        var n = g.Var("ticks_seen");
+        var end = g.Var("ticks_end");
+        var result = g.Var("ticks_time");
+        TakePending(g, port);
+        g.Set(start, PvClock.Now(g));
+        g.Set(end, start + timeoutNs);
+        g.Set(n, 0);
+        g.Set(result, -1);
+        g.While(Val.Const(1) == 1, () =>
+        {
+            g.If(TakePending(g, port) == 1, () =>
+            {
+                g.Set(n, n + 1);
+                g.If(n == count, () => { g.Set(result, PvClock.Now(g) - start); g.Break(); });
+            });
+            g.If(PvClock.Now(g).UGe(end), () => g.Break());
+            g.Asm.pause();
+        });
+        return result;
+    }
+
+    /// <summary>
+    /// Spins until system time <paramref name="until"/>; returns 1 if <paramref name="port"/>
+    /// never became pending meanwhile (the bit is taken if it did).
+    /// </summary>
+    public static Val QuietUntil(GuestProgram g, Val port, Val until)
+    {
+        var quiet = g.Var("quiet");
+        var end = g.Var("quiet_end");
+        g.Set(quiet, 1);
+        g.Set(end, until);
+        g.While(Val.Const(1) == 1, () =>
+        {
+            g.If(TakePending(g, port) == 1, () => { g.Set(quiet, 0); g.Break(); });
+            g.If(PvClock.Now(g).UGe(end), () => g.Break());
+            g.Asm.pause();
+        });
+        return quiet;
+    }
+
+    /// <summary>
+    /// Blocks the calling vCPU until system time <paramref name="deadline"/> with SCHEDOP_poll on
+    /// <paramref name="nrPorts"/> ports at <paramref name="ports"/> (0 ports: only the timeout
+    /// wakes it). Events stay masked. Returns the hypercall's result.
+    /// </summary>
+    public static Val PollUntil(GuestProgram g, Val deadline, Val ports, Val nrPorts)
+    {
+        var arg = g.Alloc(SchedPoll.Layout.Size, name: "poll");
+        g.Set(arg.U64(SchedPoll.Layout.Ports), ports);
+        g.Set(arg.U32(SchedPoll.Layout.NrPorts), nrPorts);
+        g.Set(arg.U64(SchedPoll.Layout.Timeout), deadline);
+        return g.SchedOp(SchedOp.Poll, arg.Ptr);
+    }
+
+    /// <summary>Blocks the calling vCPU for <paramref name="ns"/> of system time (SCHEDOP_poll, no ports).</summary>
+    public static Val BlockFor(GuestProgram g, long ns) => PollUntil(g, PvClock.Now(g) + ns, 0, 0);
 }

@@ -1,0 +1,83 @@
+using Xtf.Abi;
+using Xtf.Guest;
+
+namespace Xtf.Suite.Pv.Vcpu;
+
+/// <summary>
+/// VCPUOP_set_singleshot_timer / stop_singleshot_timer (spec §4.9, §6.2), observed through
+/// VIRQ_TIMER's pending bit with events masked and the periodic timer stopped: a future
+/// deadline fires once, never before the deadline; a deadline in the past (or 0) fires before
+/// the call returns and returns 0, also with VCPU_SSHOTTMR_future (no -ETIME since 4.17.3);
+/// unknown flag bits are ignored; a new deadline replaces the old one; stop cancels. Another
+/// vCPU as target is -EINVAL before the argument is read; a bad argument for the caller is
+/// -EFAULT; vCPU 2 is -ENOENT.
+/// </summary>
+public sealed class SingleshotTimer : XtfTest
+{
+    public override string Name => "vcpu-singleshot-timer";
+    public override string Title => "VCPUOP_set/stop_singleshot_timer: one VIRQ_TIMER at the deadline";
+    public override string Category => "vcpu";
+    public override int Vcpus => 2;
+
+    private const long Ms = 1_000_000;
+
+    public override void Body(GuestProgram g)
+    {
+        var port = TimerEvents.BindVirq(g, Virq.Timer, 0);
+        g.ExpectEq(g.VcpuOp(VcpuOp.StopPeriodicTimer, 0, 0), 0, "stop the periodic timer");
+        TimerEvents.TakePending(g, port);
+        var deadline = g.Var("deadline");
+        var seen = g.Var("seen");
+
+        // A future deadline fires once, not before it.
+        g.Set(deadline, PvClock.Now(g) + 30 * Ms);
+        g.ExpectEq(TimerEvents.SetSingleshot(g, 0, deadline), 0, "set_singleshot_timer(now + 30 ms)");
+        g.Set(seen, TimerEvents.WaitPending(g, port, 2000 * Ms));
+        g.Expect(seen != 0, "the single-shot timer fired within 2 s");
+        g.Expect(seen.UGe(deadline - Ms / 10), "it did not fire before the deadline");
+        g.ExpectEq(TimerEvents.QuietUntil(g, port, PvClock.Now(g) + 50 * Ms), 1, "it fires only once");
+
+        // Deadlines in the past fire before the hypercall returns.
+        g.ExpectEq(TimerEvents.SetSingleshot(g, 0, PvClock.Now(g) - Ms), 0, "set_singleshot_timer(now - 1 ms)");
+        g.ExpectEq(TimerEvents.TakePending(g, port), 1, "a past deadline is pending on return");
+        g.ExpectEq(TimerEvents.SetSingleshot(g, 0, PvClock.Now(g) - Ms, (uint)VcpuSshotTmr.Future), 0,
+            "a past deadline with VCPU_SSHOTTMR_future returns 0, not -ETIME (Xen >= 4.17.3)");
+        g.ExpectEq(TimerEvents.TakePending(g, port), 1, "and is pending on return");
+        g.ExpectEq(TimerEvents.SetSingleshot(g, 0, 0), 0, "deadline 0");
+        g.ExpectEq(TimerEvents.TakePending(g, port), 1, "deadline 0 is pending on return");
+        g.ExpectEq(TimerEvents.SetSingleshot(g, 0, 0, 0xFFFF_FFFF), 0, "deadline 0 with every flag bit set");
+        g.ExpectEq(TimerEvents.TakePending(g, port), 1, "pending on return");
+
+        // Unknown flag bits with a future deadline are ignored too.
+        g.Set(deadline, PvClock.Now(g) + 20 * Ms);
+        g.ExpectEq(TimerEvents.SetSingleshot(g, 0, deadline, 0xFFFF_FFFF), 0, "future deadline with every flag bit set");
+        g.Set(seen, TimerEvents.WaitPending(g, port, 2000 * Ms));
+        g.Expect((seen != 0) & seen.UGe(deadline - Ms / 10), "it fires at its deadline");
+
+        // A new deadline replaces the pending one.
+        g.ExpectEq(TimerEvents.SetSingleshot(g, 0, PvClock.Now(g) + 30 * Ms), 0, "deadline now + 30 ms");
+        g.Set(deadline, PvClock.Now(g) + 200 * Ms);
+        g.ExpectEq(TimerEvents.SetSingleshot(g, 0, deadline), 0, "replaced by now + 200 ms");
+        g.Set(seen, TimerEvents.WaitPending(g, port, 2000 * Ms));
+        g.Expect((seen != 0) & seen.UGe(deadline - Ms / 10), "only the later deadline fires");
+
+        // Stop cancels; stopping an unarmed timer is fine.
+        g.ExpectEq(TimerEvents.SetSingleshot(g, 0, PvClock.Now(g) + 100 * Ms), 0, "deadline now + 100 ms");
+        g.ExpectEq(g.VcpuOp(VcpuOp.StopSingleshotTimer, 0, 0x4000_0000), 0, "stop_singleshot_timer (argument ignored)");
+        g.ExpectEq(TimerEvents.QuietUntil(g, port, PvClock.Now(g) + 200 * Ms), 1, "no VIRQ_TIMER after stop");
+        g.ExpectEq(g.VcpuOp(VcpuOp.StopSingleshotTimer, 0, 0), 0, "stop again (not armed)");
+
+        // Errors: only the calling vCPU's timer can be used; the target test comes first.
+        var arg = g.Alloc(VcpuSetSingleshotTimer.Layout.Size, name: "sshot_any");
+        g.ExpectEq(g.VcpuOp(VcpuOp.SetSingleshotTimer, 1, arg.Ptr), -Errno.EINVAL, "set_singleshot_timer on vCPU 1");
+        g.ExpectEq(g.VcpuOp(VcpuOp.SetSingleshotTimer, 1, 0x4000_0000), -Errno.EINVAL, "vCPU 1 with an unmapped argument: EINVAL before EFAULT");
+        g.ExpectEq(g.VcpuOp(VcpuOp.StopSingleshotTimer, 1, 0), -Errno.EINVAL, "stop_singleshot_timer on vCPU 1");
+        g.ExpectEq(g.VcpuOp(VcpuOp.SetSingleshotTimer, 0, 0x4000_0000), -Errno.EFAULT, "argument at an unmapped address");
+        g.ExpectEq(g.VcpuOp(VcpuOp.SetSingleshotTimer, 0, 0x0000_8000_0000_0000), -Errno.EFAULT, "argument at a non-canonical address");
+        g.ExpectEq(g.VcpuOp(VcpuOp.SetSingleshotTimer, 2, arg.Ptr), -Errno.ENOENT, "set_singleshot_timer on vCPU 2");
+        g.ExpectEq(g.VcpuOp(VcpuOp.StopSingleshotTimer, 2, 0), -Errno.ENOENT, "stop_singleshot_timer on vCPU 2");
+        g.ExpectEq(TimerEvents.QuietUntil(g, port, PvClock.Now(g) + 20 * Ms), 1, "the refused calls armed nothing");
+        g.Print("single-shot timer: fires at the deadline, past deadlines at once\n");
+        g.Success();
+    }
+}
