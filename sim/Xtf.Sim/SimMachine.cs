@@ -29,7 +29,10 @@ public sealed record SimResult(string Serial, BootEnd End, string? Detail, strin
 /// </summary>
 public sealed class SimMachine : ICpuPlatform
 {
-    private const long MinQuantum = 20_000, QuantumSpread = 60_000;
+    private const long MinQuantum = 20_000, QuantumSpread = 60_000, PauseCost = 2_000;
+
+    /// <summary>Virtual time one pause takes: spin-waits on time cost thousands, not millions, of instructions.</summary>
+    private const ulong PauseNs = 1_000;
 
     private readonly SimOptions options;
     private readonly VirtualClock clock = new();
@@ -163,12 +166,17 @@ public sealed class SimMachine : ICpuPlatform
                 quantumLeft = runnable.Count == 1 ? MinQuantum + QuantumSpread : MinQuantum + random.Below((int)QuantumSpread);
                 if (pick != current)
                 {
-                    if (current is not null && current.Runnable) current.SetRunstate(RunState.Runnable, clock.Now);
+                    if (current is not null && current.Runnable)
+                    {
+                        current.SetRunstate(RunState.Runnable, clock.Now);
+                        hv.UpdateRunstateArea(current);
+                    }
                     if (current is not null) current.PeriodicDeadline = null;   // stopped while descheduled
                     if (current is not null && current.Cpu.Cr3 != pick.Cpu.Cr3) interpreter.FlushTlb();
                     current = pick;
                     trace.Schedule(pick.Id, clock.Now);
                     pick.SetRunstate(RunState.Running, clock.Now);
+                    hv.UpdateRunstateArea(pick);
                     hv.UpdateVcpuTime(pick);                 // Xen refreshes vcpu_time_info on switch-in
                     PeriodicOnSwitchIn(hv, pick);
                 }
@@ -180,13 +188,28 @@ public sealed class SimMachine : ICpuPlatform
             if (domain.IsShuttingDown) break;
 
             long budget = Math.Min(quantumLeft, options.InstructionLimit - executed);
-            if (NextDeadline(domain, includePeriodic: true) is { } deadline)
-                budget = Math.Min(budget, Math.Max(1, (long)((deadline - Math.Min(deadline, clock.Now)) / clock.NsPerInstruction)));
+            ulong? deadline = NextDeadline(domain, includePeriodic: true);
+            if (deadline is { } d0)
+                budget = Math.Min(budget, Math.Max(1, (long)((d0 - Math.Min(d0, clock.Now)) / clock.NsPerInstruction)));
 
-            var exit = interpreter.Run(cur.Cpu, Math.Max(1, budget));
-            executed += exit.Executed;
-            quantumLeft -= exit.Executed;
-            clock.AdvanceInstructions(exit.Executed);
+            budget = Math.Max(1, budget);
+            VmExit exit;
+            while (true)
+            {
+                exit = interpreter.Run(cur.Cpu, budget);
+                executed += exit.Executed;
+                quantumLeft -= exit.Executed;
+                budget -= exit.Executed;
+                clock.AdvanceInstructions(exit.Executed);
+                // A spin-wait's pause: alone, keep running (no timer is due before the budget ends);
+                // with other vCPUs runnable, it costs PauseCost of the quantum, so spinners yield sooner.
+                if (exit.Kind != ExitKind.Pause) break;
+                clock.AdvanceTo(clock.Now + PauseNs);     // a spin-wait hint: let virtual time pass
+                if (runnable.Count > 1) quantumLeft -= PauseCost;
+                if (deadline is { } d && clock.Now >= d) break;
+                if (deadline is { } d1) budget = Math.Min(budget, Math.Max(1, (long)((d1 - clock.Now) / clock.NsPerInstruction)));
+                if (budget <= 0 || quantumLeft <= 0) break;
+            }
 
             switch (exit.Kind)
             {
@@ -196,12 +219,13 @@ public sealed class SimMachine : ICpuPlatform
                 case ExitKind.Exception:
                     hv.DeliverException(cur, exit);
                     break;
-                case ExitKind.Pause:
-                    if (runnable.Count > 1) hv.Reschedule = true;
-                    break;
             }
-            if (!cur.Runnable && cur.Runstate == RunState.Running)
+            if (!cur.Runnable)
+            {
                 cur.SetRunstate(cur.Blocked ? RunState.Blocked : RunState.Offline, clock.Now);
+                hv.UpdateRunstateArea(cur);
+                current = null;                          // switched out
+            }
         }
         return Result(BootEnd.Shutdown, $"shutdown reason {domain.ShutdownReason}", executed);
     }

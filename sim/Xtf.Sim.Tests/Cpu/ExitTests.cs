@@ -87,6 +87,42 @@ public sealed class ExitTests
         Assert.That(m.Cpu.Rip, Is.EqualTo(CodeVa + 2));
     }
 
+    [Test]
+    public void PauseWithoutExitIsANop()
+    {
+        var m = new TestMachine();
+        m.Interp.ExitOnPause = false;
+        m.Load(a =>
+        {
+            a.pause();
+            a.pause();
+            a.int3();
+        });
+        var e = m.Run();
+        Assert.That((e.Kind, e.Vector, e.Executed), Is.EqualTo((ExitKind.Exception, 3, 3L)));
+    }
+
+    [Test]
+    public void StatisticsCountWhatHappened()
+    {
+        var m = new TestMachine();
+        m.Load(a =>
+        {
+            a.pause();
+            a.mov(rax, __qword_ptr[DataVa]);
+            a.syscall();
+            a.int3();
+        });
+        m.Run();
+        m.Run();
+        m.Run();
+        var s = m.Interp.Statistics;
+        Assert.That((s.Runs, s.PauseExits, s.SyscallExits, s.ExceptionExits, s.InstructionsRetired), Is.EqualTo((3L, 1L, 1L, 1L, 4L)));
+        Assert.That(s.Decodes, Is.EqualTo(4));
+        Assert.That(s.DecodedFrames, Is.EqualTo(1));
+        Assert.That(s.PageWalks, Is.GreaterThanOrEqualTo(2));
+    }
+
     [TestCase("f4", "hlt")]
     [TestCase("fa", "cli")]
     [TestCase("fb", "sti")]

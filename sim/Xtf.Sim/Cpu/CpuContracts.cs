@@ -36,3 +36,23 @@ public interface ICpuPlatform
     /// <summary>The TSC value now (derived from virtual time).</summary>
     ulong Rdtsc();
 }
+
+/// <summary>Counters kept by the interpreter, for diagnosing slow runs. Plain data: no effect on execution.</summary>
+public record struct InterpreterStatistics
+{
+    public long InstructionsRetired { get; set; }
+    public long Runs { get; set; }
+    public long BudgetExits { get; set; }
+    public long SyscallExits { get; set; }
+    public long PauseExits { get; set; }
+    public long ExceptionExits { get; set; }
+    public long PageFaults { get; set; }
+    public long TlbFlushes { get; set; }
+    public long PageWalks { get; set; }
+    /// <summary>Instructions decoded (each address once while its frame is unchanged).</summary>
+    public long Decodes { get; set; }
+    /// <summary>Frames whose decoded code was dropped because something wrote to them.</summary>
+    public long CodeInvalidations { get; set; }
+    /// <summary>Frames that got a decode cache.</summary>
+    public long DecodedFrames { get; set; }
+}

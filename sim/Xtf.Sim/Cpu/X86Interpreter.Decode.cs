@@ -70,6 +70,7 @@ public sealed partial class X86Interpreter
             DropDecodedPage(mfn);
             RecycleRetiredPages();
         }
+        stats.DecodedFrames++;
         page = freePages.Count > 0 ? freePages.Pop() : new DecodedPage();
         page.Mfn = mfn;
         page.Frame = memory.Frame(mfn);
@@ -80,7 +81,11 @@ public sealed partial class X86Interpreter
     }
 
     /// <summary>MachineMemory reports a write to a frame holding decoded code: forget its decodings.</summary>
-    private void OnCodeWritten(ulong mfn) => DropDecodedPage(mfn);
+    private void OnCodeWritten(ulong mfn)
+    {
+        stats.CodeInvalidations++;
+        DropDecodedPage(mfn);
+    }
 
     private void DropDecodedPage(ulong mfn)
     {
@@ -117,6 +122,7 @@ public sealed partial class X86Interpreter
     /// <summary>Decodes the instruction at <paramref name="rip"/> into its cache slot (or the scratch slot when it crosses a page).</summary>
     private ref Op DecodeAt(DecodedPage page, ulong rip)
     {
+        stats.Decodes++;
         int off = (int)(rip & MachineMemory.PageMask);
         int avail = Math.Min(MaxInstructionLength, MachineMemory.PageSize - off);
         Array.Copy(page.Frame, off, reader.Buffer, 0, avail);

@@ -43,6 +43,7 @@ public sealed partial class X86Interpreter
     /// <summary>Drops every cached translation. Call after changing page tables or CR3.</summary>
     public void FlushTlb()
     {
+        stats.TlbFlushes++;
         for (int i = 0; i < tlb.Length; i++)
         {
             tlb[i].ReadTag = NoTag;
@@ -78,6 +79,7 @@ public sealed partial class X86Interpreter
     {
         maddr = 0;
         fastWrite = false;
+        stats.PageWalks++;
         uint errBase = (kind == AccessKind.Write ? PfW : 0) | (user ? PfU : 0) | (kind == AccessKind.Execute ? PfI : 0);
         Span<ulong> used = stackalloc ulong[4];
         ulong table = cr3 & PteAddr;

@@ -365,7 +365,7 @@ public sealed partial class X86Interpreter
             case H.Int3: return ExitAfter(ExitKind.Exception, 3);
             case H.Int1: return ExitAfter(ExitKind.Exception, 1);
             case H.IntN: return ExitAfter(ExitKind.Exception, (int)op.Imm, soft: true);
-            case H.Pause: return ExitAfter(ExitKind.Pause);
+            case H.Pause: return ExitOnPause ? ExitAfter(ExitKind.Pause) : StOk;
             case H.Iretq: return Iretq(ref R);
             case H.Clflush:
                 return Read(EA(ref op, ref R), 1, op.MemFlags, out _) ? StOk : StFault;

@@ -55,6 +55,7 @@ public sealed partial class X86Interpreter
     {
         ArgumentNullException.ThrowIfNull(cpu);
         if (budget <= 0) return new VmExit(ExitKind.Budget, 0);
+        stats.Runs++;
         this.cpu = cpu;
         if (cpu.Cr3 != tlbCr3 || cpu.Cpl != tlbCpl)
         {
@@ -76,8 +77,30 @@ public sealed partial class X86Interpreter
             exit = new VmExit(ExitKind.Exception, runRetired, Vector: 6, Detail: $"internal: {e.GetType().Name}: {e.Message}");
         }
         InstructionsRetired += exit.Executed;
+        switch (exit.Kind)
+        {
+            case ExitKind.Budget: stats.BudgetExits++; break;
+            case ExitKind.Syscall: stats.SyscallExits++; break;
+            case ExitKind.Pause: stats.PauseExits++; break;
+            default:
+                stats.ExceptionExits++;
+                if (exit.Vector == 14) stats.PageFaults++;
+                break;
+        }
         return exit;
     }
+
+    private InterpreterStatistics stats;
+
+    /// <summary>Counters for diagnosing slow runs (exits, walks, decodes, invalidations).</summary>
+    public InterpreterStatistics Statistics => stats with { InstructionsRetired = InstructionsRetired };
+
+    /// <summary>
+    /// Whether pause ends the run with <see cref="ExitKind.Pause"/> (default). A scheduler with a
+    /// single runnable vCPU can turn it off: pause then just retires, and spin-wait loops run
+    /// without an exit per iteration.
+    /// </summary>
+    public bool ExitOnPause { get; set; } = true;
 
     // Where the run is, for the exception boundary in Run (kept out of RunCore's locals so that
     // the loop's locals stay in registers).

@@ -7,6 +7,9 @@ public sealed partial class Hypervisor
 {
     private EventChannelTable Ports => Domain.Evtchn;
 
+    /// <summary>d->nr_pirqs for dom0: 208 with one CPU, 416 with two (Xen's boot log: "d0 has maximum N PIRQs").</summary>
+    private int NrPirqs => Domain.Pcpus >= 2 ? 416 : 208;
+
     // ------------------------------------------------------------ 2-level bits in shared_info (xen/common/event_2l.c)
 
     private ulong PendingWordAddress(int port) => Domain.SharedInfo + (ulong)SharedInfo.Layout.EvtchnPending + (ulong)(8 * (port / 64));
@@ -67,7 +70,8 @@ public sealed partial class Hypervisor
     {
         (int)EvtchnOp.BindInterdomain => BindInterdomain(v, arg),
         (int)EvtchnOp.BindVirq => BindVirq(v, arg),
-        (int)EvtchnOp.BindPirq => WithArg(v, arg, EvtchnBindPirq.Layout.Size, _ => -Errno.EPERM),
+        (int)EvtchnOp.BindPirq => WithArg(v, arg, EvtchnBindPirq.Layout.Size, a =>
+            BinaryPrimitives.ReadUInt32LittleEndian(a[EvtchnBindPirq.Layout.Pirq..]) >= NrPirqs ? -Errno.EINVAL : -Errno.EPERM),
         (int)EvtchnOp.Close => WithArg(v, arg, 4, a => Close(BinaryPrimitives.ReadUInt32LittleEndian(a))),
         (int)EvtchnOp.Send => WithArg(v, arg, 4, a => Send(BinaryPrimitives.ReadUInt32LittleEndian(a))),
         (int)EvtchnOp.Status => Status(v, arg),
@@ -77,13 +81,12 @@ public sealed partial class Hypervisor
             BinaryPrimitives.ReadUInt32LittleEndian(a[EvtchnBindVcpu.Layout.Port..]), BinaryPrimitives.ReadUInt32LittleEndian(a[EvtchnBindVcpu.Layout.Vcpu..]))),
         (int)EvtchnOp.Unmask => WithArg(v, arg, 4, a => Unmask(BinaryPrimitives.ReadUInt32LittleEndian(a))),
         (int)EvtchnOp.Reset or (int)EvtchnOp.ResetCont => WithArg(v, arg, 2, a => Reset(BinaryPrimitives.ReadUInt16LittleEndian(a), cmd == (int)EvtchnOp.ResetCont)),
-        (int)EvtchnOp.InitControl => -Errno.ENOSYS,     // FIFO ABI not modelled yet
-        (int)EvtchnOp.ExpandArray => WithArg(v, arg, 8, _ => -Errno.EOPNOTSUPP),
-        (int)EvtchnOp.SetPriority => WithArg(v, arg, 8, a =>
-        {
-            uint port = BinaryPrimitives.ReadUInt32LittleEndian(a);
-            return !Ports.IsValid(port) ? -Errno.EINVAL : -Errno.ENOSYS;
-        }),
+        (int)EvtchnOp.InitControl => InitControl(v, arg),
+        (int)EvtchnOp.ExpandArray => WithArg(v, arg, EvtchnExpandArray.Layout.Size, a =>
+            ExpandArray(BinaryPrimitives.ReadUInt64LittleEndian(a[EvtchnExpandArray.Layout.ArrayGfn..]))),
+        (int)EvtchnOp.SetPriority => WithArg(v, arg, EvtchnSetPriority.Layout.Size, a => SetPriority(
+            BinaryPrimitives.ReadUInt32LittleEndian(a[EvtchnSetPriority.Layout.Port..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(a[EvtchnSetPriority.Layout.Priority..]))),
         _ => -Errno.ENOSYS,
     };
 
@@ -294,6 +297,55 @@ public sealed partial class Hypervisor
         if (!FindDomain(dom)) return -Errno.ESRCH;
         if (continuation) return -Errno.EBUSY;   // no reset is ever left in progress here
         foreach (int port in Ports.InUse().ToList()) Close((uint)port);
+        fifoControl.Clear();                     // a FIFO domain goes back to 2-level
+        fifoArrayPages = 0;
+        return 0;
+    }
+
+    // ------------------------------------------------------------ FIFO ABI (xen/common/event_fifo.c)
+    // The control state is modelled (switching, control blocks, array pages, priorities); FIFO
+    // event queues are not: no event is delivered while a domain uses the FIFO ABI.
+
+    public const int FifoLinkBits = 17, FifoMaxArrayPages = 128, FifoControlBlockSize = 72;
+    private readonly SortedDictionary<int, ulong> fifoControl = new();
+    private int fifoArrayPages;
+
+    public bool FifoActive => fifoControl.Count > 0;
+
+    private long InitControl(Vcpu v, ulong arg)
+    {
+        Span<byte> a = stackalloc byte[EvtchnInitControl.Layout.Size];
+        if (!CopyFromGuest(v, arg, a)) return -Errno.EFAULT;
+        ulong gfn = BinaryPrimitives.ReadUInt64LittleEndian(a[EvtchnInitControl.Layout.ControlGfn..]);
+        uint offset = BinaryPrimitives.ReadUInt32LittleEndian(a[EvtchnInitControl.Layout.Offset..]);
+        uint vcpu = BinaryPrimitives.ReadUInt32LittleEndian(a[EvtchnInitControl.Layout.Vcpu..]);
+        if (vcpu >= Domain.Vcpus.Count) return -Errno.ENOENT;
+        if (offset > MachineMemoryPage - FifoControlBlockSize || offset % 8 != 0) return -Errno.EINVAL;
+        if (fifoControl.ContainsKey((int)vcpu)) return -Errno.EINVAL;
+        if (!Domain.M2p.ContainsKey(gfn) || IsPageTableFrame(gfn)) return -Errno.EINVAL;   // PV: gfn is an MFN
+        fifoControl[(int)vcpu] = (gfn << 12) + offset;
+        a[EvtchnInitControl.Layout.LinkBits] = FifoLinkBits;
+        Trace.Note($"evtchn: FIFO ABI, control block for v{vcpu}");
+        return CopyToGuest(v, arg, a) ? 0 : -Errno.EFAULT;
+    }
+
+    private const uint MachineMemoryPage = 4096;
+
+    private long ExpandArray(ulong gfn)
+    {
+        if (!FifoActive) return -Errno.EOPNOTSUPP;
+        if (fifoArrayPages >= FifoMaxArrayPages) return -Errno.ENOSPC;
+        if (!Domain.M2p.ContainsKey(gfn) || IsPageTableFrame(gfn)) return -Errno.EINVAL;
+        fifoArrayPages++;
+        return 0;
+    }
+
+    private long SetPriority(uint port, uint priority)
+    {
+        if (!Ports.IsValid(port)) return -Errno.EINVAL;
+        if (!FifoActive) return -Errno.ENOSYS;
+        if (!Ports.IsUsable(port)) return -Errno.EACCES;
+        if (priority > 15) return -Errno.EINVAL;
         return 0;
     }
 

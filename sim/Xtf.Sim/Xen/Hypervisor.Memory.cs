@@ -14,6 +14,21 @@ public sealed partial class Hypervisor
 
     public bool IsPageTableFrame(ulong mfn) => PageTableFrames.ContainsKey(mfn);
 
+    /// <summary>Whether any L1 entry of the domain's page tables maps <paramref name="mfn"/> writable.</summary>
+    public bool IsMappedWritable(ulong mfn)
+    {
+        foreach (var (frame, level) in PageTableFrames)
+        {
+            if (level != 1) continue;
+            for (int i = 0; i < 512; i++)
+            {
+                ulong e = Memory.ReadU64((frame << 12) + (ulong)(8 * i));
+                if ((e & (PtePresent | PteRw)) == (PtePresent | PteRw) && (e & PteAddressMask) >> 12 == mfn) return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>Records the page-table frames reachable from <paramref name="cr3"/> (bounded walk).</summary>
     public void DiscoverPageTables(ulong cr3)
     {

@@ -100,11 +100,7 @@ public sealed partial class Hypervisor
         SetUpcallMask(v, false);       // always, even when it returns at once
         v.Blocked = true;
         if (UpcallPending(v)) v.Blocked = false;
-        else
-        {
-            v.SetRunstate(RunState.Blocked, Clock.Now);
-            Reschedule = true;
-        }
+        else Reschedule = true;                      // the run loop switches it out as blocked
     }
 
     private long Poll(Vcpu v, ulong arg)
@@ -131,7 +127,6 @@ public sealed partial class Hypervisor
         }
         if (count == 1) v.PollPort = single;
         if (timeout != 0) v.PollDeadline = timeout;   // a time in the past fires at once
-        v.SetRunstate(RunState.Blocked, Clock.Now);
         Reschedule = true;
         return 0;
     }

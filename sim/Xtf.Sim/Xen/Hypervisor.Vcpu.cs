@@ -123,6 +123,12 @@ public sealed partial class Hypervisor
         }
     }
 
+    /// <summary>update_runstate_area (xen/arch/x86/domain.c): rewritten on every context switch; faults ignored.</summary>
+    public void UpdateRunstateArea(Vcpu v)
+    {
+        if (v.RunstateArea is { } area) CopyToGuest(v, area, RunstateSnapshot(v));
+    }
+
     private byte[] RunstateSnapshot(Vcpu v)
     {
         var b = new byte[VcpuRunstateInfo.Layout.Size];
@@ -159,15 +165,20 @@ public sealed partial class Hypervisor
         if (!AccessOk(ldtBase)) return -Errno.EINVAL;
         if ((ldtBase & 0xFFF) != 0 || ldtEnts > 8192) return -Errno.EINVAL;
         if (v.Id == 0 && (Q(VcpuGuestContext.Layout.VmAssist) & ~VmAssistValidMask) != 0) return -Errno.EINVAL;
-        ulong gdtEnts = Q(VcpuGuestContext.Layout.GdtEnts);
-        if ((gdtEnts + 511) / 512 > 16) return -Errno.EINVAL;
+        // Xen keeps the GDT frame and entry counts in 32 bits: gdt_ents = 2^63 wraps to 0 frames
+        // and 0 entries and is accepted (measured by test-pv64-vcpu-initialise-descriptors).
+        ulong gdtEnts64 = Q(VcpuGuestContext.Layout.GdtEnts);
+        uint gdtFrames = (uint)((gdtEnts64 + 511) / 512);
+        uint gdtEnts = (uint)gdtEnts64;
+        if (gdtFrames > 16) return -Errno.EINVAL;
         ulong cr1 = Q(VcpuGuestContext.Layout.Ctrlreg + 8), cr3 = Q(VcpuGuestContext.Layout.Ctrlreg + 24);
         if ((flags & (ulong)VgcfFlags.InKernel) == 0 && cr1 == 0) return -Errno.EINVAL;
         if (gdtEnts > 7168) return -Errno.EINVAL;
-        for (ulong i = 0; i < (gdtEnts + 511) / 512; i++)
-            if (!Domain.Owns(Q(VcpuGuestContext.Layout.GdtFrames + 8 * (int)i))) return -Errno.EINVAL;
+        for (int i = 0; i < gdtFrames; i++)
+            if (!CanBeTyped(Q(VcpuGuestContext.Layout.GdtFrames + 8 * i), level: 0)) return -Errno.EINVAL;
         if (!Domain.M2p.ContainsKey(cr3 >> 12)) return -Errno.EINVAL;
-        if (cr1 != 0 && !Domain.M2p.ContainsKey(cr1 >> 12)) return -Errno.EINVAL;
+        if (!CanBeTyped(cr3 >> 12, level: 4)) return -Errno.EINVAL;
+        if (cr1 != 0 && (!Domain.M2p.ContainsKey(cr1 >> 12) || !CanBeTyped(cr1 >> 12, level: 4))) return -Errno.EINVAL;
 
         // Load the context (normalisations of spec §4.2).
         var c = v.Cpu;
@@ -206,6 +217,18 @@ public sealed partial class Hypervisor
     }
 
     private const int PvLayoutLegacyMaxVcpus = 32;
+
+    /// <summary>
+    /// get_page_type: a frame can take a special type (a descriptor table when <paramref name="level"/>
+    /// is 0, a page table of that level otherwise) only if the domain owns it and no writable
+    /// mapping of it exists; a frame already typed as that page-table level qualifies.
+    /// </summary>
+    private bool CanBeTyped(ulong mfn, int level)
+    {
+        if (!Domain.M2p.ContainsKey(mfn)) return false;
+        if (PageTableFrames.TryGetValue(mfn, out int existing)) return existing == level;
+        return !IsMappedWritable(mfn);
+    }
 
     /// <summary>VCPUOP_register_vcpu_info (spec §4.11).</summary>
     private long RegisterVcpuInfo(Vcpu caller, Vcpu v, ulong arg)

@@ -53,7 +53,13 @@ public sealed class UpDownIsUp : XtfTest
         g.ExpectEq(g.VcpuOp(VcpuOp.IsUp, 1, 0), 0, "is_up(1) right after down");
         var before = g.Var("count_before");
         var after = g.Var("count_after");
-        PvClock.SpinFor(g, 20_000_000);             // let any last instructions retire
+        // Asynchronous: wait until Xen has switched it out (runstate offline), then sample.
+        var rs = g.Alloc(VcpuRunstateInfo.Layout.Size, name: "rs");
+        g.Expect(PvClock.WaitFor(g, () =>
+        {
+            g.VcpuOp(VcpuOp.GetRunstateInfo, 1, rs.Ptr);
+            return rs.S32(VcpuRunstateInfo.Layout.State) == (int)RunState.Offline;
+        }, 2_000_000_000) == 1, "vCPU 1 is switched out (offline) after the down");
         g.Set(before, counter);
         PvClock.SpinFor(g, 50_000_000);
         g.Set(after, counter);
