@@ -68,7 +68,31 @@ public sealed partial class GuestProgram
         a.@lock.xadd(__qword_ptr[Abs(variable.Address)], rax);
     }
 
-    /// <summary>Spins (with pause) until <paramref name="condition"/> holds, at most <paramref name="maxSpins"/> times; returns 1 if it held.</summary>
+    /// <summary>
+    /// Spins (with pause) until <paramref name="condition"/> holds, emitting the condition's code
+    /// in every pass (so a hypercall inside it is made each time); at most <paramref name="maxSpins"/>
+    /// passes. Returns 1 if it held.
+    /// </summary>
+    public Val WaitUntil(Func<Cond> condition, long maxSpins = 100_000_000)
+    {
+        var n = Var("wait_spins");
+        var ok = Var("wait_ok");
+        Set(n, 0);
+        Set(ok, 0);
+        While(n < maxSpins, () =>
+        {
+            If(condition(), () => { Set(ok, 1); Break(); });
+            a.pause();
+            Set(n, n + 1);
+        });
+        return ok;
+    }
+
+    /// <summary>
+    /// Spins (with pause) until <paramref name="condition"/> holds (re-read from memory each pass),
+    /// at most <paramref name="maxSpins"/> times; returns 1 if it held. A hypercall inside the
+    /// condition would run only once: use the <see cref="WaitUntil(Func{Cond}, long)"/> form.
+    /// </summary>
     public Val WaitUntil(Cond condition, long maxSpins = 100_000_000)
     {
         var n = Var("wait_spins");

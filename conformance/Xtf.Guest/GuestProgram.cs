@@ -229,6 +229,29 @@ public sealed partial class GuestProgram
         Bind(end);
     }
 
+    /// <summary>
+    /// <c>while (condition())</c> with the condition's code emitted at the top of every pass: use
+    /// this form when the condition contains a hypercall or any other statement, which the
+    /// <see cref="Cond"/> form would run only once, before the loop.
+    /// </summary>
+    public void While(Func<Cond> condition, Action body)
+    {
+        var top = NewLabel("while");
+        var end = NewLabel("wend");
+        Bind(top);
+        Branch(condition(), end, when: false);
+        loops.Push((end, top));
+        body();
+        loops.Pop();
+        a.jmp(top.Label);
+        Bind(end);
+    }
+
+    /// <summary>
+    /// <c>while (condition)</c>. The condition is re-evaluated from memory each pass, but a
+    /// hypercall used inside it was emitted before the loop and runs once: use the
+    /// <see cref="While(Func{Cond}, Action)"/> form for that.
+    /// </summary>
     public void While(Cond condition, Action body)
     {
         var top = NewLabel("while");

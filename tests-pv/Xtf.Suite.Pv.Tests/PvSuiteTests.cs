@@ -63,6 +63,12 @@ public sealed class PvSuiteTests
         var xen = RunXen(c);
         var sim = RunSim(c, image);
         string? diff = Divergence.Compare(xen, sim);
+        if (ExpectedResults.KnownSimGap(c))
+        {
+            // A documented model gap must still show; once fixed, remove its expected-results entry.
+            Assert.That(diff, Is.Not.Null, "the documented simulator gap is gone: remove its ExpectedResults entry");
+            return;
+        }
         Assert.That(diff, Is.Null, "DIVERGED:\n" + diff);
     }
 

@@ -44,7 +44,7 @@ public sealed class VcpuBringUp : XtfTest
         g.Expect(g.WaitUntil(done == 1) == 1, "vCPU 1 finished its loop");
         g.ExpectEq(started, 1, "vCPU 1 ran its entry point");
         g.ExpectEq(counter, 2 * Rounds, "both vCPUs' atomic additions");
-        g.Expect(g.WaitUntil(g.VcpuOp(VcpuOp.IsUp, 1, 0) == 0) == 1, "vCPU 1 reports down after VCPUOP_down on itself");
+        g.Expect(g.WaitUntil(() => g.VcpuOp(VcpuOp.IsUp, 1, 0) == 0) == 1, "vCPU 1 reports down after VCPUOP_down on itself");
 
         var ctx = g.VcpuContext(1, ap);
         g.ExpectEq(g.VcpuOp(VcpuOp.Initialise, 1, ctx.Ptr), -Errno.EEXIST, "VCPUOP_initialise of an initialised vCPU");

@@ -183,3 +183,40 @@ public sealed class CodeCacheTests
         Assert.That(X86Interpreter.IsImplemented(Decode("06")), Is.False);       // invalid in 64-bit mode
     }
 }
+
+/// <summary>TryDecodeAt: what a hypervisor uses to emulate a faulting instruction.</summary>
+[Parallelizable(ParallelScope.All)]
+public sealed class DecodeForEmulationTests
+{
+    [Test]
+    public void TheFaultingPrivilegedInstructionCanBeDecoded()
+    {
+        var m = new TestMachine();
+        m.Load(a =>
+        {
+            a.xor(eax, eax);
+            a.db(0x0F, 0x20, 0xD8);   // mov rax, cr3
+            a.int3();
+        });
+        var e = m.Run();
+        Assert.That(e.Vector, Is.EqualTo(13));
+        Assert.That(m.Interp.TryDecodeAt(m.Cpu, m.Cpu.Rip, out var ins), Is.True);
+        Assert.That(ins.Code, Is.EqualTo(Code.Mov_r64_cr));
+        Assert.That(ins.Op1Register, Is.EqualTo(Register.CR3));
+        Assert.That(ins.Length, Is.EqualTo(3));
+    }
+
+    [Test]
+    public void DecodingAcrossPagesAndFromUnmappedMemory()
+    {
+        var m = new TestMachine();
+        ulong at = CodeVa + 0xFFE;
+        m.Load(a => a.mov(rax, 0x1122_3344_5566_7788), at);
+        Assert.That(m.Interp.TryDecodeAt(m.Cpu, at, out var ins), Is.True);
+        Assert.That(ins.Immediate64, Is.EqualTo(0x1122_3344_5566_7788UL));
+        m.SetEntry(CodeVa + 0x1000, 1, 0);
+        Assert.That(m.Interp.TryDecodeAt(m.Cpu, at, out _), Is.False, "the tail is not mapped");
+        Assert.That(m.Interp.TryDecodeAt(m.Cpu, 0x7F00_0000_0000, out _), Is.False);
+        Assert.That(m.Interp.TryDecodeAt(m.Cpu, 0x8000_0000_0000_0000, out _), Is.False);
+    }
+}

@@ -23,18 +23,6 @@ public sealed class SimHostTests
         return o;
     }
 
-    public static IEnumerable<TestCaseData> SuiteCases() =>
-        Catalog.Cases.Select(c => new TestCaseData(c.FullName).SetName($"{c.FullName} on sim"));
-
-    [TestCaseSource(nameof(SuiteCases))]
-    public void SuiteTestSucceeds(string name)
-    {
-        var c = Catalog.Cases.Single(x => x.FullName == name);
-        var o = Sim(c.Build());
-        Assert.That(o.Status, Is.EqualTo(TestStatus.Success), o.Message);
-        Assert.That(o.ShutdownReason, Is.EqualTo(0));
-    }
-
     [Test]
     public void SelftestPrintsExactlyWhatTheGeneratorPromises()
     {

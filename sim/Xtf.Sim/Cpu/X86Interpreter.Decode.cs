@@ -151,6 +151,33 @@ public sealed partial class X86Interpreter
         return ref slot;
     }
 
+    /// <summary>
+    /// Decodes the instruction at <paramref name="va"/> as the CPU fetches it (through the page tables,
+    /// with execute permission at <paramref name="cpu"/>'s privilege), for a hypervisor emulating an
+    /// instruction that faulted (e.g. a privileged one that raised #GP). False when the bytes cannot be
+    /// fetched or do not decode; no exit is recorded and no guest state changes (Accessed bits aside).
+    /// </summary>
+    public bool TryDecodeAt(CpuState cpu, ulong va, out Instruction instruction)
+    {
+        ArgumentNullException.ThrowIfNull(cpu);
+        instruction = default;
+        Span<byte> bytes = stackalloc byte[MaxInstructionLength];
+        int have = 0;
+        bool user = cpu.Cpl == 3;
+        while (have < MaxInstructionLength)
+        {
+            ulong at = va + (ulong)have;
+            if (!IsCanonical(at) || !Walk(cpu.Cr3, at, AccessKind.Execute, user, out ulong maddr, out _, out _)) break;
+            int n = Math.Min(MaxInstructionLength - have, MachineMemory.PageSize - (int)(at & MachineMemory.PageMask));
+            memory.Read(maddr, bytes.Slice(have, n));
+            have += n;
+        }
+        if (have == 0) return false;
+        var d = Decoder.Create(64, new ByteArrayCodeReader(bytes[..have].ToArray()), va, DecoderOptions.None);
+        d.Decode(out instruction);
+        return d.LastError == DecoderError.None && !instruction.IsInvalid;
+    }
+
     // ------------------------------------------------------------------ Iced instruction -> Op
 
     /// <summary>Whether the interpreter executes this instruction (rather than raising #UD for it as unimplemented).</summary>

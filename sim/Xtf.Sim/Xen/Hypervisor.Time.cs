@@ -26,5 +26,6 @@ public sealed partial class Hypervisor
         t[VcpuTimeInfo.Layout.TscShift] = unchecked((byte)TscShift);
         BinaryPrimitives.WriteUInt32LittleEndian(t[VcpuTimeInfo.Layout.Version..], version + 1);
         NoteVcpuInfoWrite(v);
+        if (v.TimeArea is { } area) CopyToGuest(v, area, t.ToArray());   // the registered copy; faults ignored
     }
 }

@@ -110,7 +110,8 @@ public sealed partial class Hypervisor
                     case 0: v.EventCallback = address; return 0;
                     case 1: v.FailsafeCallback = address; return 0;
                     case 2: v.SyscallCallback = address; return 0;
-                    case 4 or 5 or 7: return 0;   // nmi, sysenter, syscall32: recorded by Xen, unused here
+                    case 4: v.Traps[2] = new TrapEntry(0, KernelCs, address); return 0;   // nmi
+                    case 5 or 7: return 0;   // sysenter, syscall32: recorded by Xen, unused here
                     default: return -Errno.ENOSYS;
                 }
             }
@@ -121,13 +122,19 @@ public sealed partial class Hypervisor
                 return type switch
                 {
                     0 or 1 or 2 or 5 or 7 => -Errno.EINVAL,
-                    4 => 0,
+                    4 => UnregisterNmi(v),
                     _ => -Errno.ENOSYS,
                 };
             }
             default:
                 return -Errno.ENOSYS;
         }
+    }
+
+    private static long UnregisterNmi(Vcpu v)
+    {
+        v.Traps[2] = default;
+        return 0;
     }
 
     // ------------------------------------------------------------ iret (xen/arch/x86/pv/iret.c)
@@ -156,6 +163,7 @@ public sealed partial class Hypervisor
         }
         SetUpcallMask(v, (rflags & FlagIf) == 0);
         c[Reg.Rax] = rax;
+        v.InNmi = false;                       // iret ends NMI delivery (async_exception_cleanup)
         return null;
     }
 
@@ -230,9 +238,29 @@ public sealed partial class Hypervisor
         return true;
     }
 
-    /// <summary>On return to the guest: inject an event upcall if one is pending and not masked (spec §7.10).</summary>
+    /// <summary>
+    /// On return to the guest: a pending NMI first, through trap 2 (dropped when no handler is
+    /// registered; held while an earlier NMI has not returned through iret), then an event upcall
+    /// if one is pending and not masked (spec §7.10).
+    /// </summary>
     public void DeliverPendingUpcall(Vcpu v)
     {
+        if (v.NmiPending && v.Initialised && !v.InNmi && !Domain.IsShuttingDown)
+        {
+            v.NmiPending = false;
+            var nmi = v.Traps[2];
+            if (nmi.Address != 0)
+            {
+                Trace.Exception(v.Id, 2, null, v.Cpu.Rip, "nmi");
+                if (!BounceFrame(v, v.Cpu.Rip, null, fault: false, nmi.Cs, nmi.Address, (nmi.Flags & 4) != 0))
+                {
+                    CrashDomain(v, "NMI: cannot write the guest stack");
+                    return;
+                }
+                v.InNmi = true;
+                return;
+            }
+        }
         if (Domain.IsShuttingDown || !UpcallPending(v) || UpcallMasked(v)) return;
         if (v.EventCallback == 0)
         {

@@ -20,15 +20,21 @@ public sealed partial class Hypervisor
             // x86-specific commands first (xen/arch/x86/domain.c: arch_do_vcpu_op)
             case (int)Abi.VcpuOp.SendNmi:
                 if (arg != 0) return -Errno.EINVAL;
-                v.NmiPending = true;
+                v.NmiPending = true;                  // delivered on the target's next return to the guest
                 return 0;
             case (int)Abi.VcpuOp.GetPhysid:
-                return -Errno.EINVAL;                 // dom0 vCPUs are not pinned 1:1 here
+            {
+                // Only a hardware domain whose vCPU is pinned to one pCPU: with one pCPU, dom0's
+                // affinity is that CPU (measured: rc 0, phys_id 0); with two, -EINVAL.
+                if (Domain.Pcpus != 1) return -Errno.EINVAL;
+                return WriteU64(caller, arg, 0) ? 0 : -Errno.EFAULT;
+            }
             case (int)Abi.VcpuOp.RegisterVcpuTimeMemoryArea:
             {
                 if (!ReadU64(caller, arg, out ulong area)) return -Errno.EFAULT;
                 if (!AccessOk(area)) return -Errno.EFAULT;
                 v.TimeArea = area;
+                UpdateVcpuTime(v);                    // written at once (faults ignored)
                 return 0;
             }
 

@@ -61,6 +61,8 @@ public sealed class Vcpu
     public ulong KernelSs { get; set; }
     public ulong KernelSp { get; set; }
     public bool NmiPending { get; set; }
+    /// <summary>An NMI was delivered and has not yet returned through iret.</summary>
+    public bool InNmi { get; set; }
     public bool PinOverride { get; set; }
 
     /// <summary>Where this vCPU's vcpu_info lives, as a machine address; null for the dummy (id ≥ 32, unregistered).</summary>
