@@ -138,52 +138,8 @@ public static class SchedKit
     /// delta since tsc_timestamp, scaled by tsc_shift and tsc_to_system_mul / 2^32, read under
     /// the version counter. Tests only compare it; it is never printed.
     /// </summary>
-    public static Val Now(GuestProgram g)
-    {
-        var result = g.Var("now");
-        ulong ti = g.SharedInfo.Address + (ulong)(SharedInfo.Layout.VcpuInfoAt(0) + VcpuInfo.Layout.Time);
-        var a = g.Asm;
-        var retry = a.CreateLabel();
-        var right = a.CreateLabel();
-        var scaled = a.CreateLabel();
-        var noDelta = a.CreateLabel();
-        var store = a.CreateLabel();
-        a.mov(rsi, (long)ti);
-        a.Label(ref retry);
-        a.mov(r8d, __dword_ptr[rsi + VcpuTimeInfo.Layout.Version]);
-        a.test(r8d, 1);
-        a.jnz(retry);
-        a.lfence();
-        a.rdtsc();
-        a.shl(rdx, 32);
-        a.or(rax, rdx);
-        a.mov(r9, __qword_ptr[rsi + VcpuTimeInfo.Layout.TscTimestamp]);
-        a.mov(r10, __qword_ptr[rsi + VcpuTimeInfo.Layout.SystemTime]);
-        a.mov(r11d, __dword_ptr[rsi + VcpuTimeInfo.Layout.TscToSystemMul]);
-        a.movsx(ecx, __byte_ptr[rsi + VcpuTimeInfo.Layout.TscShift]);
-        a.lfence();
-        a.cmp(r8d, __dword_ptr[rsi + VcpuTimeInfo.Layout.Version]);
-        a.jne(retry);
-        a.sub(rax, r9);
-        a.jb(noDelta);                                  // TSC behind the stamp: no delta
-        a.test(ecx, ecx);
-        a.js(right);
-        a.shl(rax, cl);
-        a.jmp(scaled);
-        a.Label(ref right);
-        a.neg(ecx);
-        a.shr(rax, cl);
-        a.Label(ref scaled);
-        a.mul(r11);                                     // rdx:rax = delta * mul
-        a.shrd(rax, rdx, 32);
-        a.jmp(store);
-        a.Label(ref noDelta);
-        a.xor(eax, eax);
-        a.Label(ref store);
-        a.add(rax, r10);
-        a.mov(__qword_ptr[(long)result.Address], rax);
-        return result;
-    }
+    public static Val Now(GuestProgram g) =>
+        Xtf.Suite.Pv.Vcpu.PvClock.Now(g, g.SharedInfo.Address + (ulong)(SharedInfo.Layout.VcpuInfoAt(0) + VcpuInfo.Layout.Time));
 
     /// <summary>A sched_poll in guest memory.</summary>
     public static GuestBuffer PollArg(GuestProgram g, Val ports, Val nrPorts, Val timeout, string name = "sched_poll")
