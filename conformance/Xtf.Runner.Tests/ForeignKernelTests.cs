@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using Xtf.Elf;
 using Xtf.Hosting;
+using Xtf.Sim;
 
 namespace Xtf.Runner.Tests;
 
@@ -68,25 +69,35 @@ public sealed class ForeignKernelTests
         Directory.CreateDirectory(workDir);
         kernelPath = Path.Combine(workDir, KernelName);
 
-        var args = new List<string>(GccFlags)
+        Compile(sources, kernelPath, "-O2");
+        kernel = File.ReadAllBytes(kernelPath);
+        foreach (var level in OtherOptimisationLevels)
+            Compile(sources, kernelPath + level, level);
+    }
+
+    /// <summary>Other optimisation levels, run on the simulator: each makes a different mix of instructions.</summary>
+    private static readonly string[] OtherOptimisationLevels = ["-O0", "-O1", "-Os", "-O3"];
+
+    private static void Compile(string sources, string output, string optimisation)
+    {
+        var args = new List<string>(GccFlags.Select(f => f == "-O2" ? optimisation : f))
         {
             "-T", Path.Combine(sources, "kernel.ld"),
-            "-o", kernelPath,
+            "-o", output,
             Path.Combine(sources, "head.S"),
             Path.Combine(sources, "main.c"),
         };
         TestContext.Progress.WriteLine("gcc " + string.Join(" ", args));
 
-        var (exit, output) = RunGcc(args);
+        var (exit, text) = RunGcc(args);
         if (exit is null)
         {
-            string reason = $"gcc is not available: {output}";
+            string reason = $"gcc is not available: {text}";
             if (RealXen.InCi) Assert.Fail(reason + " (CI must build the foreign kernel)");
             Assert.Inconclusive(reason);
         }
-        Assert.That(exit, Is.EqualTo(0), $"gcc failed to build {KernelName}:\n{output}");
-        if (output.Length > 0) TestContext.Progress.WriteLine(output);
-        kernel = File.ReadAllBytes(kernelPath);
+        Assert.That(exit, Is.EqualTo(0), $"gcc {optimisation} failed to build {KernelName}:\n{text}");
+        if (text.Length > 0) TestContext.Progress.WriteLine(text);
     }
 
     [OneTimeTearDown]
@@ -202,5 +213,47 @@ public sealed class ForeignKernelTests
         Assert.That(outcome.GuestLines[^1], Is.EqualTo("Test result: SUCCESS"));
         Assert.That(outcome.GuestLines, Is.EqualTo(ExpectedGuestLines));
         Assert.That(outcome.ShutdownReason, Is.EqualTo(0), "SCHEDOP_shutdown(SHUTDOWN_poweroff)");
+    }
+
+    [Test]
+    public void SimulatorRunsTheGccKernelWithTheSameLinesAsRealXen()
+    {
+        var t = new SimHost(new SimOptions()).Boot(new BootRequest(KernelName, kernel));
+        var outcome = ConsoleProtocol.Evaluate(t);
+
+        Assert.That(outcome.Status, Is.EqualTo(TestStatus.Success), outcome.Message + "\n" + t.Log);
+        Assert.That(outcome.GuestLines, Is.EqualTo(ExpectedGuestLines), "the same lines real Xen gives (pinned above)");
+        Assert.That(outcome.ShutdownReason, Is.EqualTo(0), "SCHEDOP_shutdown(SHUTDOWN_poweroff)");
+        Assert.That(t.Instructions, Is.GreaterThan(10_000), "the compiled code really ran in the interpreter");
+    }
+
+    [TestCaseSource(nameof(OtherOptimisationLevels))]
+    public void SimulatorRunsTheGccKernelAtOtherOptimisationLevels(string level)
+    {
+        byte[] image = File.ReadAllBytes(kernelPath + level);
+        Assert.That(image, Is.Not.EqualTo(kernel), $"gcc {level} made different code from -O2");
+        var t = new SimHost(new SimOptions()).Boot(new BootRequest(KernelName + level, image));
+        var outcome = ConsoleProtocol.Evaluate(t);
+
+        Assert.That(outcome.Status, Is.EqualTo(TestStatus.Success), outcome.Message + "\n" + t.Log);
+        Assert.That(outcome.GuestLines, Is.EqualTo(ExpectedGuestLines), $"gcc {level} computes the same lines");
+    }
+
+    [Test]
+    public void XtfRunKernelHostBothTranscriptsAgree()
+    {
+        RealXen.Require();
+        string results = Path.Combine(workDir, "results-both");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        int exit = XtfCli.Run(["run", "--kernel", kernelPath, "--host", "both", "--results", results], stdout, stderr);
+
+        TestContext.Out.WriteLine(stdout.ToString());
+        Assert.That(stderr.ToString(), Is.Empty);
+        Assert.That(exit, Is.EqualTo(ExitCodes.Success), stdout.ToString());
+        Assert.That(stdout.ToString(), Does.Contain("transcripts agree"));
+        Assert.That(File.Exists(Path.Combine(results, "sim", KernelName + ".log")), Is.True);
+        Assert.That(File.Exists(Path.Combine(results, "xen", KernelName + ".log")), Is.True);
     }
 }

@@ -278,4 +278,23 @@ public sealed class Dom0MemoryTests
         Assert.That(d.Notes!.HypercallPage, Is.EqualTo(0x101000));
         Assert.That(d.Notes.XenVersion, Is.EqualTo("xen-3.0"));
     }
+
+    /// <summary>
+    /// Small kernels (gcc's c-probe is 5-7 pages) fall below the measured module sizes: for 6 pages
+    /// the shared_info rule picks a page inside one of the measured small chunks. The builder must
+    /// still give dom0 nr_pages distinct frames, none of them shared_info.
+    /// </summary>
+    [TestCase(0x4000UL)]
+    [TestCase(0x5000UL)]
+    [TestCase(0x6000UL)]
+    [TestCase(0x7000UL)]
+    [TestCase(0x8000UL)]
+    public void SmallKernelsGetAllTheirPagesAndNeverSharedInfo(ulong fileSize)
+    {
+        var (d, _) = BuilderKit.Build(BuilderKit.Kernel(fileSize));
+        var profile = MachineProfile.For(512, 1, 1);
+        Assert.That(d.NrPages, Is.EqualTo(profile.NrPages));
+        Assert.That(d.P2m.Distinct().Count(), Is.EqualTo((int)d.NrPages), "every pfn has its own frame");
+        Assert.That(d.P2m, Does.Not.Contain(d.SharedInfoMfn), "shared_info is Xen's page, not dom0's");
+    }
 }

@@ -209,6 +209,7 @@ public sealed class Dom0Builder
         var heap = new DomHeap(profile.FreeChunks);
         heap.Reserve(blockStartMfn, blockEndMfn);
         heap.Reserve(sharedInfoMfn, sharedInfoMfn + 1);
+        KeepFreePages(heap, nrPages - totPages, sharedInfoMfn, blockEndMfn);
         var chunks = new Dom0ChunkAllocator(heap);
         while (pfnCursor < nrPages)
         {
@@ -377,6 +378,31 @@ public sealed class Dom0Builder
             dirtyPfns.Add(pfn);
             data = data[inPage..];
             va += (ulong)inPage;
+        }
+    }
+
+    /// <summary>
+    /// The measured heaps hold exactly the pages dom0 still needs after its initial block. For a
+    /// kernel module smaller than the measured sizes (under 9 pages), the measured shared_info rule
+    /// can put shared_info inside one of the small chunks near the relocated module, whose real
+    /// positions for such sizes were not measured; on real Xen the total stays the same (nr_pages
+    /// follows from F alone, xen-4.17-dom0.md §2.3). Keep that invariant: hand the heap the missing
+    /// pages from the highest frames below the top reserve that no chunk holds. Only the P2M's last
+    /// entries depend on this choice.
+    /// </summary>
+    private void KeepFreePages(DomHeap heap, ulong needed, ulong sharedInfoMfn, ulong blockEndMfn)
+    {
+        if (heap.FreePages >= needed || !profile.FreeChunksMeasured) return;
+        ulong missing = needed - heap.FreePages;
+        if (missing > 16) throw new InvalidOperationException($"the measured heap lacks {missing} pages: not a shared_info collision");
+        ulong candidate = profile.LowRamFrames - 0x20 - 0x400;
+        for (int bound = 0; missing > 0; bound++)
+        {
+            if (bound > 4096 || candidate == 0) throw new InvalidOperationException("no spare frame below the heap's top reserve");
+            candidate--;
+            if (candidate == sharedInfoMfn || candidate >= blockStartMfn && candidate < blockEndMfn || heap.Holds(candidate)) continue;
+            heap.AddFrame(candidate);
+            missing--;
         }
     }
 

@@ -33,6 +33,18 @@ public sealed class DomHeap
         FreePages += 1UL << order;
     }
 
+    /// <summary>Whether a free chunk holds the frame.</summary>
+    public bool Holds(ulong mfn)
+    {
+        foreach (var ((_, order), set) in free)
+            foreach (ulong start in set)
+                if (mfn >= start && mfn < start + (1UL << order)) return true;
+        return false;
+    }
+
+    /// <summary>Frees one more frame (order 0).</summary>
+    public void AddFrame(ulong mfn) => Add(mfn, 0);
+
     /// <summary>Takes the frames [start, end) out of the free chunks (splitting the chunks that overlap them).</summary>
     public void Reserve(ulong start, ulong end)
     {
