@@ -50,7 +50,28 @@ public static class Bench
             runs++;
         }
         clock.Stop();
+        if (o.Has("breakdown")) Breakdown(example, options, w);
         w.WriteLine($"example kernel: {runs} complete runs in {clock.Elapsed.TotalSeconds:0.00} s = {runs / clock.Elapsed.TotalSeconds:0} runs/s (build, boot, run to shutdown; one thread)");
         return 0;
+    }
+
+    private static void Breakdown(TestCase example, SimOptions options, TextWriter w)
+    {
+        const int n = 50;
+        var image = example.Build();
+        var profile = Xtf.Sim.Builder.MachineProfile.For(options.MemoryMiB, 1, 1);
+        var t = Stopwatch.StartNew();
+        for (int i = 0; i < n; i++) example.Build();
+        double build = t.Elapsed.TotalMilliseconds / n;
+        t.Restart();
+        for (int i = 0; i < n; i++) new Xtf.Sim.Memory.MachineMemory(profile.MachineFrames);
+        double mem = t.Elapsed.TotalMilliseconds / n;
+        t.Restart();
+        for (int i = 0; i < n; i++) Xtf.Sim.Builder.Dom0Builder.Build(image.Bytes, "", profile, new Xtf.Sim.Memory.MachineMemory(profile.MachineFrames));
+        double dom0 = t.Elapsed.TotalMilliseconds / n;
+        t.Restart();
+        for (int i = 0; i < n; i++) SimMachine.Run(image.Bytes, options);
+        double run = t.Elapsed.TotalMilliseconds / n;
+        w.WriteLine($"breakdown per run: kernel image {build:0.000} ms, machine memory {mem:0.000} ms, dom0 build (incl. memory) {dom0:0.000} ms, SimMachine.Run {run:0.000} ms");
     }
 }
