@@ -121,7 +121,14 @@ public sealed class SimMachine : ICpuPlatform
         var interpreter = new X86Interpreter(memory, this);
         var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd);
         hv.DiscoverPageTables(dom0.Cr3);
-        return RunLoop(hv, interpreter, domain);
+        try
+        {
+            return RunLoop(hv, interpreter, domain);
+        }
+        finally
+        {
+            interpreter.ReleaseDecodedPages();   // their 128 KiB op tables serve the next machine
+        }
     }
 
     private static readonly string[] AfterBuild =
