@@ -44,7 +44,7 @@ public static class XtfCli
 
     private static readonly HashSet<string> RunValued =
         ["host", "kernel", "xen", "qemu", "accel", "vcpus", "jobs", "timeout", "memory", "xen-cmdline", "results", "o", "output", "seed", "budget", "seconds"];
-    private static readonly HashSet<string> RunFlags = ["verbose", "help"];
+    private static readonly HashSet<string> RunFlags = ["verbose", "help", "breakdown"];
 
     public static TestCatalog Catalog { get; } = TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly);
 

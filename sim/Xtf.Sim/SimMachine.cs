@@ -117,11 +117,18 @@ public sealed class SimMachine : ICpuPlatform
         boot.SetRunstate(RunState.Runnable, clock.Now);
         for (int i = 1; i < vcpus; i++) { cpus[i].Cpu.Cr3 = dom0.Cr3; cpus[i].Cpu.Cpl = 3; }
 
-        var domain = new Domain(0, memory, dom0.SharedInfoMfn, cpus, dom0.P2m, profile.Pcpus) { VmAssist = dom0.VmAssist };
+        var domain = new Domain(0, memory, dom0.SharedInfoMfn, cpus, dom0.P2mMap, profile.Pcpus) { VmAssist = dom0.VmAssist };
         var interpreter = new X86Interpreter(memory, this);
         var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd);
         hv.DiscoverPageTables(dom0.Cr3);
-        return RunLoop(hv, interpreter, domain);
+        try
+        {
+            return RunLoop(hv, interpreter, domain);
+        }
+        finally
+        {
+            interpreter.ReleaseDecodedPages();   // their 128 KiB op tables serve the next machine
+        }
     }
 
     private static readonly string[] AfterBuild =

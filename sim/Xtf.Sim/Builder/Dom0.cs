@@ -1,5 +1,6 @@
 using Xtf.Abi;
 using Xtf.Elf;
+using Xtf.Sim.Memory;
 
 namespace Xtf.Sim.Builder;
 
@@ -54,8 +55,11 @@ public sealed record Dom0
     public required ulong AllocBlockStart { get; init; }
     public required ulong AllocBlockEnd { get; init; }
     public required int AllocOrder { get; init; }
-    /// <summary>pfn → mfn for every one of <see cref="NrPages"/> pages (the guest's mfn_list holds the same values).</summary>
-    public required ulong[] P2m { get; init; }
+    /// <summary>pfn → mfn for every one of <see cref="NrPages"/> pages, as runs (the guest's mfn_list holds the same values).</summary>
+    public required PhysToMachineMap P2mMap { get; init; }
+    private ulong[]? p2mArray;
+    /// <summary><see cref="P2mMap"/> page by page (made on first use).</summary>
+    public ulong[] P2m => p2mArray ??= P2mMap.ToArray();
     /// <summary>mfn → pfn for dom0's pages.</summary>
     public required IReadOnlyDictionary<ulong, ulong> M2p { get; init; }
     /// <summary>The bootstrap page-table frames in Xen's order (L4 first).</summary>
@@ -92,5 +96,5 @@ public sealed record Dom0
     public ushort Gs => Vcpu0.Gs;
 
     /// <summary>The MFN behind a virtual address of the initial mapping, or null outside [VirtStart, VirtEnd).</summary>
-    public ulong? MfnOfVa(ulong va) => va >= VirtStart && va < VirtEnd ? P2m[(va - VirtStart) >> 12] : null;
+    public ulong? MfnOfVa(ulong va) => va >= VirtStart && va < VirtEnd ? P2mMap[(va - VirtStart) >> 12] : null;
 }

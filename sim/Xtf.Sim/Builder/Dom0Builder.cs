@@ -192,18 +192,9 @@ public sealed class Dom0Builder
         WriteVirtual(vstartinfoStart, new byte[Page]);
 
         // The P2M for the initial block (pfn i ↔ block frame i), then the rest of dom0's memory in chunks.
-        var p2m = new ulong[nrPages];
-        var m2p = new Dictionary<ulong, ulong>();
-        var p2mBytes = new byte[nrPages * 8];
-        void Map(ulong pfn, ulong mfn)
-        {
-            p2m[pfn] = mfn;
-            m2p.Add(mfn, pfn);
-            BinaryPrimitives.WriteUInt64LittleEndian(p2mBytes.AsSpan((int)(pfn * 8)), mfn);
-        }
-        ulong pfnCursor;
-        for (pfnCursor = 0; pfnCursor < totPages && pfnCursor < nrPages; pfnCursor++) Map(pfnCursor, blockStartMfn + pfnCursor);
-        ulong firstP2mPfn = pfnCursor;
+        var p2mRuns = new PhysToMachineMap.Builder();
+        p2mRuns.Append(blockStartMfn, Math.Min(totPages, nrPages));
+        ulong firstP2mPfn = p2mRuns.Count;
 
         // xen/arch/x86/pv/dom0_build.c: alloc_chunk until nr_pages are owned.
         var heap = new DomHeap(profile.FreeChunks);
@@ -211,18 +202,17 @@ public sealed class Dom0Builder
         heap.Reserve(sharedInfoMfn, sharedInfoMfn + 1);
         KeepFreePages(heap, nrPages - totPages, sharedInfoMfn, blockEndMfn);
         var chunks = new Dom0ChunkAllocator(heap);
-        while (pfnCursor < nrPages)
+        while (p2mRuns.Count < nrPages)
         {
             var chunk = chunks.Next(nrPages - totPages) ?? throw Panic("Not enough RAM for DOM0 reservation");
             totPages += 1UL << chunk.Order;
-            for (ulong k = 0; pfnCursor < totPages; k++, pfnCursor++)
-            {
-                ulong mfn = chunk.Mfn + k;
-                if (mfn >= profile.MachineFrames) throw new InvalidOperationException($"heap model handed out mfn 0x{mfn:x} beyond the machine");
-                Map(pfnCursor, mfn);
-            }
+            ulong pages = totPages - p2mRuns.Count;
+            if (chunk.Mfn + pages > profile.MachineFrames)
+                throw new InvalidOperationException($"heap model handed out mfns 0x{chunk.Mfn:x}+0x{pages:x} beyond the machine");
+            p2mRuns.Append(chunk.Mfn, pages);
         }
-        WriteVirtual(vphysmapStart, p2mBytes);
+        var p2m = p2mRuns.Build();
+        WriteMfnList(vphysmapStart, p2m);
 
         var startInfo = new StartInfo
         {
@@ -269,7 +259,7 @@ public sealed class Dom0Builder
             PageTablesStart = vptStart, PageTablesEnd = vptEnd, BootStackVa = vstackStart, Entry = parms.VirtEntry.Value,
             NrPtFrames = nrPt, NrPages = nrPages, MaxVcpus = profile.Dom0Vcpus,
             AllocBlockStart = blockStartMfn << 12, AllocBlockEnd = blockEndMfn << 12, AllocOrder = order,
-            P2m = p2m, M2p = m2p, PageTableFrames = tables, Cr3 = cr3, SharedInfoMfn = sharedInfoMfn,
+            P2mMap = p2m, M2p = new MachineToPhysMap(p2m), PageTableFrames = tables, Cr3 = cr3, SharedInfoMfn = sharedInfoMfn,
             StartInfo = startInfo, ConsoleInfo = MeasuredConsoleInfo, CommandLine = cmdline,
             BuildLog = log.ToArray(), Vcpu0 = vcpu0, VmAssist = vmAssist, Parms = parms,
             Notes = parms.HasGuestInfo ? null : new Xtf.Elf.XenNotes(parms.RawXenNotes),
@@ -364,6 +354,26 @@ public sealed class Dom0Builder
                 at += (ulong)n;
             }
         }
+    }
+
+    /// <summary>
+    /// The mfn_list at <paramref name="va"/> (page-aligned, in the initial block): what Xen writes entry
+    /// by entry, produced lazily. Its frames are handed to machine memory as a provided range, so the
+    /// bytes appear when the guest (or anyone) first touches them, equal to an eager copy; the pages
+    /// are marked dirty as Xen's writes would leave them.
+    /// </summary>
+    private void WriteMfnList(ulong va, PhysToMachineMap p2m)
+    {
+        if ((va & MachineMemory.PageMask) != 0) throw new InvalidOperationException($"mfn_list at 0x{va:x} is not page-aligned");
+        ulong bytes = p2m.Count * 8;
+        if (bytes == 0) return;
+        ulong endVa = va + bytes;
+        if (va < vStart || endVa > vEnd) throw new InvalidOperationException($"mfn_list 0x{va:x}-0x{endVa:x} outside dom0's initial mapping");
+        ulong firstPfn = (va - vStart) >> MachineMemory.PageShift;
+        ulong pages = (bytes + Page - 1) >> MachineMemory.PageShift;
+        ulong firstMfn = blockStartMfn + firstPfn;
+        memory.Provide(firstMfn, pages, (mfn, frame) => p2m.WriteEntries((mfn - firstMfn) * (Page / 8), frame));
+        for (ulong k = 0; k < pages; k++) dirtyPfns.Add(firstPfn + k);
     }
 
     /// <summary>A write by Xen through dom0's initial mapping: to the block frame behind each page, marking the page dirty.</summary>

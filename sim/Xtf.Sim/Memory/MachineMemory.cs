@@ -4,7 +4,10 @@ namespace Xtf.Sim.Memory;
 
 /// <summary>
 /// The simulated machine's RAM, addressed by machine address (MFN &lt;&lt; 12 | offset). Frames are
-/// allocated, zeroed, on first touch, so a 512 MiB machine costs only what the guest uses.
+/// allocated on first touch (read or write), so a 512 MiB machine costs only what is used: an
+/// untouched frame reads as zero, unless a range was given a <see cref="FrameFill"/> with
+/// <see cref="Provide"/>, whose content is then produced when the frame is first touched.
+/// The frame table is two-level (2 MiB groups), so creating a machine allocates almost nothing.
 /// Writes to frames that hold decoded code are reported through <see cref="CodeWritten"/>, so the
 /// interpreter can drop stale decodings.
 /// </summary>
@@ -14,15 +17,25 @@ public sealed class MachineMemory
     public const int PageSize = 1 << PageShift;
     public const ulong PageMask = PageSize - 1;
 
-    private readonly byte[]?[] frames;
-    private readonly bool[] codeFrames;
+    /// <summary>Frames per group of the frame table (2 MiB).</summary>
+    private const int GroupShift = 9, GroupSize = 1 << GroupShift;
+    private const ulong GroupMask = GroupSize - 1;
+    /// <summary>At most this many lazily produced ranges (the dom0 builder registers one).</summary>
+    public const int MaxProvidedRanges = 64;
+
+    private readonly byte[]?[]?[] groups;
+    private readonly ulong[] codeBits;
+    private readonly List<(ulong First, ulong Count, FrameFill Fill)> provided = [];
+
+    /// <summary>Produces the content of frame <paramref name="mfn"/> into <paramref name="frame"/> (4 KiB, zeroed).</summary>
+    public delegate void FrameFill(ulong mfn, Span<byte> frame);
 
     public MachineMemory(ulong frameCount)
     {
         if (frameCount == 0 || frameCount > (1UL << 24)) throw new ArgumentOutOfRangeException(nameof(frameCount), "1 .. 2^24 frames (64 GiB)");
         FrameCount = frameCount;
-        frames = new byte[]?[frameCount];
-        codeFrames = new bool[frameCount];
+        groups = new byte[]?[]?[(frameCount + GroupMask) >> GroupShift];
+        codeBits = new ulong[(frameCount + 63) / 64];
     }
 
     public ulong FrameCount { get; }
@@ -30,36 +43,70 @@ public sealed class MachineMemory
     /// <summary>Called with the MFN when a frame marked as holding code is written.</summary>
     public Action<ulong>? CodeWritten { get; set; }
 
+    /// <summary>Frames materialised so far (touched, or produced from a provided range).</summary>
     public int AllocatedFrames { get; private set; }
 
-    public bool IsAllocated(ulong mfn) => mfn < FrameCount && frames[mfn] is not null;
+    public bool IsAllocated(ulong mfn) => mfn < FrameCount && groups[mfn >> GroupShift]?[mfn & GroupMask] is not null;
 
     public bool Contains(ulong maddr) => (maddr >> PageShift) < FrameCount;
 
-    /// <summary>The 4 KiB backing a frame, allocated zeroed on first use. Callers that write must call <see cref="NoteWrite"/>.</summary>
+    /// <summary>
+    /// Frames [<paramref name="firstMfn"/>, + <paramref name="count"/>) are produced by
+    /// <paramref name="fill"/> when first touched instead of reading as zero. None of them may be
+    /// materialised yet: the result is the same as writing fill's bytes now.
+    /// </summary>
+    public void Provide(ulong firstMfn, ulong count, FrameFill fill)
+    {
+        ArgumentNullException.ThrowIfNull(fill);
+        if (count == 0) return;
+        if (firstMfn >= FrameCount || count > FrameCount - firstMfn)
+            throw new ArgumentOutOfRangeException(nameof(count), $"frames 0x{firstMfn:x}+0x{count:x} are beyond the machine's 0x{FrameCount:x}");
+        if (provided.Count == MaxProvidedRanges) throw new InvalidOperationException($"more than {MaxProvidedRanges} provided ranges");
+        foreach (var (first, n, _) in provided)
+            if (firstMfn < first + n && first < firstMfn + count) throw new InvalidOperationException($"frames 0x{firstMfn:x}+0x{count:x} are already provided");
+        for (ulong m = firstMfn; m < firstMfn + count; m++)
+            if (IsAllocated(m)) throw new InvalidOperationException($"frame 0x{m:x} is already materialised");
+        provided.Add((firstMfn, count, fill));
+    }
+
+    /// <summary>The 4 KiB backing a frame, materialised on first use. Callers that write must call <see cref="NoteWrite"/>.</summary>
     public byte[] Frame(ulong mfn)
     {
         if (mfn >= FrameCount) throw new ArgumentOutOfRangeException(nameof(mfn), $"mfn 0x{mfn:x} is beyond the machine's 0x{FrameCount:x} frames");
-        var f = frames[mfn];
-        if (f is null)
+        var g = groups[mfn >> GroupShift];
+        if (g is not null && g[mfn & GroupMask] is { } f) return f;
+        return Materialise(mfn);
+    }
+
+    private byte[] Materialise(ulong mfn)
+    {
+        var g = groups[mfn >> GroupShift] ??= new byte[]?[GroupSize];
+        var f = new byte[PageSize];
+        foreach (var (first, n, fill) in provided)
         {
-            f = new byte[PageSize];
-            frames[mfn] = f;
-            AllocatedFrames++;
+            if (mfn >= first && mfn - first < n)
+            {
+                fill(mfn, f);
+                break;
+            }
         }
+        g[mfn & GroupMask] = f;
+        AllocatedFrames++;
         return f;
     }
 
-    public void MarkCode(ulong mfn) => codeFrames[mfn] = true;
-    public void UnmarkCode(ulong mfn) => codeFrames[mfn] = false;
-    public bool IsCode(ulong mfn) => mfn < FrameCount && codeFrames[mfn];
+    public void MarkCode(ulong mfn) => codeBits[mfn >> 6] |= 1UL << (int)(mfn & 63);
+    public void UnmarkCode(ulong mfn) => codeBits[mfn >> 6] &= ~(1UL << (int)(mfn & 63));
+    public bool IsCode(ulong mfn) => mfn < FrameCount && (codeBits[mfn >> 6] & (1UL << (int)(mfn & 63))) != 0;
 
     /// <summary>Reports a write to a frame (by any writer) so decoded code in it is invalidated.</summary>
     public void NoteWrite(ulong mfn)
     {
-        if (codeFrames[mfn])
+        ref ulong bits = ref codeBits[mfn >> 6];
+        ulong bit = 1UL << (int)(mfn & 63);
+        if ((bits & bit) != 0)
         {
-            codeFrames[mfn] = false;
+            bits &= ~bit;
             CodeWritten?.Invoke(mfn);
         }
     }

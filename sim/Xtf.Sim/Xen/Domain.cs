@@ -6,7 +6,7 @@ namespace Xtf.Sim.Xen;
 /// <summary>Per-domain state: the parts of struct domain a PV dom0 can observe.</summary>
 public sealed class Domain
 {
-    public Domain(ushort id, MachineMemory memory, ulong sharedInfoMfn, IReadOnlyList<Vcpu> vcpus, ulong[] p2m, int pcpus)
+    public Domain(ushort id, MachineMemory memory, ulong sharedInfoMfn, IReadOnlyList<Vcpu> vcpus, PhysToMachineMap p2m, int pcpus)
     {
         Id = id;
         Memory = memory;
@@ -14,7 +14,7 @@ public sealed class Domain
         Vcpus = vcpus;
         P2m = p2m;
         Pcpus = pcpus;
-        for (ulong pfn = 0; pfn < (ulong)p2m.Length; pfn++) M2p[p2m[pfn]] = pfn;
+        M2p = new MachineToPhysMap(p2m);
         Evtchn = new EventChannelTable(int.MaxValue);   // dom0: max_evtchn_port unlimited
     }
 
@@ -25,8 +25,8 @@ public sealed class Domain
     public ulong SharedInfoMfn { get; }
     public ulong SharedInfo => SharedInfoMfn << MachineMemory.PageShift;
     public IReadOnlyList<Vcpu> Vcpus { get; }
-    public ulong[] P2m { get; }
-    public Dictionary<ulong, ulong> M2p { get; } = new();
+    public PhysToMachineMap P2m { get; }
+    public MachineToPhysMap M2p { get; }
     public int Pcpus { get; }
     public EventChannelTable Evtchn { get; }
 

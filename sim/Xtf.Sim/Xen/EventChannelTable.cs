@@ -26,12 +26,13 @@ public sealed class EventChannelTable
     /// <summary>2-level ABI limit for a 64-bit guest: 64 × 64 ports.</summary>
     public const int AbiMaxPorts = 4096;
 
-    private readonly Port[] ports = new Port[AbiMaxPorts];
+    /// <summary>Port storage in buckets of <see cref="BucketSize"/>, made on first use (never moved, so refs stay valid).</summary>
+    private readonly Port[]?[] buckets = new Port[]?[AbiMaxPorts / BucketSize];
 
     public EventChannelTable(int maxPort)
     {
         MaxPort = Math.Min(maxPort, AbiMaxPorts - 1);
-        ports[0].State = PortState.Reserved;
+        this[0].State = PortState.Reserved;
         ValidPorts = BucketSize;
     }
 
@@ -41,12 +42,12 @@ public sealed class EventChannelTable
     /// <summary>valid_evtchns: ports with storage; a multiple of 64 that never decreases.</summary>
     public int ValidPorts { get; private set; }
 
-    public ref Port this[int port] => ref ports[port];
+    public ref Port this[int port] => ref (buckets[port / BucketSize] ??= new Port[BucketSize])[port % BucketSize];
 
     public bool IsValid(long port) => port >= 0 && port < ValidPorts;
 
     /// <summary>Usable: allocated by the guest (state above RESERVED).</summary>
-    public bool IsUsable(long port) => IsValid(port) && ports[port].State > PortState.Reserved;
+    public bool IsUsable(long port) => IsValid(port) && this[(int)port].State > PortState.Reserved;
 
     /// <summary>get_free_port: the lowest free port, growing storage bucket by bucket; -ENOSPC when none.</summary>
     public int Allocate()
@@ -58,7 +59,7 @@ public sealed class EventChannelTable
                 ValidPorts += BucketSize;   // storage for the next bucket
                 return p;
             }
-            if (ports[p].State == PortState.Free) return p;
+            if (this[p].State == PortState.Free) return p;
         }
         return -Errno.ENOSPC;
     }
@@ -66,6 +67,6 @@ public sealed class EventChannelTable
     public IEnumerable<int> InUse()
     {
         for (int p = 1; p < ValidPorts; p++)
-            if (ports[p].State > PortState.Reserved) yield return p;
+            if (this[p].State > PortState.Reserved) yield return p;
     }
 }
