@@ -147,11 +147,53 @@ public sealed partial class Hypervisor
         Wake(v);
     }
 
+    /// <summary>
+    /// vcpu_wake (xen/common/sched/core.c): a vCPU that becomes runnable is switched in on its
+    /// own pCPU; one still down that was blocked turns offline without a context switch.
+    /// </summary>
     public void Wake(Vcpu v)
     {
         if (!v.Blocked) return;
         v.Blocked = false;
-        if (v.Runnable) v.SetRunstate(RunState.Runnable, Clock.Now);
+        if (v.Runnable) SwitchIn(v);
+        else if (v.Runstate == RunState.Blocked) v.SetRunstate(RunState.Offline, Clock.Now);
+    }
+
+    // ------------------------------------------------------------ context switches (xen/common/sched/core.c, xen/arch/x86/domain.c)
+    //
+    // The model gives every vCPU its own pCPU, as the real-Xen host does (QEMU -smp = dom0's
+    // vCPUs, an idle pCPU for each): a runnable vCPU is running in Xen's eyes at once. The
+    // simulator's seeded interleaving of vCPUs on the one interpreter is not a Xen context
+    // switch and is invisible to the guest (no runstate, runstate-area or time update).
+
+    /// <summary>A vCPU goes onto its pCPU: runstate running, runstate area and vcpu_info.time rewritten, periodic timer checked.</summary>
+    public void SwitchIn(Vcpu v)
+    {
+        v.SetRunstate(RunState.Running, Clock.Now);
+        UpdateRunstateArea(v);
+        UpdateVcpuTime(v);                 // update_vcpu_system_time on the way into the guest
+        PeriodicOnSwitchIn(v);
+    }
+
+    /// <summary>A vCPU leaves its pCPU: blocked if VPF_blocked, offline otherwise; its periodic timer stops.</summary>
+    public void SwitchOut(Vcpu v)
+    {
+        v.SetRunstate(v.Blocked ? RunState.Blocked : RunState.Offline, Clock.Now);
+        UpdateRunstateArea(v);
+        v.PeriodicDeadline = null;
+    }
+
+    /// <summary>Xen's periodic timer: checked when a vCPU is switched in (spec §6.1).</summary>
+    private void PeriodicOnSwitchIn(Vcpu v)
+    {
+        if (v.PeriodNs == 0) return;
+        if (Clock.Now >= v.PeriodicLastEvent + v.PeriodNs)
+        {
+            v.PeriodicLastEvent = Clock.Now;
+            Trace.Timer(v.Id, "periodic", Clock.Now);
+            SendVirq(v, Virq.Timer);
+        }
+        v.PeriodicDeadline = v.PeriodicLastEvent + v.PeriodNs;
     }
 
     private long Watchdog(uint id, uint timeoutSeconds)

@@ -65,6 +65,11 @@ public sealed class Vcpu
     public bool InNmi { get; set; }
     public bool PinOverride { get; set; }
 
+    /// <summary>The guest's virtual CR2 (arch.pv.ctrlreg[2]): set when Xen delivers a #PF, read by an emulated mov from CR2.</summary>
+    public ulong GuestCr2 { get; set; }
+    /// <summary>The guest's virtual CR0.TS (fpu_taskswitch); never set by the model yet.</summary>
+    public bool VirtualTs { get; set; }
+
     /// <summary>Where this vCPU's vcpu_info lives, as a machine address; null for the dummy (id ≥ 32, unregistered).</summary>
     public ulong? VcpuInfo { get; set; }
     public bool VcpuInfoRegistered { get; set; }
