@@ -154,7 +154,7 @@ public sealed class SimMachine : ICpuPlatform
                 return Result(BootEnd.Timeout, $"instruction limit of {options.InstructionLimit} reached", executed);
 
             runnable.Clear();
-            foreach (var v in domain.Vcpus) if (v.Runnable) runnable.Add(v);
+            foreach (var v in domain.Vcpus) if (v.OnPcpu) runnable.Add(v);
             if (runnable.Count == 0)
             {
                 ulong? next = NextDeadline(domain, includePeriodic: false);
@@ -165,7 +165,7 @@ public sealed class SimMachine : ICpuPlatform
                 continue;
             }
 
-            if (current is null || !current.Runnable || hv.Reschedule || quantumLeft <= 0)
+            if (current is null || !current.OnPcpu || hv.Reschedule || quantumLeft <= 0)
             {
                 var pick = runnable.Count == 1 ? runnable[0] : runnable[random.Below(runnable.Count)];
                 quantumLeft = runnable.Count == 1 ? MinQuantum + QuantumSpread : MinQuantum + random.Below((int)QuantumSpread);
@@ -245,6 +245,15 @@ public sealed class SimMachine : ICpuPlatform
         }
         foreach (var v in domain.Vcpus)
         {
+            if (v.StartsAt is { } start && start <= now)
+            {
+                v.StartsAt = null;
+                if (v.Runnable)
+                {
+                    hv.SwitchIn(v);       // on its pCPU now; the interleaving may pick it at once
+                    hv.Reschedule = true;
+                }
+            }
             if (v.SingleshotDeadline is { } s && s <= now)
             {
                 v.SingleshotDeadline = null;
@@ -290,6 +299,7 @@ public sealed class SimMachine : ICpuPlatform
         }
         foreach (var v in domain.Vcpus)
         {
+            Consider(v.StartsAt);
             Consider(v.SingleshotDeadline);
             if (v.Polling) Consider(v.PollDeadline);
             if (includePeriodic) Consider(v.PeriodicDeadline);

@@ -31,6 +31,12 @@ public sealed class Vcpu
 
     public bool Runnable => Initialised && !Down && !Blocked;
 
+    /// <summary>When a woken vCPU gets onto its pCPU (Xen's wake latency); null when it is on it or not runnable.</summary>
+    public ulong? StartsAt { get; set; }
+
+    /// <summary>Runnable and on its pCPU: the simulator may interpret it.</summary>
+    public bool OnPcpu => Runnable && StartsAt is null;
+
     // runstate (spec §2.3, §4.6)
     public RunState Runstate { get; private set; } = RunState.Offline;
     public ulong RunstateEntryTime { get; private set; }
