@@ -34,6 +34,11 @@ public sealed class SimMachine : ICpuPlatform
     /// <summary>Virtual time one pause takes: spin-waits on time cost thousands, not millions, of instructions.</summary>
     private const ulong PauseNs = 1_000;
 
+    /// <summary>Xen's time-calibration period (EPOCH in xen/arch/x86/time.c), on multiples of it in system time.</summary>
+    public const ulong CalibrationNs = 1_000_000_000;
+
+    private ulong nextCalibration = (VirtualClock.BootTime / CalibrationNs + 1) * CalibrationNs;
+
     private readonly SimOptions options;
     private readonly VirtualClock clock = new();
     private readonly SerialLog serial;
@@ -156,7 +161,7 @@ public sealed class SimMachine : ICpuPlatform
                 return Result(BootEnd.Timeout, $"instruction limit of {options.InstructionLimit} reached", executed);
 
             runnable.Clear();
-            foreach (var v in domain.Vcpus) if (v.Runnable) runnable.Add(v);
+            foreach (var v in domain.Vcpus) if (v.OnPcpu) runnable.Add(v);
             if (runnable.Count == 0)
             {
                 ulong? next = NextDeadline(domain, includePeriodic: false);
@@ -167,25 +172,18 @@ public sealed class SimMachine : ICpuPlatform
                 continue;
             }
 
-            if (current is null || !current.Runnable || hv.Reschedule || quantumLeft <= 0)
+            if (current is null || !current.OnPcpu || hv.Reschedule || quantumLeft <= 0)
             {
                 var pick = runnable.Count == 1 ? runnable[0] : runnable[random.Below(runnable.Count)];
                 quantumLeft = runnable.Count == 1 ? MinQuantum + QuantumSpread : MinQuantum + random.Below((int)QuantumSpread);
                 if (pick != current)
                 {
-                    if (current is not null && current.Runnable)
-                    {
-                        current.SetRunstate(RunState.Runnable, clock.Now);
-                        hv.UpdateRunstateArea(current);
-                    }
-                    if (current is not null) current.PeriodicDeadline = null;   // stopped while descheduled
+                    // Interleaving only: each vCPU has its own pCPU in the model, so a change of
+                    // the interpreted vCPU is not a Xen context switch (see Hypervisor.SwitchIn).
                     if (current is not null && current.Cpu.Cr3 != pick.Cpu.Cr3) interpreter.FlushTlb();
                     current = pick;
                     trace.Schedule(pick.Id, clock.Now);
-                    pick.SetRunstate(RunState.Running, clock.Now);
-                    hv.UpdateRunstateArea(pick);
-                    hv.UpdateVcpuTime(pick);                 // Xen refreshes vcpu_time_info on switch-in
-                    PeriodicOnSwitchIn(hv, pick);
+                    if (pick.Runstate != RunState.Running) hv.SwitchIn(pick);   // first run, or online without a wake
                 }
                 hv.Reschedule = false;
             }
@@ -229,32 +227,40 @@ public sealed class SimMachine : ICpuPlatform
             }
             if (!cur.Runnable)
             {
-                cur.SetRunstate(cur.Blocked ? RunState.Blocked : RunState.Offline, clock.Now);
-                hv.UpdateRunstateArea(cur);
-                current = null;                          // switched out
+                if (cur.Runstate == RunState.Running) hv.SwitchOut(cur);   // blocked itself (a down already switched it out)
+                current = null;
             }
         }
         return Result(BootEnd.Shutdown, $"shutdown reason {domain.ShutdownReason}", executed);
     }
 
-    /// <summary>Xen's periodic timer: checked when a vCPU is switched in (spec §6.1).</summary>
-    private void PeriodicOnSwitchIn(Hypervisor hv, Vcpu v)
-    {
-        if (v.PeriodNs == 0) return;
-        if (clock.Now >= v.PeriodicLastEvent + v.PeriodNs)
-        {
-            v.PeriodicLastEvent = clock.Now;
-            trace.Timer(v.Id, "periodic", clock.Now);
-            hv.SendVirq(v, Virq.Timer);
-        }
-        v.PeriodicDeadline = v.PeriodicLastEvent + v.PeriodNs;
-    }
-
     private void FireTimers(Hypervisor hv, Domain domain)
     {
         ulong now = clock.Now;
+        if (now >= nextCalibration)
+        {
+            // time_calibration (xen/arch/x86/time.c): every EPOCH (1 s) each pCPU recalibrates and
+            // rewrites the time of the vCPU it is running (update_vcpu_system_time(current)); a
+            // pCPU whose vCPU is blocked or down runs idle and updates nothing.
+            foreach (var v in domain.Vcpus)
+            {
+                if (v.Runstate != RunState.Running) continue;
+                trace.Timer(v.Id, "calibration", now);
+                hv.UpdateVcpuTime(v);
+            }
+            nextCalibration = (now / CalibrationNs + 1) * CalibrationNs;
+        }
         foreach (var v in domain.Vcpus)
         {
+            if (v.StartsAt is { } start && start <= now)
+            {
+                v.StartsAt = null;
+                if (v.Runnable)
+                {
+                    hv.SwitchIn(v);       // on its pCPU now; the interleaving may pick it at once
+                    hv.Reschedule = true;
+                }
+            }
             if (v.SingleshotDeadline is { } s && s <= now)
             {
                 v.SingleshotDeadline = null;
@@ -291,15 +297,16 @@ public sealed class SimMachine : ICpuPlatform
         }
     }
 
-    private static ulong? NextDeadline(Domain domain, bool includePeriodic)
+    private ulong? NextDeadline(Domain domain, bool includePeriodic)
     {
-        ulong? next = null;
+        ulong? next = includePeriodic ? nextCalibration : null;   // calibration only matters while a vCPU runs
         void Consider(ulong? t)
         {
             if (t is { } x && (next is null || x < next)) next = x;
         }
         foreach (var v in domain.Vcpus)
         {
+            Consider(v.StartsAt);
             Consider(v.SingleshotDeadline);
             if (v.Polling) Consider(v.PollDeadline);
             if (includePeriodic) Consider(v.PeriodicDeadline);

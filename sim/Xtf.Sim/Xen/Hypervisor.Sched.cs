@@ -147,11 +147,69 @@ public sealed partial class Hypervisor
         Wake(v);
     }
 
+    /// <summary>
+    /// vcpu_wake (xen/common/sched/core.c): a vCPU that becomes runnable is switched in on its
+    /// own pCPU; one still down that was blocked turns offline without a context switch.
+    /// </summary>
     public void Wake(Vcpu v)
     {
         if (!v.Blocked) return;
         v.Blocked = false;
-        if (v.Runnable) v.SetRunstate(RunState.Runnable, Clock.Now);
+        if (v.Runnable) MakeRunnable(v);
+        else if (v.Runstate == RunState.Blocked) v.SetRunstate(RunState.Offline, Clock.Now);
+    }
+
+    /// <summary>
+    /// Virtual time from vcpu_wake to the woken vCPU running on its pCPU (the wake IPI and its
+    /// pCPU's schedule). Real Xen under QEMU TCG takes at least this long; without it the
+    /// simulator could run a vCPU woken by VCPUOP_up before the waker's next instruction.
+    /// </summary>
+    public const ulong WakeLatencyNs = 10_000;
+
+    /// <summary>vcpu_wake of a runnable vCPU: runnable now, switched in after the wake latency (SimMachine).</summary>
+    private void MakeRunnable(Vcpu v)
+    {
+        v.SetRunstate(RunState.Runnable, Clock.Now);
+        v.StartsAt = Clock.Now + WakeLatencyNs;
+    }
+
+    // ------------------------------------------------------------ context switches (xen/common/sched/core.c, xen/arch/x86/domain.c)
+    //
+    // The model gives every vCPU its own pCPU, as the real-Xen host does (QEMU -smp = dom0's
+    // vCPUs, an idle pCPU for each): a woken vCPU is running after the wake latency. The
+    // simulator's seeded interleaving of vCPUs on the one interpreter is not a Xen context
+    // switch and is invisible to the guest (no runstate, runstate-area or time update).
+
+    /// <summary>A vCPU goes onto its pCPU: runstate running, runstate area and vcpu_info.time rewritten, periodic timer checked.</summary>
+    public void SwitchIn(Vcpu v)
+    {
+        v.StartsAt = null;
+        v.SetRunstate(RunState.Running, Clock.Now);
+        UpdateRunstateArea(v);
+        UpdateVcpuTime(v);                 // update_vcpu_system_time on the way into the guest
+        PeriodicOnSwitchIn(v);
+    }
+
+    /// <summary>A vCPU leaves its pCPU: blocked if VPF_blocked, offline otherwise; its periodic timer stops.</summary>
+    public void SwitchOut(Vcpu v)
+    {
+        v.StartsAt = null;
+        v.SetRunstate(v.Blocked ? RunState.Blocked : RunState.Offline, Clock.Now);
+        UpdateRunstateArea(v);
+        v.PeriodicDeadline = null;
+    }
+
+    /// <summary>Xen's periodic timer: checked when a vCPU is switched in (spec §6.1).</summary>
+    private void PeriodicOnSwitchIn(Vcpu v)
+    {
+        if (v.PeriodNs == 0) return;
+        if (Clock.Now >= v.PeriodicLastEvent + v.PeriodNs)
+        {
+            v.PeriodicLastEvent = Clock.Now;
+            Trace.Timer(v.Id, "periodic", Clock.Now);
+            SendVirq(v, Virq.Timer);
+        }
+        v.PeriodicDeadline = v.PeriodicLastEvent + v.PeriodNs;
     }
 
     private long Watchdog(uint id, uint timeoutSeconds)

@@ -189,9 +189,12 @@ public sealed partial class Hypervisor
                 c.Rip -= 2;
             }
         }
+        else if (vector == 13 && hasError && error == 0 && EmulatePrivilegedOp(v))
+            return;        // do_general_protection: Xen emulates what it can before injecting #GP(0)
         if (vector == 14)
         {
             error &= ~4u;   // Xen shows a kernel-mode fault without the user bit (measured)
+            v.GuestCr2 = e.Cr2;
             SetCr2(v, e.Cr2);
         }
         Trace.Exception(v.Id, vector, hasError ? error : null, c.Rip, e.Detail);

@@ -46,7 +46,8 @@ public sealed partial class Hypervisor
                 if (v.Down)
                 {
                     v.Down = false;
-                    v.SetRunstate(RunState.Runnable, Clock.Now);
+                    // vcpu_wake: a vCPU still blocked (in a poll) stays blocked.
+                    if (v.Runnable && v.Runstate != RunState.Running) MakeRunnable(v);
                     Reschedule = true;
                 }
                 return 0;
@@ -60,7 +61,14 @@ public sealed partial class Hypervisor
                 if (!v.Down)
                 {
                     v.Down = true;
-                    v.SetRunstate(RunState.Offline, Clock.Now);
+                    // vcpu_sleep_nosync: a running vCPU is descheduled (offline); a blocked one
+                    // is not runnable and keeps its blocked runstate.
+                    if (v.Runstate == RunState.Running) SwitchOut(v);
+                    else if (v.Runstate == RunState.Runnable)
+                    {
+                        v.StartsAt = null;            // woken but not yet on its pCPU: straight to offline
+                        v.SetRunstate(RunState.Offline, Clock.Now);
+                    }
                     Reschedule = true;
                 }
                 return 0;

@@ -31,6 +31,12 @@ public sealed class Vcpu
 
     public bool Runnable => Initialised && !Down && !Blocked;
 
+    /// <summary>When a woken vCPU gets onto its pCPU (Xen's wake latency); null when it is on it or not runnable.</summary>
+    public ulong? StartsAt { get; set; }
+
+    /// <summary>Runnable and on its pCPU: the simulator may interpret it.</summary>
+    public bool OnPcpu => Runnable && StartsAt is null;
+
     // runstate (spec §2.3, §4.6)
     public RunState Runstate { get; private set; } = RunState.Offline;
     public ulong RunstateEntryTime { get; private set; }
@@ -64,6 +70,11 @@ public sealed class Vcpu
     /// <summary>An NMI was delivered and has not yet returned through iret.</summary>
     public bool InNmi { get; set; }
     public bool PinOverride { get; set; }
+
+    /// <summary>The guest's virtual CR2 (arch.pv.ctrlreg[2]): set when Xen delivers a #PF, read by an emulated mov from CR2.</summary>
+    public ulong GuestCr2 { get; set; }
+    /// <summary>The guest's virtual CR0.TS (fpu_taskswitch); never set by the model yet.</summary>
+    public bool VirtualTs { get; set; }
 
     /// <summary>Where this vCPU's vcpu_info lives, as a machine address; null for the dummy (id ≥ 32, unregistered).</summary>
     public ulong? VcpuInfo { get; set; }

@@ -1,0 +1,79 @@
+using Iced.Intel;
+using Xtf.Sim.Cpu;
+
+namespace Xtf.Sim.Xen;
+
+public sealed partial class Hypervisor
+{
+    /// <summary>
+    /// CR0 as a 64-bit PV guest reads it: the host's CR0 without TS (PE MP ET NE WP AM PG), with
+    /// the guest's own virtual TS or'd in. Measured on Xen 4.17.7 under QEMU -cpu max: 0x80050033.
+    /// </summary>
+    public const ulong GuestCr0 = 0x8005_0033;
+
+    /// <summary>CR0.TS: the one bit of CR0 a PV guest owns (fpu_taskswitch).</summary>
+    public const ulong Cr0Ts = 1UL << 3;
+
+    /// <summary>
+    /// CR4 as Xen shows it to a 64-bit PV guest (pv_make_cr4's guest view): PAE, MCE, OSFXSR,
+    /// OSXMMEXCPT. Measured on Xen 4.17.7 under QEMU -cpu max: 0x660.
+    /// </summary>
+    public const ulong GuestCr4 = 0x660;
+
+    private const int MaxInstructionLength = 15;
+
+    /// <summary>
+    /// pv_emulate_privileged_op (xen/arch/x86/pv/emul-priv-op.c), entered from
+    /// do_general_protection (xen/arch/x86/traps.c) for a #GP with error code 0. Emulated here:
+    /// mov from CR0/CR2/CR3/CR4 and mov to CR2, in guest kernel mode. Anything else returns
+    /// false and the caller injects the #GP, as Xen does for what it cannot emulate.
+    /// </summary>
+    private bool EmulatePrivilegedOp(Vcpu v)
+    {
+        var c = v.Cpu;
+        // Fetch: a fault on the fetch leaves the #GP to be delivered (Xen: X86EMUL_EXCEPTION
+        // would inject the #PF; the interpreter already fetched these bytes, so it cannot fault).
+        Span<byte> bytes = stackalloc byte[MaxInstructionLength];
+        int inPage = (int)Math.Min(MaxInstructionLength, 4096 - (c.Rip & 0xFFF));
+        int length = CopyFromGuest(v, c.Rip, bytes) ? MaxInstructionLength
+            : CopyFromGuest(v, c.Rip, bytes[..inPage]) ? inPage : 0;
+        if (length == 0) return false;
+
+        var decoder = Decoder.Create(64, bytes[..length].ToArray(), c.Rip);
+        decoder.Decode(out var ins);
+        if (ins.IsInvalid || ins.Code is not (Code.Mov_r64_cr or Code.Mov_cr_r64)) return false;
+
+        // x86_emulate: mov to/from a control register needs ring 0; a 64-bit PV guest kernel
+        // (ring 3 in hardware) is shown as ring 0. The model runs dom0 in guest kernel mode only.
+        if (ins.Code == Code.Mov_r64_cr)
+        {
+            int cr = ins.Op1Register - Register.CR0;
+            ulong value;
+            switch (cr)   // read_cr
+            {
+                case 0: value = GuestCr0 | (v.VirtualTs ? Cr0Ts : 0); break;
+                case 2: value = v.GuestCr2; break;
+                case 3: value = c.Cr3 & ~0xFFFUL; break;        // the L4's machine frame (gmfn = mfn for PV)
+                case 4: value = GuestCr4; break;
+                default: return false;                           // X86EMUL_UNHANDLEABLE: #GP
+            }
+            c[(Reg)(ins.Op0Register - Register.RAX)] = value;
+        }
+        else
+        {
+            int cr = ins.Op0Register - Register.CR0;
+            ulong value = c[(Reg)(ins.Op1Register - Register.RAX)];
+            switch (cr)   // write_cr
+            {
+                case 2:
+                    v.GuestCr2 = value;
+                    SetCr2(v, value);
+                    break;
+                default: return false;                           // not modelled: the #GP is delivered
+            }
+        }
+        Trace.Exception(v.Id, 13, 0, c.Rip, "emulated " + ins.Code);
+        c.Rip = ins.NextIP;
+        return true;
+    }
+}
