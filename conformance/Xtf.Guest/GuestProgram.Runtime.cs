@@ -134,6 +134,7 @@ public sealed partial class GuestProgram
         EmitResults();
         EmitTraps();
         a.ud2();    // nothing falls off the end, and no label is left without an instruction
+        EmitImageEnd();
     }
 
     private void EmitHypercallPageNotFilled()
