@@ -15,7 +15,7 @@ public sealed partial class GuestProgram
     /// <summary>The vectors a guarded access catches: #GP and #PF.</summary>
     public static readonly int[] CaughtVectors = [13, 14];
 
-    private (Val Resume, Val Rsp, Val Vector, Val Error, Val Rip)? faultState;
+    private (Val Rsp, Val Vector, Val Error, Val Rip)? faultState;
 
     /// <summary>
     /// Runs <paramref name="access"/> (raw instructions that may fault) with #GP and #PF caught:
@@ -27,11 +27,14 @@ public sealed partial class GuestProgram
         var s = FaultState();
         var resume = NewLabel($"fault_resume{tempCounter++}");
         Set(s.Vector, -1);
+        // The resume address goes on the stack and fault_rsp points at it: a caught fault
+        // reloads rsp and returns there (no indirect jump); without a fault it is popped.
         a.lea(rax, __[resume.Label]);
-        a.mov(__qword_ptr[Abs(s.Resume.Address)], rax);
+        a.push(rax);
         a.mov(__qword_ptr[Abs(s.Rsp.Address)], rsp);
         access();
-        a.mov(__qword_ptr[Abs(s.Resume.Address)], 0);
+        a.mov(__qword_ptr[Abs(s.Rsp.Address)], 0);
+        a.add(rsp, 8);
         Bind(resume);
         var cr2 = SharedInfo.U64(Abi.SharedInfo.Layout.VcpuInfoAt(0) + Abi.VcpuInfo.Layout.ArchCr2);
         return new FaultRecord(s.Vector, s.Error, s.Rip, cr2);
@@ -75,10 +78,10 @@ public sealed partial class GuestProgram
         });
     }
 
-    private (Val Resume, Val Rsp, Val Vector, Val Error, Val Rip) FaultState()
+    private (Val Rsp, Val Vector, Val Error, Val Rip) FaultState()
     {
         if (faultState is { } s) return s;
-        s = (Var("fault_resume"), Var("fault_rsp"), Var("fault_vector", -1), Var("fault_error"), Var("fault_rip"));
+        s = (Var("fault_rsp"), Var("fault_vector", -1), Var("fault_error"), Var("fault_rip"));
         faultState = s;
         var state = s;
         var table = Alloc(TrapInfo.Layout.Size * (CaughtVectors.Length + 1), 16, "fault_trap_table");
@@ -89,7 +92,7 @@ public sealed partial class GuestProgram
             {
                 // Frame: rcx, r11, error code, rip, cs, rflags, rsp, ss. Not guarded: the default handler.
                 var unguarded = NewLabel($"fault_unguarded{vector}");
-                a.mov(rax, __qword_ptr[Abs(state.Resume.Address)]);
+                a.mov(rax, __qword_ptr[Abs(state.Rsp.Address)]);
                 a.test(rax, rax);
                 a.jz(unguarded.Label);
                 a.mov(__qword_ptr[Abs(state.Vector.Address)], vector);
@@ -97,9 +100,9 @@ public sealed partial class GuestProgram
                 a.mov(__qword_ptr[Abs(state.Error.Address)], rcx);
                 a.mov(rcx, __qword_ptr[rsp + 24]);
                 a.mov(__qword_ptr[Abs(state.Rip.Address)], rcx);
-                a.mov(__qword_ptr[Abs(state.Resume.Address)], 0);
-                a.mov(rsp, __qword_ptr[Abs(state.Rsp.Address)]);
-                a.jmp(rax);
+                a.mov(__qword_ptr[Abs(state.Rsp.Address)], 0);
+                a.mov(rsp, rax);
+                a.ret();
                 Bind(unguarded);
                 a.jmp(Runtime.TrapStubs[vector].Label);
             });
