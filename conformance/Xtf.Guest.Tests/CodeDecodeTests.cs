@@ -94,14 +94,18 @@ public sealed class CodeDecodeTests
             Assert.That(k.U64(slot), Is.Zero, "start_info starts zeroed");
         });
 
-        // Then rsp moves to the kernel stack, which lies in data, before anything is pushed.
-        var second = code[1];
+        // Then Xen's rsp is kept (BootStackPointer) and rsp moves to the kernel stack, which lies
+        // in data, before anything is pushed.
+        var saved = code[1];
+        Assert.That((saved.Code, saved.Op1Register), Is.EqualTo((Code.Mov_rm64_r64, Register.RSP)), saved.ToString());
+        Assert.That(LoadedKernel.MemoryAddress(saved), Is.InRange(GuestLayout.DataBase, k.Image.CodeBase - 8), "the boot rsp variable is in data");
+        var second = code[2];
         Assert.That(second.Op0Register, Is.EqualTo(Register.ESP).Or.EqualTo(Register.RSP), second.ToString());
         Assert.That(second.Op1Kind, Is.EqualTo(OpKind.Immediate32).Or.EqualTo(OpKind.Immediate64).Or.EqualTo(OpKind.Immediate32to64));
         ulong top = second.GetImmediate(1);
         Assert.That(top % 16, Is.Zero, "the stack top is 16-byte aligned");
         Assert.That(top, Is.InRange(GuestLayout.DataBase + (ulong)GuestLayout.StackSize, k.Image.CodeBase));
-        Assert.That(code.Take(2).Any(i => i.StackPointerIncrement != 0), Is.False);
+        Assert.That(code.Take(3).Any(i => i.StackPointerIncrement != 0), Is.False);
     }
 
     [Test]

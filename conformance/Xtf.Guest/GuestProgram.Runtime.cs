@@ -86,6 +86,7 @@ public sealed partial class GuestProgram
         var rt = Runtime;
         Bind(rt.Entry);
         a.mov(__qword_ptr[Abs(StartInfo.Address)], rsi);
+        a.mov(__qword_ptr[Abs(BootStackPointer.Address)], rsp);
         MovImm(rsp, (long)rt.StackTop);
         a.mov(rax, __qword_ptr[Abs(GuestLayout.HypercallPage)]);
         MovImm(rcx, (long)GuestLayout.FilledStub0);
@@ -133,6 +134,7 @@ public sealed partial class GuestProgram
         EmitResults();
         EmitTraps();
         a.ud2();    // nothing falls off the end, and no label is left without an instruction
+        EmitImageEnd();
     }
 
     private void EmitHypercallPageNotFilled()

@@ -54,6 +54,7 @@ public sealed partial class GuestProgram
         Data = new DataSection(GuestLayout.DataBase);
         Runtime = new RuntimeLabels(this);
         StartInfo = Var("start_info");
+        BootStackPointer = Var("boot_rsp");
     }
 
     public string Title { get; }
@@ -66,6 +67,9 @@ public sealed partial class GuestProgram
 
     /// <summary>The virtual address of start_info that Xen passed in rsi.</summary>
     public Val StartInfo { get; }
+
+    /// <summary>The rsp Xen started vCPU 0 with (the top of the builder's boot stack), saved before the switch to the kernel's own stack.</summary>
+    public Val BootStackPointer { get; }
 
     internal RuntimeLabels Runtime { get; }
     internal IReadOnlyList<(ulong DataAddress, GuestLabel Target)> Fixups => fixups;

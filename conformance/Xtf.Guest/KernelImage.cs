@@ -24,7 +24,9 @@ public static class KernelBuilder
     public static KernelImage Build(XtfTest test, Environments env = Environments.Pv64)
     {
         if (env == Environments.None || !test.Environments.HasFlag(env)) throw new ArgumentException($"{test.Name} does not run in {env}");
-        return Build(test.FullName(env), test.Title, test.Body);
+        var image = Build(test.FullName(env), test.Title, test.Body);
+        byte[] bytes = test.TransformImage(image.Bytes);
+        return ReferenceEquals(bytes, image.Bytes) ? image : image with { Bytes = bytes };
     }
 
     public static KernelImage Build(string name, string title, Action<GuestProgram> body)

@@ -49,6 +49,19 @@ public abstract class XtfTest
     /// <summary>Extra words for the dom0 command line (start_info.cmd_line).</summary>
     public virtual string? CommandLine => null;
 
+    /// <summary>
+    /// Changes the linked ELF before any host boots it (the builder tests break one thing Xen
+    /// checks). The default returns the image unchanged.
+    /// </summary>
+    public virtual byte[] TransformImage(byte[] elf) => elf;
+
+    /// <summary>
+    /// When set, the expected outcome is that Xen refuses to build dom0 from this image: the boot
+    /// ends in Xen's "Could not construct domain 0"-style panic and one of Xen's lines between
+    /// "*** Building a PV Dom0 ***" and the panic is exactly this text. The guest never runs.
+    /// </summary>
+    public virtual string? ExpectedRefusal => null;
+
     /// <summary>Emits the test. Report with Success/Skip/Error/Failure; reporting nothing is an ERROR.</summary>
     public abstract void Body(GuestProgram g);
 

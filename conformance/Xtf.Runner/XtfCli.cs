@@ -131,7 +131,8 @@ public static class XtfCli
     }
 
     /// <summary>One kernel to run: a suite test or a foreign kernel.</summary>
-    private sealed record Planned(string Name, Func<BootRequest> Request, string? SkipReason = null, int? ExpectedShutdown = null);
+    private sealed record Planned(string Name, Func<BootRequest> Request, string? SkipReason = null, int? ExpectedShutdown = null,
+        string? ExpectedRefusal = null);
 
     private static int RunTests(Options o, TextWriter stdout, TextWriter stderr)
     {
@@ -183,7 +184,7 @@ public static class XtfCli
             {
                 var image = c.Build();
                 return new BootRequest(c.FullName, image.Bytes, vcpus ?? c.Test.Vcpus, timeout, c.Test.CommandLine);
-            }, ExpectedShutdown: c.Test.ExpectedShutdownReason)).ToList();
+            }, ExpectedShutdown: c.Test.ExpectedShutdownReason, ExpectedRefusal: c.Test.ExpectedRefusal)).ToList();
         }
 
         foreach (var h in hosts)
@@ -232,7 +233,7 @@ public static class XtfCli
         foreach (var h in hosts) Directory.CreateDirectory(Path.Combine(resultsDir, h.Name));
         int width = Math.Max(40, plan.Max(p => p.Name.Length) + 2);
 
-        async Task<TestOutcome> RunOn(ITestHost host, BootRequest request, int? expectedShutdown)
+        async Task<TestOutcome> RunOn(ITestHost host, BootRequest request, int? expectedShutdown, string? expectedRefusal)
         {
             await gate.WaitAsync(cancel);
             try
@@ -242,6 +243,7 @@ public static class XtfCli
                 await File.WriteAllTextAsync(stem + ".log", transcript.Log, System.Text.Encoding.Latin1, CancellationToken.None);
                 if (transcript.Trace is { } trace) await File.WriteAllTextAsync(stem + ".trace", trace, CancellationToken.None);
                 var outcome = ConsoleProtocol.Evaluate(transcript);
+                if (expectedRefusal is not null) return outcome.ExpectRefusal(expectedRefusal);
                 return expectedShutdown is { } reason ? outcome.ExpectShutdown(reason) : outcome;
             }
             finally
@@ -258,7 +260,7 @@ public static class XtfCli
                 return new Finished(p.Name, TestStatus.Skip);
             }
             var request = p.Request();
-            var outcomes = await Task.WhenAll(hosts.Select(h => RunOn(h, request, p.ExpectedShutdown)));
+            var outcomes = await Task.WhenAll(hosts.Select(h => RunOn(h, request, p.ExpectedShutdown, p.ExpectedRefusal)));
             string line;
             TestStatus status;
             string? diff = null;

@@ -33,14 +33,14 @@ public sealed class PvSuiteTests
         RealXen.Require();
         return XenRuns.GetOrAdd(c.FullName, _ => new Lazy<TestOutcome>(() =>
             RealXen.Boot(c.FullName, c.Build().Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine)
-                .ExpectShutdown(c.Test.ExpectedShutdownReason))).Value;
+                .Expecting(c.Test.ExpectedShutdownReason, c.Test.ExpectedRefusal))).Value;
     }
 
     private static TestOutcome RunSim(TestCase c, KernelImage image)
     {
         var host = new SimHost(new SimOptions());
         var t = host.Boot(new BootRequest(c.FullName, image.Bytes, c.Test.Vcpus, null, c.Test.CommandLine));
-        var outcome = ConsoleProtocol.Evaluate(t).ExpectShutdown(c.Test.ExpectedShutdownReason);
+        var outcome = ConsoleProtocol.Evaluate(t).Expecting(c.Test.ExpectedShutdownReason, c.Test.ExpectedRefusal);
         TestContext.Out.WriteLine($"sim: {outcome.StatusText}; seed {t.Seed:x}; trace {t.TraceHash}; {outcome.Message}");
         foreach (var line in outcome.GuestLines) TestContext.Out.WriteLine("  | " + line);
         return outcome;
@@ -85,7 +85,8 @@ public sealed class PvSuiteTests
         var outcome = RunXen(c);
         string expected = ExpectedResults.StatusFor(c, "xen");
         Assert.That(outcome.StatusText, Is.EqualTo(expected), outcome.Message);
-        Assert.That(outcome.GuestLines.Take(3), Is.EqualTo(new[] { ConsoleProtocol.Banner, GuestProgram.EnvironmentLine, c.Test.Title }));
+        if (c.Test.ExpectedRefusal is null)
+            Assert.That(outcome.GuestLines.Take(3), Is.EqualTo(new[] { ConsoleProtocol.Banner, GuestProgram.EnvironmentLine, c.Test.Title }));
     }
 
     [Test]

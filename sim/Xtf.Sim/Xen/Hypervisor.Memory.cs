@@ -9,6 +9,9 @@ public sealed partial class Hypervisor
 {
     private const ulong PtePresent = 1, PteRw = 2, PteAddressMask = 0x000F_FFFF_FFFF_F000;
 
+    /// <summary>MMU_PT_UPDATE_NO_TRANSLATE (public xen.h, 4.11 on): command 3.</summary>
+    private const int MmuPtUpdateNoTranslate = 3;
+
     /// <summary>Frames the domain's page tables occupy, by level (4 = L4), found by walking from each vCPU's CR3.</summary>
     public Dictionary<ulong, int> PageTableFrames { get; } = new();
 
@@ -115,7 +118,7 @@ public sealed partial class Hypervisor
         if ((pte & PtePresent) == 0) return 0;
         ulong mfn = (pte & PteAddressMask) >> 12;
         if (!Domain.Owns(mfn)) return -Errno.EINVAL;
-        if ((pte & PteRw) != 0 && IsPageTableFrame(mfn)) return -Errno.EINVAL;
+        if ((pte & PteRw) != 0 && IsPageTableFrame(mfn)) return -Errno.EBUSY;   // the writable type cannot be taken (measured -EBUSY)
         return 0;
     }
 
@@ -132,13 +135,14 @@ public sealed partial class Hypervisor
             if (!CopyFromGuest(v, requests + done * (ulong)Abi.MmuUpdate.Layout.Size, req)) { rc = -Errno.EFAULT; break; }
             ulong ptr = BinaryPrimitives.ReadUInt64LittleEndian(req[Abi.MmuUpdate.Layout.Ptr..]);
             ulong val = BinaryPrimitives.ReadUInt64LittleEndian(req[Abi.MmuUpdate.Layout.Val..]);
-            switch ((int)(ptr & 3))
+            switch ((int)(ptr & 7))                          // the command is the low 3 bits (entries are 8-byte aligned)
             {
                 case (int)MmuUpdateCmd.NormalPtUpdate:
                 case (int)MmuUpdateCmd.PtUpdatePreserveAd:
+                case MmuPtUpdateNoTranslate:                 // same as a normal update for a PV domain
                 {
                     ulong mfn = ptr >> 12;
-                    if (!PageTableFrames.TryGetValue(mfn, out int level) || (ptr & 7) != (ptr & 3)) { rc = -Errno.EINVAL; break; }
+                    if (!PageTableFrames.TryGetValue(mfn, out int level)) { rc = -Errno.EINVAL; break; }
                     if (level != 1) { rc = -Errno.EINVAL; break; }    // only L1 updates are modelled
                     rc = ValidateL1Entry(val);
                     if (rc == 0) Memory.WriteU64(ptr & ~7UL, val);

@@ -15,7 +15,8 @@ public static class XenIdentity
     public const string CompileBy = "pkg-xen-devel";
     public const string CompileDomain = "lists.alioth.debian.org";
     public const string CompileDate = "Wed Nov  4 16:52:28 UTC 2026";
-    public const string Changeset = "unavailable";
+    /// <summary>XENVER_changeset: empty on Debian's 4.17.7 (64 zero bytes, measured by test-pv64-misc-xen-version-strings).</summary>
+    public const string Changeset = "";
     public const string BuildIdHex = "151b373fd64b321593bf987fd923cd10dabadac4";
     /// <summary>XENVER_capabilities for this build: no PV32, HVM available (measured).</summary>
     public const string Capabilities = "xen-3.0-x86_64 hvm-3.0-x86_32 hvm-3.0-x86_32p hvm-3.0-x86_64 ";
