@@ -209,7 +209,9 @@ public sealed class SimMachine : ICpuPlatform
                 // A spin-wait's pause: alone, keep running (no timer is due before the budget ends);
                 // with other vCPUs runnable, it costs PauseCost of the quantum, so spinners yield sooner.
                 if (exit.Kind != ExitKind.Pause) break;
-                clock.AdvanceTo(clock.Now + PauseNs);     // a spin-wait hint: let virtual time pass
+                // A spin-wait hint: let virtual time pass, but never beyond the next timer, so
+                // timers fire at their deadline and not up to a pause late.
+                clock.AdvanceTo(deadline is { } dp && dp > clock.Now ? Math.Min(clock.Now + PauseNs, dp) : clock.Now + PauseNs);
                 if (runnable.Count > 1) quantumLeft -= PauseCost;
                 if (deadline is { } d && clock.Now >= d) break;
                 if (deadline is { } d1) budget = Math.Min(budget, Math.Max(1, (long)((d1 - clock.Now) / clock.NsPerInstruction)));

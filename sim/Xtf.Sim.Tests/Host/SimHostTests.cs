@@ -102,4 +102,66 @@ public sealed class SimHostTests
         Assert.That(b.Log, Is.EqualTo(a.Log));
         Assert.That(b.Trace, Is.EqualTo(a.Trace));
     }
+
+    [Test]
+    public void TwoSeedsGiveDifferentInterleavingsOnATwoVcpuKernel()
+    {
+        var c = Catalog.Select(["vcpu-bring-up"]).Single();
+        var k = c.Build();
+        Transcript Boot(ulong seed) => new SimHost(new SimOptions { Seed = seed }).Boot(new BootRequest(k.Name, k.Bytes, c.Test.Vcpus));
+        var a1 = Boot(1);
+        var a2 = Boot(1);
+        var b = Boot(2);
+        Assert.That(ConsoleProtocol.Evaluate(a1).Status, Is.EqualTo(TestStatus.Success));
+        Assert.That(ConsoleProtocol.Evaluate(b).Status, Is.EqualTo(TestStatus.Success));
+        Assert.That(a2.TraceHash, Is.EqualTo(a1.TraceHash), "same seed, same trace");
+        Assert.That(b.TraceHash, Is.Not.EqualTo(a1.TraceHash), "another seed interleaves the two vCPUs differently");
+        Assert.That(ScheduleLines(b.Trace!), Is.Not.EqualTo(ScheduleLines(a1.Trace!)));
+        Assert.That(ConsoleProtocol.Evaluate(b).GuestLines, Is.EqualTo(ConsoleProtocol.Evaluate(a1).GuestLines), "the guest's transcript does not depend on the seed");
+    }
+
+    /// <summary>The 2-vCPU kernels of the suite: their guest output does not depend on the interleaving.</summary>
+    private static IEnumerable<TestCaseData> TwoVcpuKernelsAndSeeds()
+    {
+        foreach (var c in Catalog.Cases.Where(c => c.Test.Vcpus == 2))
+            yield return new TestCaseData(c.Test.Name).SetName($"SeedIndependent({c.Test.Name})");
+    }
+
+    private static readonly ulong[] Seeds = [SimOptions.DefaultSeed, 1, 2, 3, 12345];
+
+    [TestCaseSource(nameof(TwoVcpuKernelsAndSeeds))]
+    public void ATwoVcpuKernelSucceedsWithTheSameGuestOutputForEverySeed(string name)
+    {
+        var c = Catalog.Select([name]).Single();
+        var k = c.Build();
+        string[]? first = null;
+        foreach (ulong seed in Seeds)
+        {
+            var t = new SimHost(new SimOptions { Seed = seed, InstructionLimit = 50_000_000, KeepTraceText = false })
+                .Boot(new BootRequest(k.Name, k.Bytes, c.Test.Vcpus));
+            var o = ConsoleProtocol.Evaluate(t);
+            Assert.That(o.Status, Is.EqualTo(TestStatus.Success), $"seed {seed:x}: {o.Message}");
+            var lines = o.GuestLines.ToArray();
+            if (first is null) first = lines;
+            else Assert.That(lines, Is.EqualTo(first), $"seed {seed:x}: the guest's output");
+        }
+    }
+
+    [Test]
+    public void TimeCalibrationRewritesOnlyARunningVcpusTimeOnWholeSeconds()
+    {
+        // dom0 starts at 1.9 s: blocked across 2 s and 3 s (its pCPU idles), then running at 4 s.
+        var k = StatusKernels.Build("calibration", g =>
+        {
+            Xtf.Suite.Pv.Vcpu.TimerEvents.BlockFor(g, 2_050_000_000);
+            Xtf.Suite.Pv.Vcpu.PvClock.SpinFor(g, 100_000_000);
+            g.Success();
+        });
+        var t = new SimHost(new SimOptions()).Boot(new BootRequest(k.Name, k.Bytes));
+        Assert.That(ConsoleProtocol.Evaluate(t).Status, Is.EqualTo(TestStatus.Success));
+        var calibrations = t.Trace!.Split('\n').Where(l => l.Contains("timer calibration", StringComparison.Ordinal)).ToArray();
+        Assert.That(calibrations, Is.EqualTo(new[] { "v0 timer calibration at 4000000000" }));
+    }
+
+    private static string[] ScheduleLines(string trace) => trace.Split('\n').Where(l => l.StartsWith("schedule ", StringComparison.Ordinal)).ToArray();
 }

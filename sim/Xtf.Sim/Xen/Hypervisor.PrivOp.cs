@@ -20,8 +20,6 @@ public sealed partial class Hypervisor
     /// </summary>
     public const ulong GuestCr4 = 0x660;
 
-    private const int MaxInstructionLength = 15;
-
     /// <summary>
     /// pv_emulate_privileged_op (xen/arch/x86/pv/emul-priv-op.c), entered from
     /// do_general_protection (xen/arch/x86/traps.c) for a #GP with error code 0. Emulated here:
@@ -31,17 +29,10 @@ public sealed partial class Hypervisor
     private bool EmulatePrivilegedOp(Vcpu v)
     {
         var c = v.Cpu;
-        // Fetch: a fault on the fetch leaves the #GP to be delivered (Xen: X86EMUL_EXCEPTION
-        // would inject the #PF; the interpreter already fetched these bytes, so it cannot fault).
-        Span<byte> bytes = stackalloc byte[MaxInstructionLength];
-        int inPage = (int)Math.Min(MaxInstructionLength, 4096 - (c.Rip & 0xFFF));
-        int length = CopyFromGuest(v, c.Rip, bytes) ? MaxInstructionLength
-            : CopyFromGuest(v, c.Rip, bytes[..inPage]) ? inPage : 0;
-        if (length == 0) return false;
-
-        var decoder = Decoder.Create(64, bytes[..length].ToArray(), c.Rip);
-        decoder.Decode(out var ins);
-        if (ins.IsInvalid || ins.Code is not (Code.Mov_r64_cr or Code.Mov_cr_r64)) return false;
+        // Fetch and decode with the guest's execute permission; an unfetchable or other
+        // instruction is not emulated and the #GP is delivered.
+        if (!cpu.TryDecodeAt(c, c.Rip, out var ins)) return false;
+        if (ins.Code is not (Code.Mov_r64_cr or Code.Mov_cr_r64)) return false;
 
         // x86_emulate: mov to/from a control register needs ring 0; a 64-bit PV guest kernel
         // (ring 3 in hardware) is shown as ring 0. The model runs dom0 in guest kernel mode only.
