@@ -29,8 +29,7 @@ internal sealed class ModelRig
             v.Cpu.CopyFrom(M.Cpu);
             cpus.Add(v);
         }
-        var p2m = new ulong[0x1000 - 1];
-        for (ulong m = 0, pfn = 0; m < 0x1000; m++) if (m != SharedInfoMfn) p2m[pfn++] = m;
+        var p2m = Memory.PhysToMachineMap.FromRuns([(0, SharedInfoMfn), (SharedInfoMfn + 1, 0x1000 - SharedInfoMfn - 1)]);
         Domain = new Domain(0, M.Memory, SharedInfoMfn, cpus, p2m, vcpus);
         Hv = new Hypervisor(Domain, M.Interp, Clock, Serial, Trace, "");
         cpus[0].Initialised = true;
