@@ -13,7 +13,11 @@ public sealed class DomHeap
     /// <summary>MAX_ORDER on x86.</summary>
     public const int MaxOrder = 20;
 
-    private readonly SortedDictionary<(int Zone, int Order), SortedSet<ulong>> free = new();
+    /// <summary>Zones are MFN bit lengths: 1 .. 64.</summary>
+    private const int MaxZone = 64;
+
+    /// <summary>Free chunks by [zone, order], each set ordered by MFN (null: none ever freed there).</summary>
+    private readonly SortedSet<ulong>?[,] free = new SortedSet<ulong>?[MaxZone + 1, MaxOrder + 1];
 
     public DomHeap(IEnumerable<(ulong Mfn, int Order)> chunks)
     {
@@ -27,8 +31,8 @@ public sealed class DomHeap
 
     private void Add(ulong mfn, int order)
     {
-        var key = (Zone(mfn), order);
-        if (!free.TryGetValue(key, out var set)) free[key] = set = [];
+        if (order < 0 || order > MaxOrder) throw new ArgumentOutOfRangeException(nameof(order), $"order {order} is not 0 .. {MaxOrder}");
+        var set = free[Zone(mfn), order] ??= [];
         if (!set.Add(mfn)) throw new InvalidOperationException($"chunk 0x{mfn:x}/{order} is free twice");
         FreePages += 1UL << order;
     }
@@ -36,16 +40,22 @@ public sealed class DomHeap
     /// <summary>Takes the frames [start, end) out of the free chunks (splitting the chunks that overlap them).</summary>
     public void Reserve(ulong start, ulong end)
     {
-        foreach (var ((_, order), set) in free.ToList())
+        for (int zone = 1; zone <= MaxZone; zone++)
         {
-            foreach (ulong mfn in set.ToList())
+            for (int order = 0; order <= MaxOrder; order++)
             {
-                ulong chunkEnd = mfn + (1UL << order);
-                if (chunkEnd <= start || mfn >= end) continue;
-                set.Remove(mfn);
-                FreePages -= 1UL << order;
-                // Give back the parts outside the range as maximal aligned chunks of this one.
-                Split(mfn, order, start, end);
+                if (free[zone, order] is not { Count: > 0 } set) continue;
+                ulong size = 1UL << order;
+                // Only chunks that can overlap [start, end): those starting below end and ending above start.
+                ulong from = start >= size ? start - size + 1 : 0;
+                if (end <= from) continue;
+                foreach (ulong mfn in set.GetViewBetween(from, end - 1).ToList())
+                {
+                    set.Remove(mfn);
+                    FreePages -= size;
+                    // Give back the parts outside the range as maximal aligned chunks of this one.
+                    Split(mfn, order, start, end);
+                }
             }
         }
     }
@@ -66,12 +76,11 @@ public sealed class DomHeap
     /// <summary>alloc_heap_pages: the first MFN of a 2^order block, or null.</summary>
     public ulong? Alloc(int order)
     {
-        int zoneHi = free.Count == 0 ? 0 : free.Keys.Max(k => k.Zone);
-        for (int zone = zoneHi; zone >= 1; zone--)
+        for (int zone = MaxZone; zone >= 1; zone--)
         {
             for (int j = order; j <= MaxOrder; j++)
             {
-                if (!free.TryGetValue((zone, j), out var set) || set.Count == 0) continue;
+                if (free[zone, j] is not { Count: > 0 } set) continue;
                 ulong mfn = set.Max;
                 set.Remove(mfn);
                 FreePages -= 1UL << j;
