@@ -18,6 +18,8 @@ public sealed class DomHeap
 
     /// <summary>Free chunks by [zone, order], each set ordered by MFN (null: none ever freed there).</summary>
     private readonly SortedSet<ulong>?[,] free = new SortedSet<ulong>?[MaxZone + 1, MaxOrder + 1];
+    /// <summary>Per zone, bit j set when the order-j set is non-empty: Alloc skips empty sets without looking.</summary>
+    private readonly uint[] nonEmpty = new uint[MaxZone + 1];
 
     public DomHeap(IEnumerable<(ulong Mfn, int Order)> chunks)
     {
@@ -32,8 +34,10 @@ public sealed class DomHeap
     private void Add(ulong mfn, int order)
     {
         if (order < 0 || order > MaxOrder) throw new ArgumentOutOfRangeException(nameof(order), $"order {order} is not 0 .. {MaxOrder}");
-        var set = free[Zone(mfn), order] ??= [];
+        int zone = Zone(mfn);
+        var set = free[zone, order] ??= [];
         if (!set.Add(mfn)) throw new InvalidOperationException($"chunk 0x{mfn:x}/{order} is free twice");
+        nonEmpty[zone] |= 1u << order;
         FreePages += 1UL << order;
     }
 
@@ -44,7 +48,7 @@ public sealed class DomHeap
         {
             for (int order = 0; order <= MaxOrder; order++)
             {
-                if (free[zone, order] is not { Count: > 0 } set) continue;
+                if ((nonEmpty[zone] & (1u << order)) == 0 || free[zone, order] is not { } set) continue;
                 ulong size = 1UL << order;
                 // Only chunks that can overlap [start, end): those starting below end and ending above start.
                 ulong from = start >= size ? start - size + 1 : 0;
@@ -52,6 +56,7 @@ public sealed class DomHeap
                 foreach (ulong mfn in set.GetViewBetween(from, end - 1).ToList())
                 {
                     set.Remove(mfn);
+                    if (set.Count == 0) nonEmpty[zone] &= ~(1u << order);
                     FreePages -= size;
                     // Give back the parts outside the range as maximal aligned chunks of this one.
                     Split(mfn, order, start, end);
@@ -76,13 +81,18 @@ public sealed class DomHeap
     /// <summary>alloc_heap_pages: the first MFN of a 2^order block, or null.</summary>
     public ulong? Alloc(int order)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(order);
+        if (order > MaxOrder) return null;
         for (int zone = MaxZone; zone >= 1; zone--)
         {
-            for (int j = order; j <= MaxOrder; j++)
+            uint candidates = nonEmpty[zone] & ~((1u << order) - 1);
+            if (candidates != 0)
             {
-                if (free[zone, j] is not { Count: > 0 } set) continue;
+                int j = System.Numerics.BitOperations.TrailingZeroCount(candidates);   // the smallest order ≥ order
+                var set = free[zone, j]!;
                 ulong mfn = set.Max;
                 set.Remove(mfn);
+                if (set.Count == 0) nonEmpty[zone] &= ~(1u << j);
                 FreePages -= 1UL << j;
                 while (j != order)
                 {
