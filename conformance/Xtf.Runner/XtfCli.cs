@@ -19,6 +19,7 @@ public static class XtfCli
           build NAME -o FILE             write one test's kernel image (ELF)
           doctor                         report what is installed for real Xen, with fixes
           bench [--seconds N]            simulator speed: guest instructions/s, example runs/s
+                 [--breakdown]           and where one example run's time goes
 
         run options:
           --host sim|xen|both            where to run: the simulator (default), real Xen under QEMU,

@@ -29,7 +29,7 @@ internal sealed class ModelRig
             v.Cpu.CopyFrom(M.Cpu);
             cpus.Add(v);
         }
-        var p2m = Memory.PhysToMachineMap.FromRuns([(0, SharedInfoMfn), (SharedInfoMfn + 1, 0x1000 - SharedInfoMfn - 1)]);
+        var p2m = Xtf.Sim.Memory.PhysToMachineMap.FromRuns([(0, SharedInfoMfn), (SharedInfoMfn + 1, 0x1000 - SharedInfoMfn - 1)]);
         Domain = new Domain(0, M.Memory, SharedInfoMfn, cpus, p2m, vcpus);
         Hv = new Hypervisor(Domain, M.Interp, Clock, Serial, Trace, "");
         cpus[0].Initialised = true;

@@ -29,7 +29,8 @@ public sealed class Dom0Builder
     private readonly MachineProfile profile;
     private readonly MachineMemory memory;
     private readonly List<string> log = [];
-    private readonly HashSet<ulong> dirtyPfns = [];
+    /// <summary>Pages of the initial mapping Xen wrote through (their L1 entries get Dirty), by pfn.</summary>
+    private bool[] dirtyPfns = [];
 
     private ulong vStart, vEnd, blockStartMfn;
 
@@ -140,6 +141,7 @@ public sealed class Dom0Builder
         if (sharedInfoMfn >= blockStartMfn && sharedInfoMfn < blockEndMfn)
             throw new NotSupportedException($"an order-{order} block below 0x{profile.AllocBlockEnd:x} would hold shared_info: not modelled");
         ulong totPages = blockPages;
+        dirtyPfns = new bool[blockPages];   // the initial mapping is at most the block
 
         log.Add("PHYSICAL MEMORY ARRANGEMENT:");
         log.Add($" Dom0 alloc.:   {blockStartMfn << 12:x16}->{blockEndMfn << 12:x16}" +
@@ -241,10 +243,18 @@ public sealed class Dom0Builder
         memory.WriteU32(sharedInfo + SharedInfo.Layout.WcNsec, profile.WallclockNsec);
         memory.WriteU32(sharedInfo + SharedInfo.Layout.WcSecHi, (uint)(profile.WallclockSec >> 32));
 
-        // The hardware set Dirty wherever Xen wrote through dom0's mappings.
-        foreach (ulong pfn in dirtyPfns)
+        // The hardware set Dirty wherever Xen wrote through dom0's mappings (one walk per L1 table).
+        ulong l1Region = ulong.MaxValue, l1Table = 0;
+        for (ulong pfn = 0; pfn < (ulong)dirtyPfns.Length; pfn++)
         {
-            ulong at = PvPageTables.L1EntryAddress(memory, cr3, vStart + pfn * Page)!.Value;
+            if (!dirtyPfns[pfn]) continue;
+            ulong va = vStart + pfn * Page;
+            if (va >> 21 != l1Region)
+            {
+                l1Table = PvPageTables.L1EntryAddress(memory, cr3, va)!.Value & ~MachineMemory.PageMask;
+                l1Region = va >> 21;
+            }
+            ulong at = l1Table + (ulong)PvPageTables.L1Index(va) * 8;
             memory.WriteU64(at, memory.ReadU64(at) | PvPageTables.Dirty);
         }
 
@@ -343,16 +353,10 @@ public sealed class Dom0Builder
             ulong dest = unchecked(vkernStart + (paddr - elf.PStart));
             // Xen trusts dom0's image: bytes past the end of the module are whatever follows it in
             // memory. Here they read as zero.
-            var bytes = new byte[filesz];
-            if (offset < elf.Size) elf.Image.Slice((int)offset, (int)Math.Min(filesz, elf.Size - offset)).CopyTo(bytes);
-            WriteVirtual(dest, bytes);
-            var zeros = new byte[Page];
-            for (ulong at = filesz; at < memsz;)
-            {
-                int n = (int)Math.Min(Page - ((dest + at) & MachineMemory.PageMask), memsz - at);
-                WriteVirtual(dest + at, zeros.AsSpan(0, n));
-                at += (ulong)n;
-            }
+            ulong inImage = offset < elf.Size ? Math.Min(filesz, elf.Size - offset) : 0;
+            if (inImage > 0) WriteVirtual(dest, elf.Image.Slice((int)offset, (int)inImage));
+            ZeroVirtual(dest + inImage, filesz - inImage);
+            ZeroVirtual(dest + filesz, memsz - filesz);
         }
     }
 
@@ -373,7 +377,7 @@ public sealed class Dom0Builder
         ulong pages = (bytes + Page - 1) >> MachineMemory.PageShift;
         ulong firstMfn = blockStartMfn + firstPfn;
         memory.Provide(firstMfn, pages, (mfn, frame) => p2m.WriteEntries((mfn - firstMfn) * (Page / 8), frame));
-        for (ulong k = 0; k < pages; k++) dirtyPfns.Add(firstPfn + k);
+        for (ulong k = 0; k < pages; k++) dirtyPfns[firstPfn + k] = true;
     }
 
     /// <summary>A write by Xen through dom0's initial mapping: to the block frame behind each page, marking the page dirty.</summary>
@@ -385,7 +389,7 @@ public sealed class Dom0Builder
             ulong pfn = (va - vStart) >> MachineMemory.PageShift;
             int inPage = (int)Math.Min((ulong)data.Length, Page - (va & MachineMemory.PageMask));
             memory.Write(((blockStartMfn + pfn) << MachineMemory.PageShift) | (va & MachineMemory.PageMask), data[..inPage]);
-            dirtyPfns.Add(pfn);
+            dirtyPfns[pfn] = true;
             data = data[inPage..];
             va += (ulong)inPage;
         }
@@ -413,6 +417,21 @@ public sealed class Dom0Builder
             if (candidate == sharedInfoMfn || candidate >= blockStartMfn && candidate < blockEndMfn || heap.Holds(candidate)) continue;
             heap.AddFrame(candidate);
             missing--;
+        }
+    }
+
+    /// <summary>Zeros written by Xen through dom0's initial mapping (as <see cref="WriteVirtual"/> with zero bytes).</summary>
+    private void ZeroVirtual(ulong va, ulong length)
+    {
+        while (length > 0)
+        {
+            if (va < vStart || va >= vEnd) throw new InvalidOperationException($"write to 0x{va:x} outside dom0's initial mapping");
+            ulong pfn = (va - vStart) >> MachineMemory.PageShift;
+            int inPage = (int)Math.Min(length, Page - (va & MachineMemory.PageMask));
+            memory.Fill(((blockStartMfn + pfn) << MachineMemory.PageShift) | (va & MachineMemory.PageMask), 0, inPage);
+            dirtyPfns[pfn] = true;
+            length -= (ulong)inPage;
+            va += (ulong)inPage;
         }
     }
 

@@ -13,7 +13,13 @@ public sealed class DomHeap
     /// <summary>MAX_ORDER on x86.</summary>
     public const int MaxOrder = 20;
 
-    private readonly SortedDictionary<(int Zone, int Order), SortedSet<ulong>> free = new();
+    /// <summary>Zones are MFN bit lengths: 1 .. 64.</summary>
+    private const int MaxZone = 64;
+
+    /// <summary>Free chunks by [zone, order], each set ordered by MFN (null: none ever freed there).</summary>
+    private readonly SortedSet<ulong>?[,] free = new SortedSet<ulong>?[MaxZone + 1, MaxOrder + 1];
+    /// <summary>Per zone, bit j set when the order-j set is non-empty: Alloc skips empty sets without looking.</summary>
+    private readonly uint[] nonEmpty = new uint[MaxZone + 1];
 
     public DomHeap(IEnumerable<(ulong Mfn, int Order)> chunks)
     {
@@ -27,18 +33,22 @@ public sealed class DomHeap
 
     private void Add(ulong mfn, int order)
     {
-        var key = (Zone(mfn), order);
-        if (!free.TryGetValue(key, out var set)) free[key] = set = [];
+        if (order < 0 || order > MaxOrder) throw new ArgumentOutOfRangeException(nameof(order), $"order {order} is not 0 .. {MaxOrder}");
+        int zone = Zone(mfn);
+        var set = free[zone, order] ??= [];
         if (!set.Add(mfn)) throw new InvalidOperationException($"chunk 0x{mfn:x}/{order} is free twice");
+        nonEmpty[zone] |= 1u << order;
         FreePages += 1UL << order;
     }
 
     /// <summary>Whether a free chunk holds the frame.</summary>
     public bool Holds(ulong mfn)
     {
-        foreach (var ((_, order), set) in free)
-            foreach (ulong start in set)
-                if (mfn >= start && mfn < start + (1UL << order)) return true;
+        for (int zone = 1; zone <= MaxZone; zone++)
+            for (int order = 0; order <= MaxOrder; order++)
+                if (free[zone, order] is { } set)
+                    foreach (ulong start in set)
+                        if (mfn >= start && mfn < start + (1UL << order)) return true;
         return false;
     }
 
@@ -48,16 +58,23 @@ public sealed class DomHeap
     /// <summary>Takes the frames [start, end) out of the free chunks (splitting the chunks that overlap them).</summary>
     public void Reserve(ulong start, ulong end)
     {
-        foreach (var ((_, order), set) in free.ToList())
+        for (int zone = 1; zone <= MaxZone; zone++)
         {
-            foreach (ulong mfn in set.ToList())
+            for (int order = 0; order <= MaxOrder; order++)
             {
-                ulong chunkEnd = mfn + (1UL << order);
-                if (chunkEnd <= start || mfn >= end) continue;
-                set.Remove(mfn);
-                FreePages -= 1UL << order;
-                // Give back the parts outside the range as maximal aligned chunks of this one.
-                Split(mfn, order, start, end);
+                if ((nonEmpty[zone] & (1u << order)) == 0 || free[zone, order] is not { } set) continue;
+                ulong size = 1UL << order;
+                // Only chunks that can overlap [start, end): those starting below end and ending above start.
+                ulong from = start >= size ? start - size + 1 : 0;
+                if (end <= from) continue;
+                foreach (ulong mfn in set.GetViewBetween(from, end - 1).ToList())
+                {
+                    set.Remove(mfn);
+                    if (set.Count == 0) nonEmpty[zone] &= ~(1u << order);
+                    FreePages -= size;
+                    // Give back the parts outside the range as maximal aligned chunks of this one.
+                    Split(mfn, order, start, end);
+                }
             }
         }
     }
@@ -78,14 +95,18 @@ public sealed class DomHeap
     /// <summary>alloc_heap_pages: the first MFN of a 2^order block, or null.</summary>
     public ulong? Alloc(int order)
     {
-        int zoneHi = free.Count == 0 ? 0 : free.Keys.Max(k => k.Zone);
-        for (int zone = zoneHi; zone >= 1; zone--)
+        ArgumentOutOfRangeException.ThrowIfNegative(order);
+        if (order > MaxOrder) return null;
+        for (int zone = MaxZone; zone >= 1; zone--)
         {
-            for (int j = order; j <= MaxOrder; j++)
+            uint candidates = nonEmpty[zone] & ~((1u << order) - 1);
+            if (candidates != 0)
             {
-                if (!free.TryGetValue((zone, j), out var set) || set.Count == 0) continue;
+                int j = System.Numerics.BitOperations.TrailingZeroCount(candidates);   // the smallest order ≥ order
+                var set = free[zone, j]!;
                 ulong mfn = set.Max;
                 set.Remove(mfn);
+                if (set.Count == 0) nonEmpty[zone] &= ~(1u << j);
                 FreePages -= 1UL << j;
                 while (j != order)
                 {

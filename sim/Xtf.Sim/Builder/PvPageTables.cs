@@ -48,7 +48,9 @@ public static class PvPageTables
             frames.Add(new TableFrame(mfn, level));
             return mfn;
         }
-        void Set(ulong table, int index, ulong entry) => memory.WriteU64((table << MachineMemory.PageShift) + (ulong)index * 8, entry);
+        // Each table frame was cleared and reported written when taken: entries go straight into it.
+        void Set(ulong table, int index, ulong entry) =>
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(memory.Frame(table).AsSpan(index * 8, 8), entry);
 
         ulong l4 = Take(4);
         int i4 = L4Index(vStart), i3 = 0, i2 = 0, i1 = 0;
