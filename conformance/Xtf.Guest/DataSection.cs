@@ -24,9 +24,11 @@ public sealed class DataSection
         if (align <= 0 || (align & (align - 1)) != 0) throw new ArgumentException("alignment must be a power of two", nameof(align));
         Pad(align);
         ulong at = End;
-        for (int i = 0; i < size; i++) bytes.Add(0);
-        if (bytes.Count > GuestLayout.MaxImageBytes)
+        if ((long)bytes.Count + size > GuestLayout.MaxImageBytes)
             throw new InvalidOperationException($"guest data exceeds {GuestLayout.MaxImageBytes} bytes");
+        int old = bytes.Count;
+        System.Runtime.InteropServices.CollectionsMarshal.SetCount(bytes, old + size);
+        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes)[old..].Clear();
         return at;
     }
 
@@ -51,8 +53,7 @@ public sealed class DataSection
     {
         if (address < Base || address - Base > (ulong)(Size - data.Length) || data.Length > Size)
             throw new ArgumentOutOfRangeException(nameof(address), $"0x{address:x} is outside the data section");
-        int offset = (int)(address - Base);
-        for (int i = 0; i < data.Length; i++) bytes[offset + i] = data[i];
+        data.CopyTo(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes)[(int)(address - Base)..]);
     }
 
     public void WriteU64(ulong address, ulong value)
