@@ -19,6 +19,7 @@ public static class XtfCli
           build NAME -o FILE             write one test's kernel image (ELF)
           doctor                         report what is installed for real Xen, with fixes
           bench [--seconds N]            simulator speed: guest instructions/s, example runs/s
+          fuzz [options]                 property-based hypercall fuzzing (see fuzz options)
 
         run options:
           --host sim|xen|both            where to run: the simulator (default), real Xen under QEMU,
@@ -43,7 +44,8 @@ public static class XtfCli
         """;
 
     private static readonly HashSet<string> RunValued =
-        ["host", "kernel", "xen", "qemu", "accel", "vcpus", "jobs", "timeout", "memory", "xen-cmdline", "results", "o", "output", "seed", "budget", "seconds"];
+        ["host", "kernel", "xen", "qemu", "accel", "vcpus", "jobs", "timeout", "memory", "xen-cmdline", "results", "o", "output", "seed", "budget", "seconds",
+         "area", "cases", "batch", "replay"];
     private static readonly HashSet<string> RunFlags = ["verbose", "help"];
 
     public static TestCatalog Catalog { get; } = TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly);
@@ -54,7 +56,7 @@ public static class XtfCli
         {
             if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
             {
-                stdout.WriteLine(Usage);
+                stdout.WriteLine(Usage + "\n" + FuzzCommand.UsageText);
                 return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Success;
             }
             if (args[0] == "--version")
@@ -72,6 +74,7 @@ public static class XtfCli
                 "build" => BuildOne(o, stdout),
                 "doctor" => Doctor.Report(o, stdout),
                 "bench" => Bench.Run(o, stdout),
+                "fuzz" => FuzzCommand.Run(o, stdout, stderr),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
