@@ -151,31 +151,69 @@ public static class FuzzEngine
     // ------------------------------------------------------------ shrinking
 
     /// <summary>
-    /// Shrinks a failing case: repeatedly tries every case with one step removed, all candidates in
-    /// one boot, and keeps the first that still fails; then the same with pairs of steps. Stops at
-    /// a fixed point or after <paramref name="maxRounds"/> boots.
+    /// Shrinks a failing case. Each round builds every candidate at once and runs them all in one
+    /// boot: the case with one step removed, with two steps removed, and with one port number
+    /// replaced by a smaller one everywhere (removing an allocation renumbers the ports after it).
+    /// The round keeps the smallest candidate that still fails (fewest steps, then smallest port
+    /// numbers); it stops at a fixed point or after <paramref name="maxRounds"/> boots.
     /// </summary>
     public static FuzzCase Shrink(FuzzCase failing, Func<IReadOnlyList<FuzzCase>, bool[]> failsEach, int maxRounds = 40)
     {
         var current = failing;
-        for (int round = 0; round < maxRounds && current.Steps.Count > 1; round++)
+        for (int round = 0; round < maxRounds; round++)
         {
             var candidates = new List<FuzzCase>();
-            for (int i = 0; i < current.Steps.Count; i++)
+            int n = current.Steps.Count;
+            for (int i = 0; i < n && n > 1; i++)
                 candidates.Add(new FuzzCase(current.Steps.Where((_, k) => k != i).ToList()));
-            if (current.Steps.Count <= 12)
-                for (int i = 0; i < current.Steps.Count; i++)
-                    for (int j = i + 1; j < current.Steps.Count; j++)
-                        if (current.Steps.Count > 2)
-                            candidates.Add(new FuzzCase(current.Steps.Where((_, k) => k != i && k != j).ToList()));
+            for (int i = 0; i < n && n > 2 && n <= 12; i++)
+                for (int j = i + 1; j < n; j++)
+                    candidates.Add(new FuzzCase(current.Steps.Where((_, k) => k != i && k != j).ToList()));
+            foreach (uint v in PortValues(current).Where(v => v >= 2))
+                for (uint w = 1; w < v && w <= 8; w++)
+                    candidates.Add(new FuzzCase(current.Steps.Select(st => Renumber(st, v, w)).ToList()));
+            if (candidates.Count == 0) break;
             var fails = failsEach(candidates);
             int best = -1;
             for (int k = 0; k < candidates.Count; k++)
-                if (fails[k] && (best < 0 || candidates[k].Steps.Count < candidates[best].Steps.Count)) best = k;
+                if (fails[k] && Smaller(candidates[k], best < 0 ? current : candidates[best])) best = k;
             if (best < 0) break;
             current = candidates[best];
         }
         return current;
+    }
+
+    private static bool Smaller(FuzzCase a, FuzzCase b) =>
+        a.Steps.Count < b.Steps.Count || (a.Steps.Count == b.Steps.Count && PortWeight(a) < PortWeight(b));
+
+    private static long PortWeight(FuzzCase c) => PortWords(c).Sum(x => (long)x);
+
+    /// <summary>Port-like numbers (1..4095) in a case: guest bit-step ports and 4-byte words of event-channel buffers.</summary>
+    private static IEnumerable<uint> PortWords(FuzzCase c)
+    {
+        foreach (var s in c.Steps)
+        {
+            if (s.Kind != StepKind.Hypercall) { yield return (uint)s.Args[0]; continue; }
+            if (s.Hypercall != (int)Abi.Hypercall.EventChannelOp) continue;
+            for (int o = 0; o + 4 <= s.Buffer.Length; o += 4)
+            {
+                uint v = BitConverter.ToUInt32(s.Buffer, o);
+                if (v is >= 1 and < 4096) yield return v;
+            }
+        }
+    }
+
+    private static IEnumerable<uint> PortValues(FuzzCase c) => PortWords(c).Distinct().Order();
+
+    private static FuzzStep Renumber(FuzzStep s, uint from, uint to)
+    {
+        if (s.Kind != StepKind.Hypercall)
+            return s.Args[0] == from ? s with { Args = [to, s.Args[1], s.Args[2], s.Args[3], s.Args[4]] } : s;
+        if (s.Hypercall != (int)Abi.Hypercall.EventChannelOp) return s;
+        var b = (byte[])s.Buffer.Clone();
+        for (int o = 0; o + 4 <= b.Length; o += 4)
+            if (BitConverter.ToUInt32(b, o) == from) BitConverter.GetBytes(to).CopyTo(b, o);
+        return s with { Buffer = b };
     }
 
     /// <summary>For each case, whether it fails the model check on its own (all cases in one simulator boot).</summary>

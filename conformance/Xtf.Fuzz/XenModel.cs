@@ -20,7 +20,7 @@ public sealed class XenModel
 
     private enum State : byte { Free, Reserved, Unbound, Interdomain, Pirq, Virq, Ipi }
 
-    private struct Port { public State State; public int Notify; public int Remote; public int Virq; }
+    private struct Port { public State State; public int Notify; public int Remote; public ushort RemoteDom; public int Virq; }
 
     private readonly Port[] ports = new Port[Ports];
     private readonly ulong[] pending = new ulong[64], mask = new ulong[64];
@@ -172,9 +172,11 @@ public sealed class XenModel
             case (int)Abi.EvtchnOp.AllocUnbound:
             {
                 if (!SelfDomain(BinaryPrimitives.ReadUInt16LittleEndian(b))) return -Errno.ESRCH;
+                ushort remoteDom = BinaryPrimitives.ReadUInt16LittleEndian(b[2..]);
                 int p = Allocate();
                 if (p < 0) return p;
-                ports[p] = new Port { State = State.Unbound };
+                // The remote domain is stored as given (DOMID_SELF becomes 0); Xen does not check it exists.
+                ports[p] = new Port { State = State.Unbound, RemoteDom = remoteDom == DomId.Self ? (ushort)0 : remoteDom };
                 BinaryPrimitives.WriteUInt32LittleEndian(b[4..], (uint)p);
                 return 0;
             }
@@ -184,7 +186,7 @@ public sealed class XenModel
                 int local = Allocate();
                 if (local < 0) return local;
                 uint remote = U32(b, 4);
-                if (!Valid(remote) || ports[remote].State != State.Unbound) return -Errno.EINVAL;
+                if (!Valid(remote) || ports[remote].State != State.Unbound || ports[remote].RemoteDom != 0) return -Errno.EINVAL;
                 ports[local] = new Port { State = State.Interdomain, Remote = (int)remote };
                 ports[remote].State = State.Interdomain;
                 ports[remote].Remote = local;
@@ -219,7 +221,7 @@ public sealed class XenModel
                 if (p.State == State.Interdomain)
                 {
                     ref var other = ref ports[p.Remote];
-                    if (other.State == State.Interdomain && other.Remote == (int)port) { other.State = State.Unbound; other.Remote = 0; }
+                    if (other.State == State.Interdomain && other.Remote == (int)port) { other.State = State.Unbound; other.Remote = 0; other.RemoteDom = 0; }
                 }
                 pending[port >> 6] &= ~(1UL << (int)(port & 63));
                 p = default;
@@ -250,7 +252,7 @@ public sealed class XenModel
                     case State.Free or State.Reserved: status = EvtchnStatus.Closed; break;
                     case State.Unbound:
                         status = EvtchnStatus.Unbound;
-                        BinaryPrimitives.WriteUInt16LittleEndian(b[16..], 0);
+                        BinaryPrimitives.WriteUInt16LittleEndian(b[16..], p.RemoteDom);
                         break;
                     case State.Interdomain:
                         status = EvtchnStatus.Interdomain;
