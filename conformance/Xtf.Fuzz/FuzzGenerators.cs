@@ -118,7 +118,7 @@ public static class FuzzGenerators
         (2, Vcpu(VcpuOp.RegisterVcpuTimeMemoryArea, VcpuId, Pointer, Pick(BadPointers).Select(x => Bytes(8, (0, x, 8))), 0)),
         (1, Vcpu(VcpuOp.SendNmi, Pick(1u, 2u), Gen.Constant(Lit(0)), NoBuffer, 0)),
         (1, Vcpu(VcpuOp.SendNmi, VcpuId, Gen.Constant(Lit(1)), NoBuffer, 0)),
-        (1, Vcpu(VcpuOp.GetPhysid, VcpuId, Pointer, Gen.Constant(new byte[8]), 0)),
+        (2, Vcpu(VcpuOp.GetPhysid, VcpuId, Pointer, Gen.Constant(Enumerable.Repeat((byte)0xEE, 8).ToArray()), 8)),
         (1, Pick(14, 0x7FFF_FFFF, -1).Select(cmd => FuzzStep.Call((int)Hypercall.VcpuOp, cmd, 0, 0))));
 
     public static readonly Gen<FuzzStep> SchedStep = Weighted(
@@ -161,7 +161,7 @@ public static class FuzzGenerators
     public static Gen<FuzzStep> StepOf(FuzzArea area) => area switch
     {
         FuzzArea.Evtchn => EvtchnStep,
-        FuzzArea.Vcpu => Weighted((3, VcpuStep), (1, EvtchnStep)),
+        FuzzArea.Vcpu => Weighted((6, VcpuStep), (2, EvtchnStep), (1, SchedStep)),
         FuzzArea.Sched => Weighted((3, SchedStep), (2, EvtchnStep)),
         FuzzArea.Console => ConsoleStep,
         FuzzArea.Version => VersionStep,

@@ -325,7 +325,11 @@ public sealed class XenModel
         switch (cmd)
         {
             case (int)Abi.VcpuOp.SendNmi: return arg != 0 ? -Errno.EINVAL : 0;
-            case (int)Abi.VcpuOp.GetPhysid: return -Errno.EINVAL;                // dom0 not pinned to one of 2 pCPUs
+            case (int)Abi.VcpuOp.GetPhysid:
+                // Only a vCPU pinned to one pCPU (2 pCPUs here: only through SCHEDOP_pin_override, which pins the caller).
+                // phys_id comes from the vCPU id: 0 for vCPU 0 (measured on real Xen).
+                if (!(self && pinOverride)) return -Errno.EINVAL;
+                return Write(arg, [], 8);
             case (int)Abi.VcpuOp.RegisterVcpuTimeMemoryArea:
             case (int)Abi.VcpuOp.RegisterRunstateMemoryArea:
             {
