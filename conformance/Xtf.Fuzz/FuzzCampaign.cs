@@ -84,6 +84,7 @@ public sealed class FuzzCampaign(FuzzSettings settings)
                 xen = await FuzzEngine.RunHostAsync(s.Xen!, cases, s.XenTimeout, cancellation);
                 boots++;
                 findings.AddRange(FuzzEngine.Check(cases, xen, "model-vs-xen"));
+                if (sim is null) traceHash.AppendData(Encoding.UTF8.GetBytes(xen.RecordHash));
                 if (sim is not null) findings.AddRange(FuzzEngine.Compare(cases, sim, xen));
             }
             foreach (var f in findings.Where(f => f.Case < 0)) problems.Add($"batch at case {start}: {f.Actual}");
