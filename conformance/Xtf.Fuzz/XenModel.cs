@@ -47,6 +47,15 @@ public sealed class XenModel
         return lines;
     }
 
+    /// <summary>The record lines of every step but the last (for single-shot cases whose last step ends the domain).</summary>
+    public static List<string?> RunPrefix(FuzzCase c)
+    {
+        var m = new XenModel();
+        var lines = new List<string?>();
+        for (int i = 0; i < c.Steps.Count - 1; i++) lines.Add(m.Step(i, c.Steps[i]));
+        return lines;
+    }
+
     /// <summary>What the kernel's reset leaves: every port closed, all bits clear. Storage for all 4096 ports exists (the kernel grows it at boot).</summary>
     public void ResetCase()
     {
