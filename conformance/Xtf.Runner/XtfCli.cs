@@ -20,6 +20,7 @@ public static class XtfCli
           doctor                         report what is installed for real Xen, with fixes
           bench [--seconds N]            simulator speed: guest instructions/s, example runs/s
                  [--breakdown]           and where one example run's time goes
+          fuzz [options]                 property-based hypercall fuzzing (see fuzz options)
 
         run options:
           --host sim|xen|both            where to run: the simulator (default), real Xen under QEMU,
@@ -44,7 +45,8 @@ public static class XtfCli
         """;
 
     private static readonly HashSet<string> RunValued =
-        ["host", "kernel", "xen", "qemu", "accel", "vcpus", "jobs", "timeout", "memory", "xen-cmdline", "results", "o", "output", "seed", "budget", "seconds"];
+        ["host", "kernel", "xen", "qemu", "accel", "vcpus", "jobs", "timeout", "memory", "xen-cmdline", "results", "o", "output", "seed", "budget", "seconds",
+         "area", "cases", "batch", "replay"];
     private static readonly HashSet<string> RunFlags = ["verbose", "help", "breakdown"];
 
     public static TestCatalog Catalog { get; } = TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly);
@@ -55,7 +57,7 @@ public static class XtfCli
         {
             if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
             {
-                stdout.WriteLine(Usage);
+                stdout.WriteLine(Usage + "\n" + FuzzCommand.UsageText);
                 return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Success;
             }
             if (args[0] == "--version")
@@ -73,6 +75,7 @@ public static class XtfCli
                 "build" => BuildOne(o, stdout),
                 "doctor" => Doctor.Report(o, stdout),
                 "bench" => Bench.Run(o, stdout),
+                "fuzz" => FuzzCommand.Run(o, stdout, stderr),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }

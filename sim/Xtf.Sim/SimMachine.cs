@@ -19,6 +19,8 @@ public sealed record SimOptions
     public string? Dom0CommandLine { get; init; }
     public string? XenCommandLine { get; init; }
     public bool KeepTraceText { get; init; } = true;
+    /// <summary>Fault injection for the fuzzer's own test only; off by default.</summary>
+    public PlantedBug PlantedBug { get; init; }
 }
 
 public sealed record SimResult(string Serial, BootEnd End, string? Detail, string TraceHash, string Trace, long Instructions, ulong VirtualNs);
@@ -124,7 +126,7 @@ public sealed class SimMachine : ICpuPlatform
 
         var domain = new Domain(0, memory, dom0.SharedInfoMfn, cpus, dom0.P2mMap, profile.Pcpus) { VmAssist = dom0.VmAssist };
         var interpreter = new X86Interpreter(memory, this);
-        var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd);
+        var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd) { PlantedBug = options.PlantedBug };
         hv.DiscoverPageTables(dom0.Cr3);
         try
         {

@@ -287,7 +287,7 @@ public sealed partial class Hypervisor
         if (!Ports.IsUsable(port)) return 0;
         bool wasMasked = EvtchnMasked((int)port);
         SetBit(MaskWordAddress((int)port), (int)port, false);
-        if (wasMasked && EvtchnPending((int)port))
+        if ((wasMasked || PlantedBug == PlantedBug.UnmaskReraisesUnmasked) && EvtchnPending((int)port))
             MarkSelector(Domain.Vcpus[Ports[(int)port].NotifyVcpu], (int)port / 64);
         return 0;
     }
