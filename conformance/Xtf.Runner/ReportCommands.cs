@@ -133,13 +133,20 @@ public sealed record AllureTool(string? Path, string? Version, string? Missing)
         if (path is null) return new AllureTool(null, null, "the allure package is not installed (reports/node_modules)");
         var (code, output) = RunTool(path, ["--version"], TimeSpan.FromSeconds(60));
         if (code != 0) return new AllureTool(path, null, $"{path} --version failed: {FirstLine(output)}");
-        return new AllureTool(path, FirstLine(output), null);
+        // reports/allurerc.json: one self-contained index.html (opens from file://, easy to keep as a CI artifact).
+        var configs = candidates.Select(c => System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(c)!, "..", "..", "allurerc.json")));
+        return new AllureTool(path, FirstLine(output), null) { Config = configs.FirstOrDefault(File.Exists) };
     }
+
+    /// <summary>The Allure configuration passed with --config, when the project's is found.</summary>
+    public string? Config { get; init; }
 
     public (bool Ok, string Detail) Generate(string resultsDir, string htmlDir)
     {
         if (Directory.Exists(htmlDir)) Directory.Delete(htmlDir, recursive: true);
-        var (code, output) = RunTool(Path!, ["generate", System.IO.Path.GetFullPath(resultsDir), "-o", System.IO.Path.GetFullPath(htmlDir)], TimeSpan.FromMinutes(5));
+        var args = new List<string> { "generate", System.IO.Path.GetFullPath(resultsDir), "-o", System.IO.Path.GetFullPath(htmlDir) };
+        if (Config is not null) args.AddRange(["--config", Config]);
+        var (code, output) = RunTool(Path!, [.. args], TimeSpan.FromMinutes(5));
         bool ok = code == 0 && File.Exists(System.IO.Path.Combine(htmlDir, "index.html"));
         return (ok, ok ? "" : $"exit {code}: {FirstLine(output)}");
     }
