@@ -97,12 +97,24 @@ public sealed class HeadlessChromium
                 return reply["result"]!;
             }
         }
-        var result = await Call("Runtime.evaluate", new JsonObject
+        JsonNode result;
+        for (int attempt = 1; ; attempt++)
         {
-            ["expression"] = expression,
-            ["awaitPromise"] = true,
-            ["returnByValue"] = true,
-        });
+            try
+            {
+                result = await Call("Runtime.evaluate", new JsonObject
+                {
+                    ["expression"] = expression,
+                    ["awaitPromise"] = true,
+                    ["returnByValue"] = true,
+                });
+                break;
+            }
+            catch (InvalidOperationException e) when (attempt < 5 && e.Message.Contains("context was destroyed", StringComparison.Ordinal))
+            {
+                await Task.Delay(500, cancel);   // the page navigated (a single-page app setting its route): run again in the new document
+            }
+        }
         if (result["exceptionDetails"] is { } ex) throw new InvalidOperationException("page script failed: " + ex.ToJsonString());
         return result["result"]?["value"]?.ToString() ?? "";
     }
