@@ -60,8 +60,13 @@ public static partial class Doctor
         string? readelf = EmulatorProcesses.FindOnPath("readelf");
         Line("readelf", readelf is null ? "warn" : "ok", readelf ?? "missing: the ELF tests compare against binutils", readelf is null ? "sudo apt-get install binutils" : null);
 
-        string? allure = EmulatorProcesses.FindOnPath("allure");
-        Line("allure", allure is null ? "warn" : "ok", allure ?? "missing: needed only for the HTML report", allure is null ? "npm install -g allure" : null);
+        var allure = AllureTool.Find();
+        Line("allure", allure.Missing is null ? "ok" : "warn",
+            allure.Missing is null ? $"{allure.Path}: Allure {allure.Version}" : $"{allure.Missing}: xtf report writes no Allure HTML",
+            allure.Missing is null ? null : ReportCommands.SetupCommand);
+        string? chromium = EmulatorProcesses.FindOnPath("chromium");
+        Line("chromium", chromium is null ? "warn" : "ok", chromium ?? "missing: the report rendering checks need it",
+            chromium is null ? ReportCommands.SetupCommand : null);
 
         w.WriteLine(ready ? "ready for real Xen" : "not ready for real Xen");
         return ready ? 0 : 1;

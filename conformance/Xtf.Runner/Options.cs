@@ -7,6 +7,7 @@ public sealed class UsageException(string message) : Exception(message);
 public sealed class Options
 {
     private readonly Dictionary<string, string> values = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> all = new(StringComparer.Ordinal);
     private readonly HashSet<string> flags = new(StringComparer.Ordinal);
 
     public List<string> Positional { get; } = new();
@@ -33,6 +34,8 @@ public sealed class Options
             {
                 string value = inline ?? (i + 1 < args.Count ? args[++i] : throw new UsageException($"--{name} needs a value"));
                 o.values[name] = value;
+                if (!o.all.TryGetValue(name, out var list)) o.all[name] = list = new List<string>();
+                list.Add(value);
             }
             else if (flagNames.Contains(name))
             {
@@ -46,6 +49,8 @@ public sealed class Options
 
     public string? Get(string name) => values.GetValueOrDefault(name);
     public bool Has(string name) => flags.Contains(name);
+    /// <summary>Every value of a repeated option, in order (the last one is what <see cref="Get"/> returns).</summary>
+    public IReadOnlyList<string> GetAll(string name) => all.TryGetValue(name, out var list) ? list : [];
 
     public int GetInt(string name, int fallback, int min, int max)
     {

@@ -3,6 +3,7 @@ using System.Reflection;
 using Xtf.Elf;
 using Xtf.Guest;
 using Xtf.Hosting;
+using Xtf.Reports;
 using Xtf.Sim;
 
 namespace Xtf.Runner;
@@ -16,6 +17,9 @@ public static class XtfCli
         commands:
           list [GLOB...]                 list tests (XTF names, e.g. test-pv64-example)
           run [GLOB...] [options]        build and run tests; or run --kernel FILE
+          report [RESULTS_DIR...]        merge results folders (shards) into Allure, JUnit, matrix.md, summary.html
+          compare BASELINE CANDIDATE     what changed between two results folders; exit 1 if anything regressed
+          compare --xen A --xen B [GLOB...]  run the tests on two hypervisors (or --xen-cmdline twice), then compare
           build NAME -o FILE             write one test's kernel image (ELF)
           doctor                         report what is installed for real Xen, with fixes
           bench [--seconds N]            simulator speed: guest instructions/s, example runs/s
@@ -36,12 +40,15 @@ public static class XtfCli
           --timeout SECONDS              per-boot limit (default 60); a run that hits it is CRASH "timeout"
           --memory MIB                   guest RAM for QEMU (default 512)
           --xen-cmdline TEXT             extra Xen command-line options
-          --results DIR                  where transcripts go (default ./results)
+          --results DIR                  where transcripts and result records go (default ./results)
+          --shard K/N                    run only shard K of N (tests sorted by name, dealt round-robin)
           --verbose                      print each transcript's guest lines
 
         exit codes (worst result wins): 0 SUCCESS, 3 SKIP, 4 ERROR, 5 FAILURE, 6 CRASH, 7 DIVERGED;
           2 bad usage or input (unknown option, unreadable or malformed kernel, missing QEMU or Xen);
           1 internal error.
+          report: 0 written, 8 written without the Allure HTML (allure or node missing, or allure failed).
+          compare: 0 nothing regressed, 1 a new failure or a changed transcript.
         """;
 
     private static readonly HashSet<string> RunValued =
@@ -66,10 +73,12 @@ public static class XtfCli
                 return ExitCodes.Success;
             }
             var rest = args.Skip(1).ToList();
-            var o = Options.Parse(rest, RunValued, RunFlags);
+            var o = Options.Parse(rest, new HashSet<string>([.. RunValued, .. ReportCommands.Valued]), new HashSet<string>([.. RunFlags, .. ReportCommands.Flags]));
             if (o.Has("help")) { stdout.WriteLine(Usage); return ExitCodes.Success; }
             return args[0] switch
             {
+                "report" => ReportCommands.Report(o, stdout, stderr),
+                "compare" => ReportCommands.Compare(o, stdout, stderr),
                 "list" => List(o, stdout),
                 "run" => RunTests(o, stdout, stderr),
                 "build" => BuildOne(o, stdout),
@@ -136,7 +145,7 @@ public static class XtfCli
 
     /// <summary>One kernel to run: a suite test or a foreign kernel.</summary>
     private sealed record Planned(string Name, Func<BootRequest> Request, string? SkipReason = null, int? ExpectedShutdown = null,
-        string? ExpectedRefusal = null);
+        string? ExpectedRefusal = null, string Title = "", string Category = "", int Vcpus = 1);
 
     private static int RunTests(Options o, TextWriter stdout, TextWriter stderr)
     {
@@ -178,17 +187,26 @@ public static class XtfCli
             xen?.Validate();
             string? skip = foreign.Is32Bit && (xen is null || XenConfig.HasPv32(xen.Build.SourcePath) == false)
                 ? "32-bit PV kernel, but this Xen is built without CONFIG_PV32" : null;
-            plan = [new Planned(foreign.Name, () => new BootRequest(foreign.Name, foreign.Bytes, vcpus ?? 1, timeout), skip)];
+            plan = [new Planned(foreign.Name, () => new BootRequest(foreign.Name, foreign.Bytes, vcpus ?? 1, timeout), skip,
+                Title: $"foreign kernel {kernelPath}", Category: "foreign", Vcpus: vcpus ?? 1)];
         }
         else
         {
             var cases = Select(o);
+            if (o.Get("shard") is { } shardText)
+            {
+                if (!ShardSpec.TryParse(shardText, out var shard)) throw new UsageException($"--shard must be K/N with 1 <= K <= N, not '{shardText}'");
+                cases = shard.Select(cases, c => c.FullName);
+                stdout.WriteLine($"shard {shard}: {cases.Count} test(s)");
+                if (cases.Count == 0) return ExitCodes.Success;
+            }
             xen?.Validate();
             plan = cases.Select(c => new Planned(c.FullName, () =>
             {
                 var image = c.Build();
                 return new BootRequest(c.FullName, image.Bytes, vcpus ?? c.Test.Vcpus, timeout, c.Test.CommandLine);
-            }, ExpectedShutdown: c.Test.ExpectedShutdownReason, ExpectedRefusal: c.Test.ExpectedRefusal)).ToList();
+            }, ExpectedShutdown: c.Test.ExpectedShutdownReason, ExpectedRefusal: c.Test.ExpectedRefusal,
+               Title: c.Test.Title, Category: c.Test.Category, Vcpus: vcpus ?? c.Test.Vcpus)).ToList();
         }
 
         foreach (var h in hosts)
@@ -207,7 +225,17 @@ public static class XtfCli
         Console.CancelKeyPress += onCancel;
         try
         {
-            var finished = Execute(plan, hosts, jobs, resultsDir, o.Has("verbose"), stdout, cancel.Token);
+            var context = new RunContext(resultsDir, $"0x{seed:x}", xen?.Build.Version, xen is null ? null : Doctor.QemuVersionLine(xenOptions.Qemu),
+                xenOptions.XenCommandLine, o.Get("shard"));
+            List<Finished> finished;
+            try
+            {
+                finished = Execute(plan, hosts, jobs, context, o.Has("verbose"), stdout, cancel.Token);
+            }
+            finally
+            {
+                RunRecords.WriteRunSummaries(resultsDir, stdout);   // also after Ctrl-C: the finished tests' records are valid
+            }
             var counts = finished.GroupBy(x => x.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.Word()}");
             stdout.WriteLine($"{finished.Count} test(s): {string.Join(", ", counts)}; transcripts in {Path.GetFullPath(resultsDir)}");
             return ExitCodes.Worst(finished.Select(x => x.Status));
@@ -229,26 +257,32 @@ public static class XtfCli
 
     private sealed record Finished(string Name, TestStatus Status);
 
-    private static List<Finished> Execute(List<Planned> plan, List<ITestHost> hosts, int jobs, string resultsDir, bool verbose,
+    /// <summary>What every result record of one run shares.</summary>
+    internal sealed record RunContext(string ResultsDir, string Seed, string? XenVersion, string? QemuVersion, string? XenCommandLine, string? Shard);
+
+    private static List<Finished> Execute(List<Planned> plan, List<ITestHost> hosts, int jobs, RunContext context, bool verbose,
         TextWriter stdout, CancellationToken cancel)
     {
+        string resultsDir = context.ResultsDir;
+        var progress = new ProgressLine(stdout, plan.Count, ProgressLine.IsTerminal(stdout));
         var gate = new SemaphoreSlim(jobs);
-        var printLock = new object();
         foreach (var h in hosts) Directory.CreateDirectory(Path.Combine(resultsDir, h.Name));
         int width = Math.Max(40, plan.Max(p => p.Name.Length) + 2);
 
-        async Task<TestOutcome> RunOn(ITestHost host, BootRequest request, int? expectedShutdown, string? expectedRefusal)
+        async Task<(TestOutcome, DateTimeOffset)> RunOn(ITestHost host, BootRequest request, int? expectedShutdown, string? expectedRefusal)
         {
             await gate.WaitAsync(cancel);
             try
             {
+                progress.Started(request.Name);
+                var started = DateTimeOffset.Now;   // report data only: never reaches the simulator
                 var transcript = await host.BootAsync(request, cancel);
                 string stem = Path.Combine(resultsDir, host.Name, request.Name);
-                await File.WriteAllTextAsync(stem + ".log", transcript.Log, System.Text.Encoding.Latin1, CancellationToken.None);
-                if (transcript.Trace is { } trace) await File.WriteAllTextAsync(stem + ".trace", trace, CancellationToken.None);
+                AtomicFile.WriteAllText(stem + ".log", transcript.Log, System.Text.Encoding.Latin1);
+                if (transcript.Trace is { } trace) AtomicFile.WriteAllText(stem + ".trace", trace);
                 var outcome = ConsoleProtocol.Evaluate(transcript);
-                if (expectedRefusal is not null) return outcome.ExpectRefusal(expectedRefusal);
-                return expectedShutdown is { } reason ? outcome.ExpectShutdown(reason) : outcome;
+                if (expectedRefusal is not null) return (outcome.ExpectRefusal(expectedRefusal), started);
+                return (expectedShutdown is { } reason ? outcome.ExpectShutdown(reason) : outcome, started);
             }
             finally
             {
@@ -260,11 +294,12 @@ public static class XtfCli
         {
             if (p.SkipReason is not null)
             {
-                lock (printLock) stdout.WriteLine($"{p.Name.PadRight(width)} {"SKIP",-8} {0,6:0.00}s  {p.SkipReason}");
+                progress.Finished(false, [$"{p.Name.PadRight(width)} {"SKIP",-8} {0,6:0.00}s  {p.SkipReason}"]);
                 return new Finished(p.Name, TestStatus.Skip);
             }
             var request = p.Request();
-            var outcomes = await Task.WhenAll(hosts.Select(h => RunOn(h, request, p.ExpectedShutdown, p.ExpectedRefusal)));
+            var runs = await Task.WhenAll(hosts.Select(h => RunOn(h, request, p.ExpectedShutdown, p.ExpectedRefusal)));
+            var outcomes = runs.Select(x => x.Item1).ToArray();
             string line;
             TestStatus status;
             string? diff = null;
@@ -284,15 +319,22 @@ public static class XtfCli
                 line = $"{p.Name.PadRight(width)} {word,-8} sim {sim.Elapsed.TotalSeconds,5:0.00}s  xen {xen.Elapsed.TotalSeconds,5:0.00}s  " +
                        (diff is null ? "transcripts agree" : "transcripts differ") + (xen.Message.Length > 0 ? "  " + xen.Message : "");
             }
-            lock (printLock)
-            {
-                stdout.WriteLine(line);
-                if (diff is not null) foreach (var d in diff.Split('\n')) stdout.WriteLine("    " + d);
-                if (verbose) foreach (var l in outcomes[0].GuestLines) stdout.WriteLine("    | " + l);
-            }
+            foreach (var (outcome, started) in runs)
+                RunRecords.For(outcome, started, p.Title, p.Category, request.Vcpus, context, hosts.Count > 1 ? diff : null, hosts.Count > 1).WriteTo(resultsDir);
+            var printed = new List<string> { line };
+            if (diff is not null) printed.AddRange(diff.Split('\n').Select(d => "    " + d));
+            if (verbose) printed.AddRange(outcomes[0].GuestLines.Select(l => "    | " + l));
+            progress.Finished(status > TestStatus.Skip, printed);
             return new Finished(p.Name, status);
         }).ToArray();
-        return Task.WhenAll(tasks).GetAwaiter().GetResult().ToList();
+        try
+        {
+            return Task.WhenAll(tasks).GetAwaiter().GetResult().ToList();
+        }
+        finally
+        {
+            progress.Clear();
+        }
     }
 }
 

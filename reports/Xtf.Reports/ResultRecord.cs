@@ -1,0 +1,128 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Xtf.Hosting;
+
+namespace Xtf.Reports;
+
+/// <summary>
+/// The result of one test on one host, as `xtf run` writes it to RESULTS/&lt;host&gt;/&lt;test&gt;.json the
+/// moment the test finishes. Every report (Allure, JUnit, matrix, summary, compare) is made from these.
+/// Wall-clock times are report data only; nothing here reaches the simulator.
+/// </summary>
+public sealed record ResultRecord
+{
+    public const string SchemaId = "xtf-result/1";
+
+    public string Schema { get; init; } = SchemaId;
+    public required string Test { get; init; }
+    public string Title { get; init; } = "";
+    /// <summary>The test's area (its Category): vcpu, sched, evtchn, time, builder, ...</summary>
+    public string Category { get; init; } = "";
+    /// <summary>sim or xen.</summary>
+    public required string Host { get; init; }
+    /// <summary>The host's own verdict: SUCCESS, SKIP, ERROR, FAILURE or CRASH.</summary>
+    public required string Status { get; init; }
+    public bool Warnings { get; init; }
+    public string Message { get; init; } = "";
+    public double Seconds { get; init; }
+    public DateTimeOffset Start { get; init; }
+    public DateTimeOffset Stop { get; init; }
+    /// <summary>Simulator scheduling seed ("0x5eed"); null on real Xen.</summary>
+    public string? Seed { get; init; }
+    public int Vcpus { get; init; } = 1;
+    public string? XenVersion { get; init; }
+    public string? QemuVersion { get; init; }
+    public string? XenCommandLine { get; init; }
+    /// <summary>The whole console log, relative to the results folder (xen/&lt;test&gt;.log).</summary>
+    public string Transcript { get; init; } = "";
+    /// <summary>Simulator trace file, relative to the results folder; null on real Xen.</summary>
+    public string? Trace { get; init; }
+    public string? TraceHash { get; init; }
+    public int? ShutdownReason { get; init; }
+    /// <summary>The guest's normalized lines, banner to result line: what two hosts must agree on.</summary>
+    public IReadOnlyList<string> GuestLines { get; init; } = [];
+    /// <summary>With --host both: whether this host's transcript agrees with the other host's; else null.</summary>
+    public bool? Agree { get; init; }
+    /// <summary>With --host both and a divergence: the diff ("-" real Xen, "+" simulator).</summary>
+    public string? Diff { get; init; }
+    /// <summary>A shrunk fuzz case file, relative to the results folder, when the fuzzer left one.</summary>
+    public string? FuzzCase { get; init; }
+    /// <summary>"K/N" when the run was one shard of N.</summary>
+    public string? Shard { get; init; }
+
+    /// <summary>
+    /// The verdict a report shows. The simulator's record of a pair whose transcripts differ is
+    /// DIVERGED: real Xen is the reference, so its own record keeps its own status.
+    /// </summary>
+    [JsonIgnore]
+    public string ReportStatus => Agree == false && Host == "sim" ? "DIVERGED" : Status;
+
+    /// <summary>The guest's check lines: everything after banner, environment and title, without the result line.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> Checks =>
+        GuestLines.Skip(3).Where(l => !l.StartsWith(ConsoleProtocol.ResultPrefix, StringComparison.Ordinal)).ToList();
+
+    /// <summary>Unique per test × host inside one merged report.</summary>
+    [JsonIgnore]
+    public string Key => $"{Test}|{Host}";
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>The record at RESULTS/&lt;host&gt;/&lt;test&gt;.json, written atomically.</summary>
+    public string WriteTo(string resultsDir)
+    {
+        string path = PathIn(resultsDir, Host, Test);
+        AtomicFile.WriteAllText(path, ToJson());
+        return path;
+    }
+
+    public static string PathIn(string resultsDir, string host, string test) => Path.Combine(resultsDir, host, test + ".json");
+
+    /// <summary>Null when the text is not a result record of this schema.</summary>
+    public static ResultRecord? Parse(string json)
+    {
+        try
+        {
+            var r = JsonSerializer.Deserialize<ResultRecord>(json, Json);
+            return r is not null && r.Schema == SchemaId ? r : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>Whole-file writes that a kill cannot leave half done: write a temporary file beside it, then rename.</summary>
+public static class AtomicFile
+{
+    public static void WriteAllText(string path, string text, System.Text.Encoding? encoding = null) =>
+        WriteAllBytes(path, (encoding ?? new System.Text.UTF8Encoding(false)).GetBytes(text));
+
+    public static void WriteAllBytes(string path, byte[] bytes)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string tmp = $"{full}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+            {
+                f.Write(bytes);
+                f.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+}
