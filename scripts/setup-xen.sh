@@ -58,3 +58,6 @@ apt-get install -y -qq --no-install-recommends -t "${codename}-backports" qemu-s
 
 echo "setup-xen: $(ls /boot/xen-4.17-amd64.gz)"
 echo "setup-xen: $(qemu-system-x86_64 --version | head -1)"
+
+# The report tools (chromium, the allure package) come with the same setup command.
+bash "$(dirname "$0")/setup-report-tools.sh"
