@@ -6,6 +6,8 @@ namespace Xtf.Suite.Pv;
 /// <summary>
 /// vCPU 1 is brought up from a vcpu_guest_context the guest builds, runs alongside vCPU 0 on
 /// shared memory, and takes itself down; is_up follows each step and a second initialise is EEXIST.
+/// vCPU 1 waits for vCPU 0's second VCPUOP_up before it can finish, so that up never meets a vCPU
+/// that has already taken itself down (which would bring it back).
 /// </summary>
 public sealed class VcpuBringUp : XtfTest
 {
@@ -21,10 +23,12 @@ public sealed class VcpuBringUp : XtfTest
         var counter = g.Var("counter");
         var started = g.Var("ap_started");
         var done = g.Var("ap_done");
+        var go = g.Var("ap_go");
 
         var ap = g.Function("ap_entry", () =>
         {
             g.Set(started, 1);
+            g.WaitUntil(go == 1);   // stay up until vCPU 0 has made its second VCPUOP_up
             var i = g.Var("ap_i");
             g.For(i, 0, Rounds, () => g.AtomicAdd(counter, 1));
             g.Set(done, 1);
@@ -38,6 +42,8 @@ public sealed class VcpuBringUp : XtfTest
 
         g.StartVcpu(1, ap);
         g.ExpectEq(g.VcpuOp(VcpuOp.Up, 1, 0), 0, "VCPUOP_up again is idempotent");
+        g.ExpectEq(g.VcpuOp(VcpuOp.IsUp, 1, 0), 1, "vCPU 1 is up while it waits");
+        g.Set(go, 1);
         var i0 = g.Var("bsp_i");
         g.For(i0, 0, Rounds, () => g.AtomicAdd(counter, 1));
 
