@@ -136,10 +136,17 @@ public sealed class EndToEndTests
         p.Kill(entireProcessTree: true);
         p.WaitForExit();
         var files = Directory.GetFiles(Path.Combine(results, "sim"), "*.json");
-        Assert.That(files.Length, Is.InRange(3, 79), "killed part-way");
+        int all = global::Xtf.Runner.XtfCli.Catalog.Select(["test-pv64-*"]).Count;
+        Assert.That(files.Length, Is.InRange(3, all - 1), "killed part-way");
         foreach (var f in files) Assert.That(ResultRecord.Parse(File.ReadAllText(f)), Is.Not.Null, f);
         var set = ResultSet.Load([results]);
         Assert.That(set.Ignored, Is.Empty);
-        foreach (var r in set.Results) Assert.That(r.ReadTranscript(), Does.Contain("Test result:"), r.Record.Test);
+        foreach (var r in set.Results)
+        {
+            string transcript = r.ReadTranscript() ?? "";
+            Assert.That(transcript, Does.Contain("Xen version 4.17"), r.Record.Test);
+            // A suite kernel ends with its result line; an image Xen must refuse ends with Xen's panic.
+            Assert.That(transcript.Contains("Test result:") || transcript.Contains("Panic on CPU 0:"), Is.True, r.Record.Test);
+        }
     }
 }
