@@ -54,7 +54,7 @@ public static class SummaryPage
         sb.Append("<h1>").Append(E(title)).Append("</h1>\n<p id=\"totals\">")
           .Append(E(string.Join(", ", set.Counts().Select(c => $"{c.Count} {c.Status}"))))
           .Append($" — {set.Results.Count} runs of {set.Tests.Count} tests on {E(string.Join(" and ", hosts))}</p>\n");
-        var versions = set.Results.Select(r => r.Record).Where(r => r.Host == "xen").Select(r => $"Xen {r.XenVersion}, {r.QemuVersion}").Distinct().ToList();
+        var versions = set.Results.Select(r => r.Record).Where(r => r.Host == "xen").Select(r => $"Xen {r.XenVersion}, QEMU {r.QemuVersion}").Distinct().ToList();
         if (versions.Count > 0) sb.Append("<p>Real Xen: ").Append(E(string.Join("; ", versions))).Append("</p>\n");
 
         sb.Append("<h2>Matrix</h2>\n<table id=\"matrix\"><thead><tr><th>test</th><th>area</th>");
