@@ -190,7 +190,7 @@ public sealed partial class Hypervisor
             case PortState.Interdomain:
             {
                 ref var other = ref Ports[p.RemotePort];
-                if (other.State == PortState.Interdomain && other.RemotePort == (int)port)
+                if (other.State == PortState.Interdomain && other.RemotePort == (int)port && PlantedBug != PlantedBug.CloseLeavesPeerBound)
                 {
                     other.State = PortState.Unbound;
                     other.RemoteDomain = Domain.Id;

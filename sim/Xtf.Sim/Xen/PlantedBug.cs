@@ -11,6 +11,12 @@ public enum PlantedBug
     UnmaskReraisesUnmasked,
     /// <summary>VCPUOP_initialise checks "already initialised" (-EEXIST) before copying the context (-EFAULT).</summary>
     InitialiseExistsBeforeCopy,
+    /// <summary>
+    /// EVTCHNOP_close of one end of a loopback interdomain pair leaves the other end bound to the
+    /// freed port (Xen makes it unbound). The return code and the bits stay right: only the
+    /// simulator's own port table is wrong, which the fuzzer's internal invariant checker sees.
+    /// </summary>
+    CloseLeavesPeerBound,
 }
 
 public sealed partial class Hypervisor
