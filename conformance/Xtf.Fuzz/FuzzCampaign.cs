@@ -93,7 +93,8 @@ public sealed class FuzzCampaign(FuzzSettings settings)
             {
                 if (failures.Count >= s.MaxFailures) break;
                 // Divergence from real Xen first; then the earliest symptom (an internal invariant often breaks steps before a record shows it).
-                var f = group.OrderBy(x => x.Kind.StartsWith("sim-vs", StringComparison.Ordinal) ? 0 : 1).ThenBy(x => x.Step).First();
+                var f = group.OrderBy(x => x.Kind.StartsWith("sim-vs", StringComparison.Ordinal) ? 0 : 1).ThenBy(x => x.Step)
+                    .ThenBy(x => x.Kind.StartsWith("invariant", StringComparison.Ordinal) ? 0 : 1).First();
                 var original = cases[f.Case];
                 var shrunk = original;
                 if (shrinks < s.MaxShrinks)

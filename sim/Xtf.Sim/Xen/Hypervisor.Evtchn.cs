@@ -59,7 +59,7 @@ public sealed partial class Hypervisor
 
     private void FreePort(int port)
     {
-        SetBit(PendingWordAddress(port), port, false);
+        if (PlantedBug != PlantedBug.CloseLeavesPending) SetBit(PendingWordAddress(port), port, false);
         ref var p = ref Ports[port];
         p = default;
     }
@@ -190,7 +190,7 @@ public sealed partial class Hypervisor
             case PortState.Interdomain:
             {
                 ref var other = ref Ports[p.RemotePort];
-                if (other.State == PortState.Interdomain && other.RemotePort == (int)port && PlantedBug != PlantedBug.CloseLeavesPeerBound)
+                if (other.State == PortState.Interdomain && other.RemotePort == (int)port)
                 {
                     other.State = PortState.Unbound;
                     other.RemoteDomain = Domain.Id;

@@ -12,11 +12,10 @@ public enum PlantedBug
     /// <summary>VCPUOP_initialise checks "already initialised" (-EEXIST) before copying the context (-EFAULT).</summary>
     InitialiseExistsBeforeCopy,
     /// <summary>
-    /// EVTCHNOP_close of one end of a loopback interdomain pair leaves the other end bound to the
-    /// freed port (Xen makes it unbound). The return code and the bits stay right: only the
-    /// simulator's own port table is wrong, which the fuzzer's internal invariant checker sees.
+    /// EVTCHNOP_close frees a port but leaves its pending bit set (Xen's evtchn_free clears it).
+    /// The return code stays right; the fuzzer's internal invariant checker sees a free port pending.
     /// </summary>
-    CloseLeavesPeerBound,
+    CloseLeavesPending,
 }
 
 public sealed partial class Hypervisor
