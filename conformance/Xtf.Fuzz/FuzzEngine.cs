@@ -32,12 +32,16 @@ public static class FuzzEngine
     /// <summary>Runs a batch on the simulator. The simulator seed only chooses interleavings; one vCPU runs, so it does not change the records.</summary>
     public static BatchRun RunSim(IReadOnlyList<FuzzCase> cases, PlantedBug bug = PlantedBug.None, ulong simSeed = SimOptions.DefaultSeed)
     {
-        var image = ScriptKernel.Build(cases, out ulong indexAddress);
-        var invariants = new HypervisorInvariants(indexAddress);
+        // A one-step case after the batch, so the kernel's reset also runs after the last case and the
+        // invariant checker sees what closing that case's ports does (its record is not part of the run).
+        var image = ScriptKernel.Build([.. cases, Sentinel], out ulong indexAddress, out ulong resetArgument);
+        var invariants = new HypervisorInvariants(indexAddress, resetArgument);
         var host = new SimHost(new SimOptions { Seed = simSeed, KeepTraceText = false, PlantedBug = bug, InstructionLimit = 4_000_000_000, Observer = invariants });
         var t = host.Boot(new BootRequest(image.Name, image.Bytes, ScriptKernel.Vcpus));
         return Parse("sim", t, cases) with { Internal = invariants.Violations };
     }
+
+    private static readonly FuzzCase Sentinel = new([FuzzStep.Guest(StepKind.ClearPending, 0)]);
 
     public static async Task<BatchRun> RunHostAsync(ITestHost host, IReadOnlyList<FuzzCase> cases, TimeSpan? timeout = null, CancellationToken cancellation = default)
     {
