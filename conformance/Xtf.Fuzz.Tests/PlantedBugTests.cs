@@ -28,6 +28,24 @@ public class PlantedBugTests
         Assert.That(FuzzEngine.FailsOnSim([f.Shrunk], PlantedBug.None)[0], Is.False);
     }
 
+    /// <summary>
+    /// A defect in the simulator's own state (the return codes stay right): the internal invariant
+    /// checker names it at the step it happens, and it shrinks to 3 steps or fewer.
+    /// </summary>
+    [Test]
+    public void InternalInvariantCheckerFindsAPlantedBugAndShrinksIt()
+    {
+        const PlantedBug bug = PlantedBug.CloseLeavesPending;
+        var summary = Fuzz(FuzzArea.Evtchn, bug);
+        Assert.That(summary.Failures, Is.Not.Empty, $"{bug} was not found in {summary.Cases} cases");
+        var f = summary.Failures[0];
+        TestContext.Out.WriteLine($"{f.Kind} in case 0x{f.CaseSeed:x}: {f.OriginalSteps} -> {f.Shrunk.Steps.Count} steps\n{f.Shrunk}\nexpected {f.Expected}\nactual   {f.Actual}");
+        Assert.That(f.Kind, Is.EqualTo("invariant: free port left pending"));
+        Assert.That(f.Shrunk.Steps.Count, Is.LessThanOrEqualTo(3));
+        Assert.That(FuzzEngine.FailsOnSim([f.Shrunk], bug)[0], Is.True);
+        Assert.That(FuzzEngine.FailsOnSim([f.Shrunk], PlantedBug.None)[0], Is.False);
+    }
+
     [Test]
     public void WithoutAPlantedBugTheSameRunIsClean()
     {

@@ -92,7 +92,9 @@ public sealed class FuzzCampaign(FuzzSettings settings)
             foreach (var group in findings.Where(f => f.Case >= 0).GroupBy(f => f.Case).OrderBy(g => g.Key))
             {
                 if (failures.Count >= s.MaxFailures) break;
-                var f = group.OrderBy(x => x.Kind.StartsWith("sim-vs", StringComparison.Ordinal) ? 0 : 1).First();
+                // Divergence from real Xen first; then the earliest symptom (an internal invariant often breaks steps before a record shows it).
+                var f = group.OrderBy(x => x.Kind.StartsWith("sim-vs", StringComparison.Ordinal) ? 0 : 1).ThenBy(x => x.Step)
+                    .ThenBy(x => x.Kind.StartsWith("invariant", StringComparison.Ordinal) ? 0 : 1).First();
                 var original = cases[f.Case];
                 var shrunk = original;
                 if (shrinks < s.MaxShrinks)

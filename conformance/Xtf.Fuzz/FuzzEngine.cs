@@ -12,6 +12,9 @@ public sealed record BatchRun(string Host, string?[] Records, string? Problem, T
 {
     /// <summary>SHA-256 of every record line, in order: what two runs of the same batch must share.</summary>
     public string RecordHash => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\n", Records)))).ToLowerInvariant();
+
+    /// <summary>Simulator runs only: invariants of the simulator's own state broken around a hypercall (<see cref="HypervisorInvariants"/>).</summary>
+    public IReadOnlyList<InternalViolation> Internal { get; init; } = [];
 }
 
 /// <summary>What disagreed, at which step of which case.</summary>
@@ -29,11 +32,16 @@ public static class FuzzEngine
     /// <summary>Runs a batch on the simulator. The simulator seed only chooses interleavings; one vCPU runs, so it does not change the records.</summary>
     public static BatchRun RunSim(IReadOnlyList<FuzzCase> cases, PlantedBug bug = PlantedBug.None, ulong simSeed = SimOptions.DefaultSeed)
     {
-        var image = ScriptKernel.Build(cases);
-        var host = new SimHost(new SimOptions { Seed = simSeed, KeepTraceText = false, PlantedBug = bug, InstructionLimit = 4_000_000_000 });
+        // A one-step case after the batch, so the kernel's reset also runs after the last case and the
+        // invariant checker sees what closing that case's ports does (its record is not part of the run).
+        var image = ScriptKernel.Build([.. cases, Sentinel], out ulong indexAddress, out ulong resetArgument);
+        var invariants = new HypervisorInvariants(indexAddress, resetArgument);
+        var host = new SimHost(new SimOptions { Seed = simSeed, KeepTraceText = false, PlantedBug = bug, InstructionLimit = 4_000_000_000, Observer = invariants });
         var t = host.Boot(new BootRequest(image.Name, image.Bytes, ScriptKernel.Vcpus));
-        return Parse("sim", t, cases);
+        return Parse("sim", t, cases) with { Internal = invariants.Violations };
     }
+
+    private static readonly FuzzCase Sentinel = new([FuzzStep.Guest(StepKind.ClearPending, 0)]);
 
     public static async Task<BatchRun> RunHostAsync(ITestHost host, IReadOnlyList<FuzzCase> cases, TimeSpan? timeout = null, CancellationToken cancellation = default)
     {
@@ -86,6 +94,7 @@ public static class FuzzEngine
             }
         }
         findings.AddRange(Invariants(cases, run));
+        findings.AddRange(InternalFindings(cases, run));
         if (run.Problem is not null && findings.Count == 0) findings.Add(new Finding("run", -1, -1, "every record", run.Problem));
         return findings;
     }
@@ -146,6 +155,36 @@ public static class FuzzEngine
             }
         }
         return findings;
+    }
+
+    /// <summary>
+    /// The simulator's own invariants (<see cref="HypervisorInvariants"/>), first broken one per case,
+    /// as findings of kind "invariant: RULE"; one before the first case is a run problem (case -1).
+    /// </summary>
+    public static List<Finding> InternalFindings(IReadOnlyList<FuzzCase> cases, BatchRun run)
+    {
+        var findings = new List<Finding>();
+        var seen = new HashSet<int>();
+        foreach (var v in run.Internal)
+        {
+            var (c, s) = Locate(cases, v.StepIndex);
+            if (c < 0) { findings.Add(new Finding("invariant: " + v.Rule, -1, -1, "simulator invariants hold", v.Detail)); continue; }
+            if (seen.Add(c))
+                findings.Add(new Finding("invariant: " + v.Rule, c, s, v.Rule.StartsWith("is_up", StringComparison.Ordinal) ? "is_up and runstate agree" : "no " + v.Rule, v.Detail));
+        }
+        return findings;
+    }
+
+    /// <summary>The case and step of a global step index; (-1, -1) outside the batch.</summary>
+    private static (int Case, int Step) Locate(IReadOnlyList<FuzzCase> cases, int index)
+    {
+        if (index < 0) return (-1, -1);
+        for (int c = 0; c < cases.Count; c++)
+        {
+            if (index < cases[c].Steps.Count) return (c, index);
+            index -= cases[c].Steps.Count;
+        }
+        return (-1, -1);
     }
 
     // ------------------------------------------------------------ shrinking
@@ -227,6 +266,7 @@ public static class FuzzEngine
             for (int s = 0; s < cases[c].Steps.Count; s++, index++)
                 if (run.Records[index] != expected[index]) result[c] = true;
         var invariantFailures = Invariants(cases, run);
+        invariantFailures.AddRange(InternalFindings(cases, run));
         foreach (var f in invariantFailures) if (f.Case >= 0) result[f.Case] = true;
         return result;
     }

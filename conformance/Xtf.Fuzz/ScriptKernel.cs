@@ -27,17 +27,25 @@ public static class ScriptKernel
     private const uint KindEnd = 0xFF;
     private const uint FlagCaseStart = 1;
 
-    public static KernelImage Build(IReadOnlyList<FuzzCase> cases)
+    public static KernelImage Build(IReadOnlyList<FuzzCase> cases) => Build(cases, out _, out _);
+
+    /// <summary>Builds the batch image; <paramref name="indexAddress"/> is the guest address of the
+    /// step counter (the global index of the step being run), for the simulator's invariant checker;
+    /// <paramref name="resetArgument"/> is the argument of the kernel's own EVTCHNOP_reset between cases.</summary>
+    public static KernelImage Build(IReadOnlyList<FuzzCase> cases, out ulong indexAddress, out ulong resetArgument)
     {
         foreach (var c in cases)
         {
             if (c.Steps.Count == 0) throw new ArgumentException("a fuzz case has at least one step");
             foreach (var s in c.Steps) s.Validate();
         }
-        return KernelBuilder.Build(Name, "Fuzz batch: hypercall scripts", g => Body(g, cases));
+        (ulong Index, ulong Reset) at = default;
+        var image = KernelBuilder.Build(Name, "Fuzz batch: hypercall scripts", g => at = Body(g, cases));
+        (indexAddress, resetArgument) = at;
+        return image;
     }
 
-    private static void Body(GuestProgram g, IReadOnlyList<FuzzCase> cases)
+    private static (ulong Index, ulong Reset) Body(GuestProgram g, IReadOnlyList<FuzzCase> cases)
     {
         var d = g.Data;
         var shared = g.SharedInfo;
@@ -177,6 +185,7 @@ public static class ScriptKernel
         });
         g.Print("fuzz: %d steps\n", index);
         g.Success();
+        return (index.Address, domidSelf.Address);
     }
 
     private static ulong Resolve(ulong value, ulong scratch) =>

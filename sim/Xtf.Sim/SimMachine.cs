@@ -21,6 +21,8 @@ public sealed record SimOptions
     public bool KeepTraceText { get; init; } = true;
     /// <summary>Fault injection for the fuzzer's own test only; off by default.</summary>
     public PlantedBug PlantedBug { get; init; }
+    /// <summary>Sees the hypervisor's state around every hypercall (the fuzzer's invariant checker); off by default.</summary>
+    public IHypervisorObserver? Observer { get; init; }
 }
 
 public sealed record SimResult(string Serial, BootEnd End, string? Detail, string TraceHash, string Trace, long Instructions, ulong VirtualNs);
@@ -126,7 +128,7 @@ public sealed class SimMachine : ICpuPlatform
 
         var domain = new Domain(0, memory, dom0.SharedInfoMfn, cpus, dom0.P2mMap, profile.Pcpus) { VmAssist = dom0.VmAssist };
         var interpreter = new X86Interpreter(memory, this);
-        var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd) { PlantedBug = options.PlantedBug };
+        var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd) { PlantedBug = options.PlantedBug, Observer = options.Observer };
         hv.DiscoverPageTables(dom0.Cr3);
         try
         {

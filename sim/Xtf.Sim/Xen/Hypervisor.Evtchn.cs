@@ -59,7 +59,7 @@ public sealed partial class Hypervisor
 
     private void FreePort(int port)
     {
-        SetBit(PendingWordAddress(port), port, false);
+        if (PlantedBug != PlantedBug.CloseLeavesPending) SetBit(PendingWordAddress(port), port, false);
         ref var p = ref Ports[port];
         p = default;
     }

@@ -47,8 +47,10 @@ public sealed partial class Hypervisor
         var c = v.Cpu;
         ulong nr = c[Reg.Rax];
         ulong a1 = c[Reg.Rdi], a2 = c[Reg.Rsi], a3 = c[Reg.Rdx], a4 = c[Reg.R10], a5 = c[Reg.R8];
+        Observer?.BeforeHypercall(View, new HypercallEvent(v.Id, nr, a1, a2, a3, a4, a5, null));
         long? rc = Dispatch(v, nr, a1, a2, a3, a4, a5);
         Trace.Hypercall(v.Id, nr, a1, a2, a3, rc);
+        Observer?.AfterHypercall(View, new HypercallEvent(v.Id, nr, a1, a2, a3, a4, a5, rc));
         if (rc is { } value) c[Reg.Rax] = unchecked((ulong)value);
     }
 

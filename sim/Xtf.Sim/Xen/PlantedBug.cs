@@ -11,6 +11,11 @@ public enum PlantedBug
     UnmaskReraisesUnmasked,
     /// <summary>VCPUOP_initialise checks "already initialised" (-EEXIST) before copying the context (-EFAULT).</summary>
     InitialiseExistsBeforeCopy,
+    /// <summary>
+    /// EVTCHNOP_close frees a port but leaves its pending bit set (Xen's evtchn_free clears it).
+    /// The return code stays right; the fuzzer's internal invariant checker sees a free port pending.
+    /// </summary>
+    CloseLeavesPending,
 }
 
 public sealed partial class Hypervisor
