@@ -4,7 +4,7 @@ using static Xtf.Guest.Tests.ExecutionTests;
 
 namespace Xtf.Guest.Tests;
 
-/// <summary>What the guest's printk prints, conversion by conversion, run in <see cref="MiniXen"/>.</summary>
+/// <summary>What the guest's printk prints, conversion by conversion, run in the simulator (<see cref="SimRun"/>).</summary>
 [TestFixture]
 public sealed class PrintkRuntimeTests
 {

@@ -23,9 +23,27 @@ public sealed record SimOptions
     public PlantedBug PlantedBug { get; init; }
     /// <summary>Sees the hypervisor's state around every hypercall (the fuzzer's invariant checker); off by default.</summary>
     public IHypervisorObserver? Observer { get; init; }
+
+    // Test hooks for the guest generator's own tests (Xtf.Guest.Tests); the defaults are Xen's behaviour.
+
+    /// <summary>False leaves the image's hypercall page unfilled, to test a guest's check that Xen filled it.</summary>
+    public bool FillHypercallPage { get; init; } = true;
+    /// <summary>
+    /// Results for hypercall numbers Xen 4.17 has no entry for (≥ <see cref="Hypervisor.FirstUnassignedHypercall"/>),
+    /// given the number and the five argument registers; null, or a null result, is Xen's -ENOSYS.
+    /// </summary>
+    public Func<ulong, ulong[], long?>? ForeignHypercall { get; init; }
+    /// <summary>Like a debug Xen, overwrite the five argument registers when a hypercall returns.</summary>
+    public bool PoisonHypercallArguments { get; init; }
+    /// <summary>Keep every hypercall with all five arguments in <see cref="SimResult.Hypercalls"/>.</summary>
+    public bool LogHypercalls { get; init; }
 }
 
-public sealed record SimResult(string Serial, BootEnd End, string? Detail, string TraceHash, string Trace, long Instructions, ulong VirtualNs);
+public sealed record SimResult(string Serial, BootEnd End, string? Detail, string TraceHash, string Trace, long Instructions, ulong VirtualNs)
+{
+    /// <summary>The hypercalls made, in order, when <see cref="SimOptions.LogHypercalls"/> is set; otherwise empty.</summary>
+    public IReadOnlyList<HypercallRecord> Hypercalls { get; init; } = [];
+}
 
 /// <summary>
 /// One simulated boot: the dom0 builder, then vCPUs interleaved by a seeded scheduler until the
@@ -72,8 +90,10 @@ public sealed class SimMachine : ICpuPlatform
         }
     }
 
+    private List<HypercallRecord>? hypercalls;
+
     private SimResult Result(BootEnd end, string? detail, long instructions) =>
-        new(serial.Text, end, detail, trace.Hash, trace.Text, instructions, clock.Now);
+        new(serial.Text, end, detail, trace.Hash, trace.Text, instructions, clock.Now) { Hypercalls = hypercalls ?? [] };
 
     public (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf) => CpuidView.For(leaf, subleaf);
     public ulong Rdtsc() => clock.Tsc;
@@ -92,7 +112,7 @@ public sealed class SimMachine : ICpuPlatform
         Dom0 dom0;
         try
         {
-            dom0 = Dom0Builder.Build(kernel, options.Dom0CommandLine ?? "", profile, memory);
+            dom0 = Dom0Builder.Build(kernel, options.Dom0CommandLine ?? "", profile, memory, fillHypercallPage: options.FillHypercallPage);
         }
         catch (DomainBuildException e)
         {
@@ -128,7 +148,15 @@ public sealed class SimMachine : ICpuPlatform
 
         var domain = new Domain(0, memory, dom0.SharedInfoMfn, cpus, dom0.P2mMap, profile.Pcpus) { VmAssist = dom0.VmAssist };
         var interpreter = new X86Interpreter(memory, this);
-        var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd) { PlantedBug = options.PlantedBug, Observer = options.Observer };
+        hypercalls = options.LogHypercalls ? [] : null;
+        var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd)
+        {
+            PlantedBug = options.PlantedBug,
+            ForeignHypercall = options.ForeignHypercall,
+            PoisonHypercallArguments = options.PoisonHypercallArguments,
+            HypercallLog = hypercalls,
+            Observer = options.Observer,
+        };
         hv.DiscoverPageTables(dom0.Cr3);
         try
         {

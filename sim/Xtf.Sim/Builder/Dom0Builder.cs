@@ -29,33 +29,37 @@ public sealed class Dom0Builder
     private readonly MachineProfile profile;
     private readonly MachineMemory memory;
     private readonly List<string> log = [];
+    private readonly bool fillHypercallPage;
     /// <summary>Pages of the initial mapping Xen wrote through (their L1 entries get Dirty), by pfn.</summary>
     private bool[] dirtyPfns = [];
 
     private ulong vStart, vEnd, blockStartMfn;
 
-    private Dom0Builder(MachineProfile profile, MachineMemory memory)
+    private Dom0Builder(MachineProfile profile, MachineMemory memory, bool fillHypercallPage)
     {
         this.profile = profile;
         this.memory = memory;
+        this.fillHypercallPage = fillHypercallPage;
     }
 
     /// <summary>
     /// Builds dom0 from <paramref name="kernel"/> (the first multiboot module) into <paramref name="memory"/>.
     /// <paramref name="dom0CommandLine"/> is what follows the image name in the module string;
     /// <paramref name="xenCommandLine"/> (optional) supplies <c>-- extra</c>, <c>noapic</c> and <c>acpi=</c> (§1.3).
+    /// <paramref name="fillHypercallPage"/> false (tests of a guest's boot checks only) leaves the image's
+    /// hypercall page as the image has it, as if Xen had not filled it.
     /// </summary>
     /// <exception cref="DomainBuildException">Xen would panic; the exception carries Xen's lines.</exception>
     /// <exception cref="NotSupportedException">The image uses a feature this model does not implement.</exception>
     public static Dom0 Build(ReadOnlyMemory<byte> kernel, string dom0CommandLine, MachineProfile profile, MachineMemory memory,
-        string? xenCommandLine = null)
+        string? xenCommandLine = null, bool fillHypercallPage = true)
     {
         ArgumentNullException.ThrowIfNull(profile);
         ArgumentNullException.ThrowIfNull(memory);
         if (memory.FrameCount < profile.MachineFrames)
             throw new ArgumentException($"machine memory has 0x{memory.FrameCount:x} frames, the profile needs 0x{profile.MachineFrames:x}", nameof(memory));
         string cmdline = Dom0CommandLine.Cook(dom0CommandLine ?? "", xenCommandLine);
-        return new Dom0Builder(profile, memory).Construct(kernel, cmdline);
+        return new Dom0Builder(profile, memory, fillHypercallPage).Construct(kernel, cmdline);
     }
 
     private DomainBuildException Fail(string? message, string panicText = DomainBuildException.CouldNotConstruct)
@@ -187,7 +191,7 @@ public sealed class Dom0Builder
         {
             if (hypercall < vStart || hypercall >= vEnd) throw Fail("Invalid HYPERCALL_PAGE field in ELF notes.");
             // xen/arch/x86/pv/hypercall.c: hypercall_page_initialise.
-            WriteVirtual(hypercall, HypercallPage.Build());
+            if (fillHypercallPage) WriteVirtual(hypercall, HypercallPage.Build());
         }
 
         // start_info: cleared, then filled.

@@ -39,6 +39,21 @@ public sealed partial class Hypervisor
     /// <summary>Set by handlers that change who may run (block, down, shutdown, yield).</summary>
     public bool Reschedule { get; set; }
 
+    /// <summary>The first hypercall number Xen 4.17 x86 assigns nothing to (48 mca and 49 paging_domctl_cont are the last).</summary>
+    public const ulong FirstUnassignedHypercall = 50;
+
+    /// <summary>What a debug Xen writes into the argument registers of a hypercall (CONFIG_DEBUG, pv/hypercall.c).</summary>
+    public const ulong ArgumentPoison = 0xDEAD_BEEF_DEAD_F00D;
+
+    /// <summary>Test hook (<see cref="SimOptions.ForeignHypercall"/>): results for unassigned numbers.</summary>
+    public Func<ulong, ulong[], long?>? ForeignHypercall { get; init; }
+
+    /// <summary>Test hook (<see cref="SimOptions.PoisonHypercallArguments"/>).</summary>
+    public bool PoisonHypercallArguments { get; init; }
+
+    /// <summary>Test hook (<see cref="SimOptions.LogHypercalls"/>): receives every hypercall, multicall entries included.</summary>
+    public List<HypercallRecord>? HypercallLog { get; init; }
+
     // ------------------------------------------------------------ hypercall entry (xen/arch/x86/pv/hypercall.c)
 
     /// <summary>A syscall from guest kernel mode: a hypercall with rax = number, args in rdi, rsi, rdx, r10, r8.</summary>
@@ -51,7 +66,15 @@ public sealed partial class Hypervisor
         long? rc = Dispatch(v, nr, a1, a2, a3, a4, a5);
         Trace.Hypercall(v.Id, nr, a1, a2, a3, rc);
         Observer?.AfterHypercall(View, new HypercallEvent(v.Id, nr, a1, a2, a3, a4, a5, rc));
-        if (rc is { } value) c[Reg.Rax] = unchecked((ulong)value);
+        HypercallLog?.Add(new HypercallRecord(v.Id, nr, [a1, a2, a3, a4, a5], rc));
+        if (rc is { } value)
+        {
+            c[Reg.Rax] = unchecked((ulong)value);
+            // A debug Xen clobbers the unused argument registers before the call and the used ones
+            // after it (unless continued): on return, all five hold the poison.
+            if (PoisonHypercallArguments)
+                foreach (var r in (ReadOnlySpan<Reg>)[Reg.Rdi, Reg.Rsi, Reg.Rdx, Reg.R10, Reg.R8]) c[r] = ArgumentPoison;
+        }
     }
 
     /// <summary>Runs one hypercall; null when the handler set the registers itself (iret) or never returns.</summary>
@@ -74,6 +97,7 @@ public sealed partial class Hypervisor
         (ulong)Hypercall.SchedOp => SchedOp(v, (int)a1, a2),
         (ulong)Hypercall.CallbackOp => CallbackOp(v, (int)a1, a2),
         (ulong)Hypercall.EventChannelOp => EventChannelOp(v, (int)a1, a2),
+        >= FirstUnassignedHypercall when ForeignHypercall is { } foreign => foreign(nr, [a1, a2, a3, a4, a5]) ?? -Errno.ENOSYS,
         _ => -Errno.ENOSYS,
     };
 
@@ -269,6 +293,7 @@ public sealed partial class Hypervisor
                 ulong a1 = Arg(entry, 0), a2 = Arg(entry, 1), a3 = Arg(entry, 2), a4 = Arg(entry, 3), a5 = Arg(entry, 4);
                 long? result = op == (ulong)Hypercall.Iret ? -Errno.ENOSYS : Dispatch(v, op, a1, a2, a3, a4, a5);
                 Trace.Hypercall(v.Id, op, a1, a2, a3, result);
+                HypercallLog?.Add(new HypercallRecord(v.Id, op, [a1, a2, a3, a4, a5], result));
                 if (!WriteU64(v, at + (ulong)MulticallEntry.Layout.Result, unchecked((ulong)(result ?? 0)))) return -Errno.EFAULT;
                 if (Domain.IsShuttingDown || v.Blocked) break;
             }
@@ -280,3 +305,6 @@ public sealed partial class Hypervisor
         }
     }
 }
+
+/// <summary>One hypercall as the guest made it: vCPU, number, the five argument registers, and the result (null: none, as iret).</summary>
+public sealed record HypercallRecord(int Vcpu, ulong Number, ulong[] Args, long? Result);
