@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Xtf.Hosting;
+using Xtf.Hosting.Xen;
 
 namespace Xtf.Runner;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Xtf.Fuzz;
 using Xtf.Hosting;
+using Xtf.Hosting.Xen;
 using Xtf.Sim.Xen;
 
 namespace Xtf.Runner;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Xtf.Hosting;
+using Xtf.Hosting.Xen;
 using Xtf.Reports;
 
 namespace Xtf.Runner;

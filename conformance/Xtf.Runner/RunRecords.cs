@@ -3,43 +3,12 @@ using Xtf.Reports;
 
 namespace Xtf.Runner;
 
-/// <summary>Turns a finished run into its result record, and keeps matrix.md and summary.html of a results folder current.</summary>
+/// <summary>Writes a finished run's result record (with the fuzz case left beside it), and keeps matrix.md and summary.html of a results folder current.</summary>
 internal static class RunRecords
 {
-    public const string SimModel = "4.17.7 (simulator model)";
-
     public static ResultRecord For(TestOutcome o, DateTimeOffset started, string title, string category, int vcpus,
-        XtfCli.RunContext run, string? diff, bool paired)
-    {
-        bool sim = o.Host == "sim";
-        return new ResultRecord
-        {
-            Test = o.Test,
-            Title = title,
-            Category = category,
-            Host = o.Host,
-            Status = o.Status.Word(),
-            Warnings = o.Warnings,
-            Message = o.Message,
-            Seconds = Math.Round(o.Elapsed.TotalSeconds, 3),
-            Start = started,
-            Stop = started + o.Elapsed,
-            Seed = sim ? (o.Transcript.Seed is { } s ? $"0x{s:x}" : run.Seed) : null,
-            Vcpus = vcpus,
-            XenVersion = sim ? SimModel : run.XenVersion,
-            QemuVersion = sim ? null : run.QemuVersion?.Replace("QEMU ", ""),
-            XenCommandLine = run.XenCommandLine,
-            Transcript = $"{o.Host}/{o.Test}.log",
-            Trace = o.Transcript.Trace is null ? null : $"{o.Host}/{o.Test}.trace",
-            TraceHash = o.Transcript.TraceHash,
-            ShutdownReason = o.ShutdownReason,
-            GuestLines = o.GuestLines,
-            Agree = paired ? diff is null : null,
-            Diff = paired ? diff : null,
-            FuzzCase = FuzzCaseFor(run.ResultsDir, o.Host, o.Test),
-            Shard = run.Shard,
-        };
-    }
+        XtfCli.RunContext run, string? diff, bool paired) =>
+        ResultRecord.From(o, started, run.Info, title, category, vcpus, diff, paired, FuzzCaseFor(run.ResultsDir, o.Host, o.Test));
 
     /// <summary>A shrunk fuzz case the fuzzer left beside the transcript (&lt;host&gt;/&lt;test&gt;.fuzzcase*), if any.</summary>
     private static string? FuzzCaseFor(string resultsDir, string host, string test)

@@ -3,6 +3,7 @@ using System.Reflection;
 using Xtf.Elf;
 using Xtf.Guest;
 using Xtf.Hosting;
+using Xtf.Hosting.Xen;
 using Xtf.Reports;
 using Xtf.Sim;
 
@@ -258,7 +259,10 @@ public static class XtfCli
     private sealed record Finished(string Name, TestStatus Status);
 
     /// <summary>What every result record of one run shares.</summary>
-    internal sealed record RunContext(string ResultsDir, string Seed, string? XenVersion, string? QemuVersion, string? XenCommandLine, string? Shard);
+    internal sealed record RunContext(string ResultsDir, string Seed, string? XenVersion, string? QemuVersion, string? XenCommandLine, string? Shard)
+    {
+        public RunInfo Info => new(Seed, XenVersion, QemuVersion, XenCommandLine, Shard);
+    }
 
     private static List<Finished> Execute(List<Planned> plan, List<ITestHost> hosts, int jobs, RunContext context, bool verbose,
         TextWriter stdout, CancellationToken cancel)

@@ -1,4 +1,5 @@
 using Xtf.Hosting;
+using Xtf.Hosting.Xen;
 
 using NUnit.Framework;
 

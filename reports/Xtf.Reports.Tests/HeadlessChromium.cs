@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
+using Xtf.Hosting.Xen;
+
 namespace Xtf.Reports.Tests;
 
 /// <summary>
@@ -19,7 +21,7 @@ public sealed class HeadlessChromium
     ];
 
     public static string? Find() =>
-        new[] { "chromium", "chromium-browser" }.Select(Xtf.Hosting.EmulatorProcesses.FindOnPath).FirstOrDefault(p => p is not null);
+        new[] { "chromium", "chromium-browser" }.Select(EmulatorProcesses.FindOnPath).FirstOrDefault(p => p is not null);
 
     /// <summary>The browser, or Inconclusive (Fail under CI) naming what is missing.</summary>
     public static string Require()

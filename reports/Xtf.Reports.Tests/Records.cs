@@ -1,3 +1,5 @@
+using Xtf.Hosting;
+
 namespace Xtf.Reports.Tests;
 
 /// <summary>Result records made up for tests: one per status, with transcripts on disk.</summary>

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Xml;
 
+using Xtf.Hosting;
+
 namespace Xtf.Reports;
 
 /// <summary>

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 
+using Xtf.Hosting;
+
 namespace Xtf.Reports;
 
 /// <summary>The test × host matrix: status and seconds per host, and whether the transcripts agree.</summary>

@@ -1,3 +1,5 @@
+using Xtf.Hosting;
+
 namespace Xtf.Reports;
 
 /// <summary>A result record and the results folder it came from (its file paths are relative to that folder).</summary>

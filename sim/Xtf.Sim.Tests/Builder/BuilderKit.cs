@@ -4,6 +4,8 @@ using Xtf.Elf;
 using Xtf.Sim.Builder;
 using Xtf.Sim.Memory;
 
+using Xtf.Hosting.Xen;
+
 namespace Xtf.Sim.Tests.Builder;
 
 /// <summary>Synthetic kernels shaped like XTF's, and a one-call build into fresh machine memory.</summary>

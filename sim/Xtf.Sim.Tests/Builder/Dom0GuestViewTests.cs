@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Xtf.Abi;
 using Xtf.Guest;
 using Xtf.Hosting;
+using Xtf.Hosting.Xen;
 using Xtf.Sim.Builder;
 using Xtf.Sim.Memory;
 using Xtf.Testing;

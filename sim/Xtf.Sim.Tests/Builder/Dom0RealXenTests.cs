@@ -1,5 +1,6 @@
 using Xtf.Guest;
 using Xtf.Hosting;
+using Xtf.Hosting.Xen;
 using Xtf.Sim.Builder;
 using Xtf.Testing;
 

@@ -3,7 +3,9 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Xtf.Hosting;
+using Xtf.Hosting;
+
+namespace Xtf.Hosting.Xen;
 
 /// <summary>
 /// A hypervisor image ready for QEMU's -kernel: Debian ships xen.gz, which QEMU's multiboot

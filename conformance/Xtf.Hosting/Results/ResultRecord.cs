@@ -1,8 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Xtf.Hosting;
 
-namespace Xtf.Reports;
+namespace Xtf.Hosting;
 
 /// <summary>
 /// The result of one test on one host, as `xtf run` writes it to RESULTS/&lt;host&gt;/&lt;test&gt;.json the
@@ -61,6 +60,43 @@ public sealed record ResultRecord
     [JsonIgnore]
     public IReadOnlyList<string> Checks =>
         GuestLines.Skip(3).Where(l => !l.StartsWith(ConsoleProtocol.ResultPrefix, StringComparison.Ordinal)).ToList();
+
+    /// <summary>
+    /// The record of one finished test on one host. <paramref name="diff"/> and <paramref name="paired"/>
+    /// come from a --host both comparison; <paramref name="fuzzCase"/> is a shrunk case file beside the transcript.
+    /// </summary>
+    public static ResultRecord From(TestOutcome o, DateTimeOffset started, RunInfo run, string title, string category, int vcpus,
+        string? diff = null, bool paired = false, string? fuzzCase = null)
+    {
+        bool sim = o.Host == "sim";
+        return new ResultRecord
+        {
+            Test = o.Test,
+            Title = title,
+            Category = category,
+            Host = o.Host,
+            Status = o.Status.Word(),
+            Warnings = o.Warnings,
+            Message = o.Message,
+            Seconds = Math.Round(o.Elapsed.TotalSeconds, 3),
+            Start = started,
+            Stop = started + o.Elapsed,
+            Seed = sim ? (o.Transcript.Seed is { } s ? $"0x{s:x}" : run.Seed) : null,
+            Vcpus = vcpus,
+            XenVersion = sim ? RunInfo.SimulatorModel : run.XenVersion,
+            QemuVersion = sim ? null : run.QemuVersion?.Replace("QEMU ", ""),
+            XenCommandLine = run.XenCommandLine,
+            Transcript = $"{o.Host}/{o.Test}.log",
+            Trace = o.Transcript.Trace is null ? null : $"{o.Host}/{o.Test}.trace",
+            TraceHash = o.Transcript.TraceHash,
+            ShutdownReason = o.ShutdownReason,
+            GuestLines = o.GuestLines,
+            Agree = paired ? diff is null : null,
+            Diff = paired ? diff : null,
+            FuzzCase = fuzzCase,
+            Shard = run.Shard,
+        };
+    }
 
     /// <summary>Unique per test × host inside one merged report.</summary>
     [JsonIgnore]

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Xtf.Hosting;
+using Xtf.Hosting;
+
+namespace Xtf.Hosting.Xen;
 
 public sealed record XenHostOptions
 {

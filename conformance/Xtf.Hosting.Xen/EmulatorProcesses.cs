@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace Xtf.Hosting;
+using Xtf.Hosting;
+
+namespace Xtf.Hosting.Xen;
 
 /// <summary>
 /// Every emulator process the runner starts, so none outlives it. Three layers:
