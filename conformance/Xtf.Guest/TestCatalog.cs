@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Runtime.Loader;
 using System.Text.RegularExpressions;
 
 namespace Xtf.Guest;
@@ -10,9 +11,15 @@ public sealed record TestCase(XtfTest Test, Environments Environment)
     public KernelImage Build() => KernelBuilder.Build(Test, Environment);
 }
 
+/// <summary>One suite assembly found by <see cref="TestCatalog.Discover"/>.</summary>
+public sealed record SuiteInfo(string Name, string Description, Assembly Assembly);
+
 /// <summary>The tests found in suite assemblies, in a stable order.</summary>
 public sealed class TestCatalog
 {
+    /// <summary>Suite assemblies are named Xtf.Suite.&lt;Name&gt;.dll; their test projects (*.Tests.dll) are not suites.</summary>
+    public const string SuiteFilePattern = "Xtf.Suite.*.dll";
+
     public TestCatalog(IEnumerable<XtfTest> tests)
     {
         Cases = tests
@@ -25,10 +32,47 @@ public sealed class TestCatalog
 
     public IReadOnlyList<TestCase> Cases { get; }
 
-    public static TestCatalog FromAssemblies(params Assembly[] assemblies) => new(
+    /// <summary>The suites that were found, by name.</summary>
+    public IReadOnlyList<SuiteInfo> Suites { get; private init; } = [];
+
+    /// <summary>
+    /// Every suite in <paramref name="directory"/> (default: the application's own folder): each
+    /// <see cref="SuiteFilePattern"/> file that carries <see cref="XtfSuiteAttribute"/>, in name order.
+    /// </summary>
+    public static TestCatalog Discover(string? directory = null)
+    {
+        directory ??= AppContext.BaseDirectory;
+        var suites = new List<SuiteInfo>();
+        foreach (var file in Directory.GetFiles(directory, SuiteFilePattern).Order(StringComparer.Ordinal))
+        {
+            if (Path.GetFileNameWithoutExtension(file).EndsWith(".Tests", StringComparison.Ordinal)) continue;
+            var assembly = Load(file);
+            if (assembly.GetCustomAttribute<XtfSuiteAttribute>() is { } suite)
+                suites.Add(new SuiteInfo(suite.Name, suite.Description, assembly));
+        }
+        return FromSuites(suites);
+    }
+
+    /// <summary>A suite the application was built with loads by name; one dropped in beside it, from its path.</summary>
+    private static Assembly Load(string file)
+    {
+        var name = AssemblyName.GetAssemblyName(file);
+        try { return Assembly.Load(name); }
+        catch (FileNotFoundException) { return AssemblyLoadContext.Default.LoadFromAssemblyPath(Path.GetFullPath(file)); }
+    }
+
+    public static TestCatalog FromSuites(IReadOnlyList<SuiteInfo> suites) =>
+        new(TestsIn(suites.Select(s => s.Assembly))) { Suites = suites };
+
+    public static TestCatalog FromAssemblies(params Assembly[] assemblies) => FromSuites(
+        assemblies.Select(a => a.GetCustomAttribute<XtfSuiteAttribute>() is { } s
+            ? new SuiteInfo(s.Name, s.Description, a)
+            : new SuiteInfo(a.GetName().Name ?? "?", "", a)).ToList());
+
+    private static IEnumerable<XtfTest> TestsIn(IEnumerable<Assembly> assemblies) =>
         assemblies.SelectMany(a => a.GetTypes())
             .Where(t => typeof(XtfTest).IsAssignableFrom(t) && !t.IsAbstract && t.GetConstructor(Type.EmptyTypes) is not null)
-            .Select(t => (XtfTest)Activator.CreateInstance(t)!));
+            .Select(t => (XtfTest)Activator.CreateInstance(t)!);
 
     /// <summary>Cases whose full name (test-pv64-x) or short name (x) matches any glob; all when none given.</summary>
     public IReadOnlyList<TestCase> Select(IReadOnlyCollection<string> globs)

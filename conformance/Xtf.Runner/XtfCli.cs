@@ -57,7 +57,8 @@ public static class XtfCli
          "area", "cases", "batch", "replay"];
     private static readonly HashSet<string> RunFlags = ["verbose", "help", "breakdown"];
 
-    public static TestCatalog Catalog { get; } = TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly);
+    /// <summary>Every suite beside the runner (Xtf.Suite.*.dll with [XtfSuite]), found at start-up.</summary>
+    public static TestCatalog Catalog { get; } = TestCatalog.Discover();
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -121,7 +122,7 @@ public static class XtfCli
     {
         var cases = Select(o);
         foreach (var c in cases)
-            stdout.WriteLine($"{c.FullName,-44} {c.Test.Category,-12} {c.Test.Title}");
+            stdout.WriteLine($"{c.FullName,-44} {EnvironmentNames.Slug(c.Environment),-9} {c.Test.Category,-12} {c.Test.Title}");
         return ExitCodes.Success;
     }
 
