@@ -2,7 +2,9 @@ using Xtf.Guest;
 using Xtf.Hosting;
 using Xtf.Testing;
 
-namespace Xtf.Sim.Tests.Host;
+using Xtf.Sim;
+
+namespace Xtf.Suite.Pv.Tests.Simulator;
 
 /// <summary>The simulator as a host: results, determinism, runaways, bad images, unknown instructions.</summary>
 [Parallelizable(ParallelScope.All)]

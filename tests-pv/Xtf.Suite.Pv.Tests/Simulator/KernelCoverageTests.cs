@@ -4,7 +4,9 @@ using Xtf.Elf;
 using Xtf.Guest;
 using Xtf.Sim.Cpu;
 
-namespace Xtf.Sim.Tests.Cpu;
+using Xtf.Sim;
+
+namespace Xtf.Suite.Pv.Tests.Simulator;
 
 /// <summary>Every instruction in the kernels we boot is one the interpreter implements.</summary>
 [Parallelizable(ParallelScope.All)]

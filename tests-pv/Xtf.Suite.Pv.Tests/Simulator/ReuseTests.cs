@@ -1,7 +1,9 @@
 using Xtf.Guest;
 using Xtf.Sim.Xen;
 
-namespace Xtf.Sim.Tests.Host;
+using Xtf.Sim;
+
+namespace Xtf.Suite.Pv.Tests.Simulator;
 
 /// <summary>Storage reused across machines (decoded pages) or made on demand (event-channel buckets) changes nothing a run shows.</summary>
 [NonParallelizable]
