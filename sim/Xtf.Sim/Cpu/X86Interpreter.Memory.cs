@@ -321,36 +321,4 @@ public sealed partial class X86Interpreter
         memory.NoteWrite(m2);
         return true;
     }
-
-    // ------------------------------------------------------------------ instruction fetch
-
-    /// <summary>The decoded-code page for the page holding <paramref name="rip"/>; null = fault recorded.</summary>
-    private DecodedPage? CodePage(ulong rip)
-    {
-        ulong vpn = rip >> MachineMemory.PageShift;
-        ref CodeEntry ce = ref itlb[(int)vpn & ItlbMask];
-        if (ce.Tag == vpn && ce.Page is { } hit)
-        {
-            curVpn = vpn;
-            curPage = hit;
-            return hit;
-        }
-        if (!FetchTranslate(rip, out ulong mfn)) return null;
-        var page = DecodedPageFor(mfn);
-        ce.Tag = vpn;
-        ce.Page = page;
-        curVpn = vpn;
-        curPage = page;
-        return page;
-    }
-
-    private bool FetchTranslate(ulong va, out ulong mfn)
-    {
-        mfn = 0;
-        if (!IsCanonical(va)) return Fault(13, 0, true);
-        if (!Walk(cpu.Cr3, va, AccessKind.Execute, cpu.Cpl == 3, out ulong maddr, out uint err, out _))
-            return PageFault(va, err);
-        mfn = maddr >> MachineMemory.PageShift;
-        return true;
-    }
 }

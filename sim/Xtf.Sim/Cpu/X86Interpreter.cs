@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Iced.Intel;
 using Xtf.Sim.Memory;
 
 namespace Xtf.Sim.Cpu;
@@ -37,8 +36,7 @@ public sealed partial class X86Interpreter
         ArgumentNullException.ThrowIfNull(platform);
         this.memory = memory;
         this.platform = platform;
-        reader = new FetchReader();
-        decoder = Decoder.Create(64, reader, 0, DecoderOptions.None);
+        decodeCache = new DecodeCache(memory);
         memory.CodeWritten += OnCodeWritten;
         FlushTlb();
     }
