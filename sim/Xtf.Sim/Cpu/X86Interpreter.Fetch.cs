@@ -46,7 +46,7 @@ public sealed partial class X86Interpreter
     {
         mfn = 0;
         if (!IsCanonical(va)) return Fault(13, 0, true);
-        if (!Walk(cpu.Cr3, va, AccessKind.Execute, cpu.Cpl == 3, out ulong maddr, out uint err, out _))
+        if (!walker.Walk(cpu.Cr3, va, AccessKind.Execute, cpu.Cpl == 3, out ulong maddr, out uint err, out _))
             return PageFault(va, err);
         mfn = maddr >> MachineMemory.PageShift;
         return true;
@@ -138,7 +138,7 @@ public sealed partial class X86Interpreter
         while (have < OpCompiler.MaxInstructionLength)
         {
             ulong at = va + (ulong)have;
-            if (!IsCanonical(at) || !Walk(cpu.Cr3, at, AccessKind.Execute, user, out ulong maddr, out _, out _)) break;
+            if (!IsCanonical(at) || !walker.Walk(cpu.Cr3, at, AccessKind.Execute, user, out ulong maddr, out _, out _)) break;
             int n = Math.Min(OpCompiler.MaxInstructionLength - have, MachineMemory.PageSize - (int)(at & MachineMemory.PageMask));
             memory.Read(maddr, bytes.Slice(have, n));
             have += n;

@@ -4,9 +4,6 @@ using Xtf.Sim.Memory;
 
 namespace Xtf.Sim.Cpu;
 
-/// <summary>The kinds of access a translation is for.</summary>
-public enum AccessKind { Read, Write, Execute }
-
 /// <summary>
 /// An x86-64 interpreter for 64-bit PV guest code: long mode, paging through the guest's own 4-level
 /// tables (machine frame numbers, as PV page tables hold), CR0.WP = 1, EFER.NXE = 1. Instructions are
@@ -17,6 +14,7 @@ public sealed partial class X86Interpreter
 {
     private readonly MachineMemory memory;
     private readonly ICpuPlatform platform;
+    private readonly PageWalker walker;
     private CpuState cpu = new();
 
     // The pending exit, filled by whatever stops the run.
@@ -36,6 +34,7 @@ public sealed partial class X86Interpreter
         ArgumentNullException.ThrowIfNull(platform);
         this.memory = memory;
         this.platform = platform;
+        walker = new PageWalker(memory);
         decodeCache = new DecodeCache(memory);
         memory.CodeWritten += OnCodeWritten;
         FlushTlb();
@@ -91,7 +90,7 @@ public sealed partial class X86Interpreter
     private InterpreterStatistics stats;
 
     /// <summary>Counters for diagnosing slow runs (exits, walks, decodes, invalidations).</summary>
-    public InterpreterStatistics Statistics => stats with { InstructionsRetired = InstructionsRetired };
+    public InterpreterStatistics Statistics => stats with { InstructionsRetired = InstructionsRetired, PageWalks = walker.Walks };
 
     /// <summary>
     /// Whether pause ends the run with <see cref="ExitKind.Pause"/> (default). A scheduler with a
