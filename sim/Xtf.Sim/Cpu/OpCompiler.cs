@@ -21,6 +21,7 @@ internal sealed class OpCompiler
 
     public OpCompiler() => decoder = Decoder.Create(64, reader, 0, DecoderOptions.None);
 
+    /// <summary>Feeds Iced the bytes of one instruction from a reusable buffer.</summary>
     private sealed class FetchReader : CodeReader
     {
         public readonly byte[] Buffer = new byte[16];

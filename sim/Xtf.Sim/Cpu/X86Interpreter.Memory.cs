@@ -4,6 +4,8 @@ using Xtf.Sim.Memory;
 
 namespace Xtf.Sim.Cpu;
 
+// Guest memory as the CPU sees it: the data and code TLBs in front of the PageWalker, guest reads and
+// writes (fast path on a TLB hit), Translate for the hypervisor model.
 public sealed partial class X86Interpreter
 {
     // ------------------------------------------------------------------ data TLB: direct-mapped, 4 KiB granular
@@ -12,6 +14,7 @@ public sealed partial class X86Interpreter
     private const int ItlbBits = 6, ItlbSize = 1 << ItlbBits, ItlbMask = ItlbSize - 1;
     private const ulong NoTag = ulong.MaxValue;
 
+    /// <summary>One data-TLB slot: a virtual page's frame, with separate read and write permission tags.</summary>
     private struct TlbEntry
     {
         /// <summary>The virtual page number when reads at the TLB's privilege are allowed.</summary>
@@ -22,6 +25,7 @@ public sealed partial class X86Interpreter
         public byte[]? Frame;
     }
 
+    /// <summary>One code-TLB slot: a virtual page's decoded page (see <see cref="DecodeCache"/>).</summary>
     private struct CodeEntry
     {
         public ulong Tag;

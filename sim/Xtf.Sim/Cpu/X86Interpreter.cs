@@ -6,8 +6,10 @@ namespace Xtf.Sim.Cpu;
 
 /// <summary>
 /// An x86-64 interpreter for 64-bit PV guest code: long mode, paging through the guest's own 4-level
-/// tables (machine frame numbers, as PV page tables hold), CR0.WP = 1, EFER.NXE = 1. Instructions are
-/// decoded once with Iced into a compact form cached per machine frame; arithmetic flags are lazy.
+/// tables (machine frame numbers, as PV page tables hold), CR0.WP = 1, EFER.NXE = 1. Its job is
+/// execution: the run loop, lazy flags, the TLBs and guest memory accesses, exits. Instructions are
+/// compiled once by <see cref="OpCompiler"/> into a compact form kept per machine frame by
+/// <see cref="DecodeCache"/>; translations come from <see cref="PageWalker"/>.
 /// A guest can never make <see cref="Run"/> throw: anything it cannot execute is a #UD exit.
 /// </summary>
 public sealed partial class X86Interpreter
