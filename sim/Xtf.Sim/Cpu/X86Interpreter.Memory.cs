@@ -4,21 +4,17 @@ using Xtf.Sim.Memory;
 
 namespace Xtf.Sim.Cpu;
 
+// Guest memory as the CPU sees it: the data and code TLBs in front of the PageWalker, guest reads and
+// writes (fast path on a TLB hit), Translate for the hypervisor model.
 public sealed partial class X86Interpreter
 {
-    // ------------------------------------------------------------------ page-table entry bits
-
-    private const ulong PteP = 1, PteRw = 2, PteUs = 4, PteA = 0x20, PteD = 0x40, PtePs = 0x80, PteNx = 1UL << 63;
-    private const ulong PteAddr = 0x000F_FFFF_FFFF_F000;
-
-    private const uint PfP = 1, PfW = 2, PfU = 4, PfRsvd = 8, PfI = 16;
-
     // ------------------------------------------------------------------ data TLB: direct-mapped, 4 KiB granular
 
     private const int TlbBits = 8, TlbSize = 1 << TlbBits, TlbMask = TlbSize - 1;
     private const int ItlbBits = 6, ItlbSize = 1 << ItlbBits, ItlbMask = ItlbSize - 1;
     private const ulong NoTag = ulong.MaxValue;
 
+    /// <summary>One data-TLB slot: a virtual page's frame, with separate read and write permission tags.</summary>
     private struct TlbEntry
     {
         /// <summary>The virtual page number when reads at the TLB's privilege are allowed.</summary>
@@ -29,6 +25,7 @@ public sealed partial class X86Interpreter
         public byte[]? Frame;
     }
 
+    /// <summary>One code-TLB slot: a virtual page's decoded page (see <see cref="DecodeCache"/>).</summary>
     private struct CodeEntry
     {
         public ulong Tag;
@@ -68,91 +65,6 @@ public sealed partial class X86Interpreter
 
     internal static bool IsCanonical(ulong va) => (ulong)((long)(va << 16) >> 16) == va;
 
-    // ------------------------------------------------------------------ the page walk
-
-    /// <summary>
-    /// The 4-level walk. On success sets Accessed in every entry used and Dirty in the leaf for writes
-    /// (nothing is changed when the walk faults). <paramref name="fastWrite"/> tells whether a later write
-    /// at the same privilege needs no walk (writable, user-accessible if user, leaf already dirty).
-    /// </summary>
-    private bool Walk(ulong cr3, ulong va, AccessKind kind, bool user, out ulong maddr, out uint error, out bool fastWrite)
-    {
-        maddr = 0;
-        fastWrite = false;
-        stats.PageWalks++;
-        uint errBase = (kind == AccessKind.Write ? PfW : 0) | (user ? PfU : 0) | (kind == AccessKind.Execute ? PfI : 0);
-        Span<ulong> used = stackalloc ulong[4];
-        ulong table = cr3 & PteAddr;
-        bool rw = true, us = true, nx = false;
-        int levels = 0;
-        ulong leaf = 0;
-        ulong frameCount = memory.FrameCount;
-        for (int level = 4; level >= 1; level--)
-        {
-            int shift = 12 + 9 * (level - 1);
-            ulong entryAddr = table + (((va >> shift) & 0x1FF) << 3);
-            if ((entryAddr >> MachineMemory.PageShift) >= frameCount)
-            {
-                error = errBase | PfP | PfRsvd;   // a table beyond machine memory: treated as a reserved-bit fault
-                return false;
-            }
-            ulong e = Unsafe.ReadUnaligned<ulong>(ref FrameByte(memory.Frame(entryAddr >> MachineMemory.PageShift), (int)(entryAddr & MachineMemory.PageMask)));
-            if ((e & PteP) == 0)
-            {
-                error = errBase;
-                return false;
-            }
-            bool large = (e & PtePs) != 0;
-            if (large && level == 4
-                || large && level == 3 && (e & 0x3FFF_E000UL) != 0
-                || large && level == 2 && (e & 0x1F_E000UL) != 0)
-            {
-                error = errBase | PfP | PfRsvd;
-                return false;
-            }
-            used[levels++] = entryAddr;
-            if ((e & PteRw) == 0) rw = false;
-            if ((e & PteUs) == 0) us = false;
-            if ((e & PteNx) != 0) nx = true;
-            if (level == 1 || large)
-            {
-                ulong pageMask = (1UL << shift) - 1;
-                maddr = (e & PteAddr & ~pageMask) | (va & pageMask);
-                leaf = e;
-                break;
-            }
-            table = e & PteAddr;
-        }
-
-        if ((user && !us) || (kind == AccessKind.Write && !rw) || (kind == AccessKind.Execute && nx))
-        {
-            error = errBase | PfP;
-            return false;
-        }
-        if ((maddr >> MachineMemory.PageShift) >= frameCount)
-        {
-            error = errBase | PfP | PfRsvd;   // a page beyond machine memory: treated as a reserved-bit fault
-            return false;
-        }
-
-        for (int i = 0; i < levels; i++)
-        {
-            ulong ea = used[i];
-            bool isLeaf = i == levels - 1;
-            ulong set = PteA | (isLeaf && kind == AccessKind.Write ? PteD : 0);
-            ref byte p = ref FrameByte(memory.Frame(ea >> MachineMemory.PageShift), (int)(ea & MachineMemory.PageMask));
-            ulong e = Unsafe.ReadUnaligned<ulong>(ref p);
-            if ((e & set) != set)
-            {
-                Unsafe.WriteUnaligned(ref p, e | set);
-                memory.NoteWrite(ea >> MachineMemory.PageShift);
-            }
-        }
-        fastWrite = rw && (!user || us) && ((leaf & PteD) != 0 || kind == AccessKind.Write);
-        error = 0;
-        return true;
-    }
-
     /// <summary>
     /// The translation the CPU does for an access, for the hypervisor model (copy_to/from_guest calls
     /// it with user = false). Sets Accessed/Dirty as hardware does. A non-canonical address gives false
@@ -167,7 +79,7 @@ public sealed partial class X86Interpreter
             pageFaultErrorCode = 0xFFFF_FFFF;
             return false;
         }
-        return Walk(cpu.Cr3, va, kind, user, out maddr, out pageFaultErrorCode, out _);
+        return walker.Walk(cpu.Cr3, va, kind, user, out maddr, out pageFaultErrorCode, out _);
     }
 
     // ------------------------------------------------------------------ raw frame access
@@ -255,7 +167,7 @@ public sealed partial class X86Interpreter
     private bool FillData(ulong va, bool write, out byte[] frame, out ulong mfn)
     {
         bool user = cpu.Cpl == 3;
-        if (!Walk(cpu.Cr3, va, write ? AccessKind.Write : AccessKind.Read, user, out ulong maddr, out uint err, out bool fastWrite))
+        if (!walker.Walk(cpu.Cr3, va, write ? AccessKind.Write : AccessKind.Read, user, out ulong maddr, out uint err, out bool fastWrite))
         {
             frame = null!;
             mfn = 0;
@@ -319,38 +231,6 @@ public sealed partial class X86Interpreter
         }
         memory.NoteWrite(m1);
         memory.NoteWrite(m2);
-        return true;
-    }
-
-    // ------------------------------------------------------------------ instruction fetch
-
-    /// <summary>The decoded-code page for the page holding <paramref name="rip"/>; null = fault recorded.</summary>
-    private DecodedPage? CodePage(ulong rip)
-    {
-        ulong vpn = rip >> MachineMemory.PageShift;
-        ref CodeEntry ce = ref itlb[(int)vpn & ItlbMask];
-        if (ce.Tag == vpn && ce.Page is { } hit)
-        {
-            curVpn = vpn;
-            curPage = hit;
-            return hit;
-        }
-        if (!FetchTranslate(rip, out ulong mfn)) return null;
-        var page = DecodedPageFor(mfn);
-        ce.Tag = vpn;
-        ce.Page = page;
-        curVpn = vpn;
-        curPage = page;
-        return page;
-    }
-
-    private bool FetchTranslate(ulong va, out ulong mfn)
-    {
-        mfn = 0;
-        if (!IsCanonical(va)) return Fault(13, 0, true);
-        if (!Walk(cpu.Cr3, va, AccessKind.Execute, cpu.Cpl == 3, out ulong maddr, out uint err, out _))
-            return PageFault(va, err);
-        mfn = maddr >> MachineMemory.PageShift;
         return true;
     }
 }

@@ -1,30 +1,12 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using Iced.Intel;
 
 namespace Xtf.Sim.Cpu;
 
 public sealed partial class X86Interpreter
 {
     private const ulong ArithCfOf = CpuState.FlagCf | CpuState.FlagOf;
-
-    private static readonly string[] MnemonicNames = BuildMnemonicNames();
-
-    private static string[] BuildMnemonicNames()
-    {
-        var values = Enum.GetValues<Mnemonic>();
-        int max = 0;
-        foreach (var v in values) max = Math.Max(max, (int)v);
-        var names = new string[max + 1];
-        foreach (var v in values) names[(int)v] = v.ToString();
-        names[(int)Mnemonic.Ud0] = "ud0";
-        names[(int)Mnemonic.Ud1] = "ud1";
-        names[(int)Mnemonic.Ud2] = "ud2";
-        return names;
-    }
-
-    private static string MnemonicName(ulong m) => m < (ulong)MnemonicNames.Length ? MnemonicNames[m] ?? "unknown" : "unknown";
 
     private const string SegmentDetail = "segment load: selector outside the modelled set (null, Xen's flat ring-3 0xe023/0xe02b/0xe033)";
 
@@ -371,12 +353,12 @@ public sealed partial class X86Interpreter
                 return Read(EA(ref op, ref R), 1, op.MemFlags, out _) ? StOk : StFault;
 
             case H.Ud:
-                Fault(6, 0, false, MnemonicName(op.Imm));
+                Fault(6, 0, false, OpCompiler.MnemonicName(op.Imm));
                 return StFault;
             case H.Priv:
                 return GpZero();
             case H.Unimplemented:
-                Fault(6, 0, false, MnemonicName(op.Imm));
+                Fault(6, 0, false, OpCompiler.MnemonicName(op.Imm));
                 return StFault;
             case H.Invalid:
                 Fault(6, 0, false, "invalid");

@@ -1,23 +1,22 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Iced.Intel;
 using Xtf.Sim.Memory;
 
 namespace Xtf.Sim.Cpu;
 
-/// <summary>The kinds of access a translation is for.</summary>
-public enum AccessKind { Read, Write, Execute }
-
 /// <summary>
 /// An x86-64 interpreter for 64-bit PV guest code: long mode, paging through the guest's own 4-level
-/// tables (machine frame numbers, as PV page tables hold), CR0.WP = 1, EFER.NXE = 1. Instructions are
-/// decoded once with Iced into a compact form cached per machine frame; arithmetic flags are lazy.
+/// tables (machine frame numbers, as PV page tables hold), CR0.WP = 1, EFER.NXE = 1. Its job is
+/// execution: the run loop, lazy flags, the TLBs and guest memory accesses, exits. Instructions are
+/// compiled once by <see cref="OpCompiler"/> into a compact form kept per machine frame by
+/// <see cref="DecodeCache"/>; translations come from <see cref="PageWalker"/>.
 /// A guest can never make <see cref="Run"/> throw: anything it cannot execute is a #UD exit.
 /// </summary>
 public sealed partial class X86Interpreter
 {
     private readonly MachineMemory memory;
     private readonly ICpuPlatform platform;
+    private readonly PageWalker walker;
     private CpuState cpu = new();
 
     // The pending exit, filled by whatever stops the run.
@@ -37,8 +36,8 @@ public sealed partial class X86Interpreter
         ArgumentNullException.ThrowIfNull(platform);
         this.memory = memory;
         this.platform = platform;
-        reader = new FetchReader();
-        decoder = Decoder.Create(64, reader, 0, DecoderOptions.None);
+        walker = new PageWalker(memory);
+        decodeCache = new DecodeCache(memory);
         memory.CodeWritten += OnCodeWritten;
         FlushTlb();
     }
@@ -93,7 +92,7 @@ public sealed partial class X86Interpreter
     private InterpreterStatistics stats;
 
     /// <summary>Counters for diagnosing slow runs (exits, walks, decodes, invalidations).</summary>
-    public InterpreterStatistics Statistics => stats with { InstructionsRetired = InstructionsRetired };
+    public InterpreterStatistics Statistics => stats with { InstructionsRetired = InstructionsRetired, PageWalks = walker.Walks };
 
     /// <summary>
     /// Whether pause ends the run with <see cref="ExitKind.Pause"/> (default). A scheduler with a

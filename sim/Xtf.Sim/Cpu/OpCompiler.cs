@@ -3,46 +3,25 @@ using Xtf.Sim.Memory;
 
 namespace Xtf.Sim.Cpu;
 
-/// <summary>The pre-decoded instructions of one machine frame, indexed by page offset.</summary>
-internal sealed class DecodedPage
+/// <summary>
+/// Turns x86-64 machine code into the interpreter's <see cref="Op"/> records: decodes bytes with Iced and
+/// compiles each Iced <see cref="Instruction"/> into one <see cref="Op"/> (handler, operands, relative
+/// displacements). All the interpreter knows of Iced is here; it neither caches nor executes. An
+/// instance holds one reusable Iced decoder (no allocation per instruction); the translation itself is static.
+/// </summary>
+internal sealed class OpCompiler
 {
-    public readonly Op[] Ops = new Op[MachineMemory.PageSize];
-    public ulong Mfn;
-    public byte[] Frame = [];
-    /// <summary>Offsets of the slots decoded so far, so that a reset clears only those.</summary>
-    private ushort[] decoded = new ushort[32];
-    private int decodedCount;
+    /// <summary>The architectural limit: a longer byte sequence does not decode.</summary>
+    public const int MaxInstructionLength = 15;
 
-    public void NoteDecoded(int offset)
-    {
-        if (decodedCount == decoded.Length) Array.Resize(ref decoded, decoded.Length * 2);
-        decoded[decodedCount++] = (ushort)offset;
-    }
-
-    public void Reset()
-    {
-        for (int i = 0; i < decodedCount; i++) Ops[decoded[i]] = default;
-        decodedCount = 0;
-        Frame = [];
-    }
-}
-
-public sealed partial class X86Interpreter
-{
-    private const int MaxInstructionLength = 15;
-    private const int FreePageLimit = 32;
-
-    private readonly Dictionary<ulong, DecodedPage> decodedPages = new();
-    private readonly Stack<DecodedPage> freePages = new();
-    private readonly List<DecodedPage> retiredPages = new();
-    private readonly FetchReader reader;
+    private readonly FetchReader reader = new();
     private readonly Decoder decoder;
-    /// <summary>[0]: an instruction that crosses a page boundary (decoded every time); [1]: the fetch-fault marker.</summary>
-    private readonly Op[] scratch = new Op[2];
+    /// <summary>Bytes of the first page in the buffer, from the last <see cref="TryDecode"/>.</summary>
+    private int loaded;
 
-    private ulong curVpn = NoTag;
-    private DecodedPage? curPage;
+    public OpCompiler() => decoder = Decoder.Create(64, reader, 0, DecoderOptions.None);
 
+    /// <summary>Feeds Iced the bytes of one instruction from a reusable buffer.</summary>
     private sealed class FetchReader : CodeReader
     {
         public readonly byte[] Buffer = new byte[16];
@@ -57,161 +36,66 @@ public sealed partial class X86Interpreter
         public override int ReadByte() => pos < length ? Buffer[pos++] : -1;
     }
 
-    /// <summary>Number of frames holding decoded code (for tests and diagnostics).</summary>
-    internal int DecodedPageCount => decodedPages.Count;
-
-    private DecodedPage DecodedPageFor(ulong mfn)
-    {
-        RecycleRetiredPages();
-        if (decodedPages.TryGetValue(mfn, out var page))
-        {
-            if (memory.IsCode(mfn)) return page;
-            // Unmarked behind our back: its decodings may be stale.
-            DropDecodedPage(mfn);
-            RecycleRetiredPages();
-        }
-        stats.DecodedFrames++;
-        page = freePages.Count > 0 ? freePages.Pop() : RentSharedPage() ?? new DecodedPage();
-        page.Mfn = mfn;
-        page.Frame = memory.Frame(mfn);
-        decodedPages[mfn] = page;
-        memory.MarkCode(mfn);
-        PurgeWriteTags(mfn);
-        return page;
-    }
-
-    /// <summary>MachineMemory reports a write to a frame holding decoded code: forget its decodings.</summary>
-    private void OnCodeWritten(ulong mfn)
-    {
-        stats.CodeInvalidations++;
-        DropDecodedPage(mfn);
-    }
-
-    private void DropDecodedPage(ulong mfn)
-    {
-        if (!decodedPages.Remove(mfn, out var page)) return;
-        for (int i = 0; i < itlb.Length; i++)
-        {
-            if (itlb[i].Page == page)
-            {
-                itlb[i].Tag = NoTag;
-                itlb[i].Page = null;
-            }
-        }
-        if (curPage == page)
-        {
-            curPage = null;
-            curVpn = NoTag;
-        }
-        // The instruction being executed may still refer to this page's ops: clear it only at the next fetch.
-        retiredPages.Add(page);
-    }
-
     /// <summary>
-    /// Reset decoded pages (every slot default) given back by interpreters whose machine finished. A
-    /// page's op table is 128 KiB, on the large-object heap: reusing them across the short runs of a
-    /// test suite avoids a full garbage collection every few runs. Pages hold no guest state once reset.
+    /// Decodes the instruction at <paramref name="rip"/> from <paramref name="frame"/> (a page) at
+    /// <paramref name="offset"/>. False when the bytes run out at the end of the frame before the
+    /// instruction is complete: it continues on the next page, see <see cref="DecodeAcross"/>. An
+    /// undecodable byte sequence gives true and an invalid instruction.
     /// </summary>
-    private static readonly Stack<DecodedPage> SharedFreePages = new();
-    private const int SharedFreePageLimit = 64;
-
-    private static DecodedPage? RentSharedPage()
+    public bool TryDecode(byte[] frame, int offset, ulong rip, out Instruction ins)
     {
-        lock (SharedFreePages) return SharedFreePages.Count > 0 ? SharedFreePages.Pop() : null;
-    }
-
-    /// <summary>
-    /// Gives every decoded page back (reset) for later interpreters, once the machine is done. The
-    /// interpreter stays usable: it decodes again on the next fetch.
-    /// </summary>
-    public void ReleaseDecodedPages()
-    {
-        var pages = new List<DecodedPage>(decodedPages.Count + retiredPages.Count + freePages.Count);
-        foreach (var mfn in decodedPages.Keys.Order()) pages.Add(decodedPages[mfn]);
-        pages.AddRange(retiredPages);
-        foreach (var p in pages) p.Reset();
-        pages.AddRange(freePages);
-        decodedPages.Clear();
-        retiredPages.Clear();
-        freePages.Clear();
-        FlushTlb();
-        lock (SharedFreePages)
-            foreach (var p in pages)
-                if (SharedFreePages.Count < SharedFreePageLimit) SharedFreePages.Push(p);
-    }
-
-    private void RecycleRetiredPages()
-    {
-        if (retiredPages.Count == 0) return;
-        foreach (var p in retiredPages)
-        {
-            if (freePages.Count >= FreePageLimit) break;
-            p.Reset();
-            freePages.Push(p);
-        }
-        retiredPages.Clear();
-    }
-
-    /// <summary>Decodes the instruction at <paramref name="rip"/> into its cache slot (or the scratch slot when it crosses a page).</summary>
-    private ref Op DecodeAt(DecodedPage page, ulong rip)
-    {
-        stats.Decodes++;
-        int off = (int)(rip & MachineMemory.PageMask);
-        int avail = Math.Min(MaxInstructionLength, MachineMemory.PageSize - off);
-        Array.Copy(page.Frame, off, reader.Buffer, 0, avail);
+        int avail = Math.Min(MaxInstructionLength, MachineMemory.PageSize - offset);
+        Array.Copy(frame, offset, reader.Buffer, 0, avail);
+        loaded = avail;
         reader.Reset(avail);
         decoder.IP = rip;
-        decoder.Decode(out Instruction ins);
-        if (decoder.LastError == DecoderError.NoMoreBytes && avail < MaxInstructionLength)
-        {
-            ulong next = (rip | MachineMemory.PageMask) + 1;
-            if (!FetchTranslate(next, out ulong mfn2))
-            {
-                scratch[1].H = H.FetchFault;
-                return ref scratch[1];
-            }
-            Array.Copy(memory.Frame(mfn2), 0, reader.Buffer, avail, MaxInstructionLength - avail);
-            reader.Reset(MaxInstructionLength);
-            decoder.IP = rip;
-            decoder.Decode(out ins);
-            ref Op s = ref scratch[0];
-            Compile(in ins, ref s);
-            return ref s;
-        }
-        ref Op slot = ref page.Ops[off];
-        page.NoteDecoded(off);          // before compiling: a reset must clear the slot whatever happens
-        Compile(in ins, ref slot);
-        return ref slot;
+        decoder.Decode(out ins);
+        return !(decoder.LastError == DecoderError.NoMoreBytes && avail < MaxInstructionLength);
     }
 
-    /// <summary>
-    /// Decodes the instruction at <paramref name="va"/> as the CPU fetches it (through the page tables,
-    /// with execute permission at <paramref name="cpu"/>'s privilege), for a hypervisor emulating an
-    /// instruction that faulted (e.g. a privileged one that raised #GP). False when the bytes cannot be
-    /// fetched or do not decode; no exit is recorded and no guest state changes (Accessed bits aside).
-    /// </summary>
-    public bool TryDecodeAt(CpuState cpu, ulong va, out Instruction instruction)
+    /// <summary>Decodes again the instruction <see cref="TryDecode"/> ran out of bytes on, its tail taken from the start of <paramref name="next"/> (the following page).</summary>
+    public void DecodeAcross(byte[] next, ulong rip, out Instruction ins)
     {
-        ArgumentNullException.ThrowIfNull(cpu);
-        instruction = default;
-        Span<byte> bytes = stackalloc byte[MaxInstructionLength];
-        int have = 0;
-        bool user = cpu.Cpl == 3;
-        while (have < MaxInstructionLength)
-        {
-            ulong at = va + (ulong)have;
-            if (!IsCanonical(at) || !Walk(cpu.Cr3, at, AccessKind.Execute, user, out ulong maddr, out _, out _)) break;
-            int n = Math.Min(MaxInstructionLength - have, MachineMemory.PageSize - (int)(at & MachineMemory.PageMask));
-            memory.Read(maddr, bytes.Slice(have, n));
-            have += n;
-        }
-        if (have == 0) return false;
-        var d = Decoder.Create(64, new ByteArrayCodeReader(bytes[..have].ToArray()), va, DecoderOptions.None);
+        Array.Copy(next, 0, reader.Buffer, loaded, MaxInstructionLength - loaded);
+        reader.Reset(MaxInstructionLength);
+        decoder.IP = rip;
+        decoder.Decode(out ins);
+    }
+
+    /// <summary>Decodes one instruction from <paramref name="bytes"/>; false when they do not decode.</summary>
+    public static bool TryDecodeBytes(ReadOnlySpan<byte> bytes, ulong ip, out Instruction instruction)
+    {
+        var d = Decoder.Create(64, new ByteArrayCodeReader(bytes.ToArray()), ip, DecoderOptions.None);
         d.Decode(out instruction);
         return d.LastError == DecoderError.None && !instruction.IsInvalid;
     }
 
+    // ------------------------------------------------------------------ mnemonic names, for #UD details
+
+    private static readonly string[] MnemonicNames = BuildMnemonicNames();
+
+    private static string[] BuildMnemonicNames()
+    {
+        var values = Enum.GetValues<Mnemonic>();
+        int max = 0;
+        foreach (var v in values) max = Math.Max(max, (int)v);
+        var names = new string[max + 1];
+        foreach (var v in values) names[(int)v] = v.ToString();
+        names[(int)Mnemonic.Ud0] = "ud0";
+        names[(int)Mnemonic.Ud1] = "ud1";
+        names[(int)Mnemonic.Ud2] = "ud2";
+        return names;
+    }
+
+    /// <summary>The name of the mnemonic <see cref="Compile"/> stored in <see cref="Op.Imm"/> (for <see cref="H.Unimplemented"/> and <see cref="H.Ud"/>).</summary>
+    public static string MnemonicName(ulong m) => m < (ulong)MnemonicNames.Length ? MnemonicNames[m] ?? "unknown" : "unknown";
+
     // ------------------------------------------------------------------ Iced instruction -> Op
+
+    // Every op gets Base = Index = NoReg and the instruction length; RIP-relative displacements and
+    // branch targets are stored relative to the next instruction, so that one decoded frame serves
+    // every virtual alias of it. Anything the interpreter does not execute becomes H.Unimplemented
+    // with the Iced mnemonic in Imm; an undecodable sequence becomes H.Invalid.
 
     /// <summary>Whether the interpreter executes this instruction (rather than raising #UD for it as unimplemented).</summary>
     public static bool IsImplemented(in Instruction ins)
@@ -385,7 +269,7 @@ public sealed partial class X86Interpreter
                 bool test = m == Mnemonic.Test;
                 op.Aux = (byte)AluIndex(m);
                 bool imm = (op.Kinds & Op.KImm) != 0, srcMem = (op.Kinds & Op.KSrcMem) != 0;
-                if (imm) op.Imm &= SizeMask(op.Size);
+                if (imm) op.Imm &= X86Interpreter.SizeMask(op.Size);
                 op.H = (mem, srcMem, imm, test) switch
                 {
                     (false, false, false, false) => H.AddRR + op.Aux,
@@ -811,7 +695,7 @@ public sealed partial class X86Interpreter
                 return true;
             default:
                 if (!IsImm(ins.Op0Kind)) return false;
-                op.Imm = ins.GetImmediate(0) & SizeMask(op.Size);
+                op.Imm = ins.GetImmediate(0) & X86Interpreter.SizeMask(op.Size);
                 op.H = H.PushI;
                 return true;
         }
@@ -872,7 +756,7 @@ public sealed partial class X86Interpreter
         }
         if (!Dest(in ins, ref op, out bool mem) || !Source(in ins, ref op)) return false;
         bool imm = (op.Kinds & Op.KImm) != 0, srcMem = (op.Kinds & Op.KSrcMem) != 0;
-        if (imm) op.Imm &= SizeMask(op.Size);
+        if (imm) op.Imm &= X86Interpreter.SizeMask(op.Size);
         op.H = (mem, srcMem, imm) switch
         {
             (false, false, false) => H.MovRR,
