@@ -15,7 +15,7 @@ internal static class TestImages
     public const ulong HypercallPage = 0x101000;
     public const SegmentFlags Rwx = SegmentFlags.R | SegmentFlags.W | SegmentFlags.X;
 
-    /// <summary>The notes of a Xen PV test kernel (real-xen-in-qemu.md, "A PV kernel image that Xen 4.17 accepts").</summary>
+    /// <summary>The notes of a Xen PV test kernel, as the suite's kernels carry them (docs/dom0.md §2.2).</summary>
     public static readonly ElfNote[] XenPvNotes =
     [
         ElfNote.XenString(XenElfNote.GuestOs, "Xtf.NET"),
