@@ -7,7 +7,7 @@ public class ConstantTests
     [Test]
     public void DomainIds()
     {
-        // Spec §0.5.
+        // docs/pv-abi.md §0.5.
         Assert.That(new[] { DomId.FirstReserved, DomId.Self, DomId.Io, DomId.Xen, DomId.Cow, DomId.Invalid, DomId.Idle, DomId.Mask },
             Is.EqualTo(new ushort[] { 0x7FF0, 0x7FF0, 0x7FF1, 0x7FF2, 0x7FF3, 0x7FF4, 0x7FFF, 0x7FFF }));
     }
@@ -15,7 +15,7 @@ public class ConstantTests
     [Test]
     public void PvLayoutValues()
     {
-        // Spec §2.8 and §11.9.
+        // docs/pv-abi.md §2.8 and §11.9.
         Assert.That(new[] { PvLayout.FlatKernelCs, PvLayout.FlatKernelSs, PvLayout.FlatKernelDs, PvLayout.FlatRing3Cs32, PvLayout.FlatRing3Ds32 },
             Is.EqualTo(new ushort[] { 0xE033, 0xE02B, 0x0000, 0xE023, 0xE02B }));
         Assert.That(new[] { PvLayout.FlatRing3Cs64, PvLayout.FlatRing3Ss64, PvLayout.FlatRing3Ds64 },
@@ -34,7 +34,7 @@ public class ConstantTests
             Is.EqualTo(new ulong[] { 0x1, 0x2, 0x4, 0x20, 0x40, 0x80 }));
         Assert.That(PageTableFlags.Nx, Is.EqualTo(0x8000_0000_0000_0000UL));
         Assert.That(PageTableFlags.XenGuestKernel, Is.EqualTo(0x0010_0000_0000_0000UL));
-        // Spec §11.6: builder writes 0x67 for upper levels and 0x23 for L1; dom0 spec §6 shows 0x0010000000000027.
+        // docs/pv-abi.md §11.6: builder writes 0x67 for upper levels and 0x23 for L1; docs/dom0.md §6 shows 0x0010000000000027.
         Assert.That(PageTableFlags.Present | PageTableFlags.Rw | PageTableFlags.User | PageTableFlags.Accessed | PageTableFlags.Dirty, Is.EqualTo(0x67UL));
         Assert.That(PageTableFlags.Present | PageTableFlags.Rw | PageTableFlags.Accessed, Is.EqualTo(0x23UL));
         Assert.That(PageTableFlags.XenGuestKernel | PageTableFlags.Present | PageTableFlags.Rw | PageTableFlags.User | PageTableFlags.Accessed,
@@ -44,7 +44,7 @@ public class ConstantTests
     [Test]
     public void XenVersionBufferSizes()
     {
-        // Spec §9.
+        // docs/pv-abi.md §9.
         Assert.That(new[] { XenVersionBuffers.ExtraversionSize, XenVersionBuffers.CapabilitiesSize, XenVersionBuffers.ChangesetSize, XenVersionBuffers.GuestHandleSize, XenVersionBuffers.CommandlineSize },
             Is.EqualTo(new[] { 16, 1024, 64, 16, 1024 }));
     }

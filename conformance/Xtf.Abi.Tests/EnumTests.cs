@@ -14,7 +14,7 @@ public class EnumTests
     [Test]
     public void HypercallNumbers()
     {
-        // Spec §1.
+        // docs/pv-abi.md §1.
         Exactly<Hypercall>(("SetTrapTable", 0), ("MmuUpdate", 1), ("SetGdt", 2), ("StackSwitch", 3), ("SetCallbacks", 4),
             ("FpuTaskswitch", 5), ("SchedOpCompat", 6), ("PlatformOp", 7), ("SetDebugreg", 8), ("GetDebugreg", 9),
             ("UpdateDescriptor", 10), ("MemoryOp", 12), ("Multicall", 13), ("UpdateVaMapping", 14), ("SetTimerOp", 15),
@@ -28,13 +28,13 @@ public class EnumTests
 
     [Test]
     public void SchedOpNumbers() =>
-        // Spec §5.
+        // docs/pv-abi.md §5.
         Exactly<SchedOp>(("Yield", 0), ("Block", 1), ("Shutdown", 2), ("Poll", 3), ("RemoteShutdown", 4),
             ("ShutdownCode", 5), ("Watchdog", 6), ("PinOverride", 7));
 
     [Test]
     public void VcpuOpNumbers() =>
-        // Spec §4.0.
+        // docs/pv-abi.md §4.0.
         Exactly<VcpuOp>(("Initialise", 0), ("Up", 1), ("Down", 2), ("IsUp", 3), ("GetRunstateInfo", 4),
             ("RegisterRunstateMemoryArea", 5), ("SetPeriodicTimer", 6), ("StopPeriodicTimer", 7),
             ("SetSingleshotTimer", 8), ("StopSingleshotTimer", 9), ("RegisterVcpuInfo", 10), ("SendNmi", 11),
@@ -42,7 +42,7 @@ public class EnumTests
 
     [Test]
     public void EvtchnOpNumbers() =>
-        // Spec §7.1.
+        // docs/pv-abi.md §7.1.
         Exactly<EvtchnOp>(("BindInterdomain", 0), ("BindVirq", 1), ("BindPirq", 2), ("Close", 3), ("Send", 4),
             ("Status", 5), ("AllocUnbound", 6), ("BindIpi", 7), ("BindVcpu", 8), ("Unmask", 9), ("Reset", 10),
             ("InitControl", 11), ("ExpandArray", 12), ("SetPriority", 13), ("ResetCont", 14));
@@ -50,7 +50,7 @@ public class EnumTests
     [Test]
     public void ConsoleIoAndXenVerNumbers()
     {
-        // Spec §8 and §9.
+        // docs/pv-abi.md §8 and §9.
         Exactly<ConsoleIo>(("Write", 0), ("Read", 1));
         Exactly<XenVer>(("Version", 0), ("Extraversion", 1), ("CompileInfo", 2), ("Capabilities", 3), ("Changeset", 4),
             ("PlatformParameters", 5), ("GetFeatures", 6), ("Pagesize", 7), ("GuestHandle", 8), ("Commandline", 9),
@@ -60,7 +60,7 @@ public class EnumTests
     [Test]
     public void ShutdownRunstateAndStatusNumbers()
     {
-        // Spec §2.2, §2.3, §2.7.
+        // docs/pv-abi.md §2.2, §2.3, §2.7.
         Exactly<ShutdownReason>(("Poweroff", 0), ("Reboot", 1), ("Suspend", 2), ("Crash", 3), ("Watchdog", 4), ("SoftReset", 5));
         Exactly<RunState>(("Running", 0), ("Runnable", 1), ("Blocked", 2), ("Offline", 3));
         Exactly<EvtchnStatus>(("Closed", 0), ("Unbound", 1), ("Interdomain", 2), ("Pirq", 3), ("Virq", 4), ("Ipi", 5));
@@ -69,7 +69,7 @@ public class EnumTests
     [Test]
     public void VirqNumbersAndClasses()
     {
-        // Spec §2.1.
+        // docs/pv-abi.md §2.1.
         Exactly<Virq>(("Timer", 0), ("Debug", 1), ("Console", 2), ("DomExc", 3), ("Tbuf", 4), ("Debugger", 6),
             ("Xenoprof", 7), ("ConRing", 8), ("PcpuState", 9), ("MemEvent", 10), ("Argo", 11), ("Enomem", 12),
             ("Xenpmu", 13), ("Mca", 16), ("Arch1", 17), ("Arch2", 18), ("Arch3", 19), ("Arch4", 20), ("Arch5", 21),
@@ -85,7 +85,7 @@ public class EnumTests
     [Test]
     public void FlagEnums()
     {
-        // Spec §2.4, §2.5, §3.6, §4.9.
+        // docs/pv-abi.md §2.4, §2.5, §3.6, §4.9.
         Exactly<VgcfFlags>(("None", 0), ("I387Valid", 0x1), ("InKernel", 0x4), ("FailsafeDisablesEvents", 0x8),
             ("SyscallDisablesEvents", 0x10), ("Online", 0x20), ("InSyscall", 0x100));
         Exactly<SifFlags>(("None", 0), ("Privileged", 0x1), ("InitDomain", 0x2), ("MultibootMod", 0x4),
@@ -93,19 +93,19 @@ public class EnumTests
         Exactly<TrapInfoFlags>(("None", 0), ("DplMask", 3), ("MaskEvents", 4));
         Exactly<VcpuSshotTmr>(("None", 0), ("Future", 1));
         Assert.That(Enum.GetUnderlyingType(typeof(SifFlags)), Is.EqualTo(typeof(uint)));
-        Assert.That((int)(VgcfFlags.InKernel | VgcfFlags.Online), Is.EqualTo(0x24), "spec §11.8 vCPU0 flags");
+        Assert.That((int)(VgcfFlags.InKernel | VgcfFlags.Online), Is.EqualTo(0x24), "docs/pv-abi.md §11.8 vCPU0 flags");
     }
 
     [Test]
     public void VmAssistFeatureMmuAndMemoryNumbers()
     {
-        // Spec §2.6: valid mask for 64-bit PV is 0x1_0000_003F.
+        // docs/pv-abi.md §2.6: valid mask for 64-bit PV is 0x1_0000_003F.
         Exactly<VmAssistType>(("FourGbSegments", 0), ("FourGbSegmentsNotify", 1), ("WritablePagetables", 2),
             ("PaeExtendedCr3", 3), ("ArchitecturalIopl", 4), ("RunstateUpdateFlag", 5), ("M2pStrict", 32));
         var mask = Enum.GetValues<VmAssistType>().Aggregate(0UL, (m, t) => m | 1UL << (int)t);
         Assert.That(mask, Is.EqualTo(0x1_0000_003FUL));
 
-        // Spec §9 bit numbers (others from Xen's public features.h).
+        // docs/pv-abi.md §9 bit numbers (others from Xen's public features.h).
         Exactly<XenFeature>(("WritablePageTables", 0), ("WritableDescriptorTables", 1), ("AutoTranslatedPhysmap", 2),
             ("SupervisorModeKernel", 3), ("PaePgdirAbove4gb", 4), ("MmuPtUpdatePreserveAd", 5), ("HighmemAssist", 6),
             ("GnttabMapAvailBits", 7), ("HvmCallbackVector", 8), ("HvmSafePvclock", 9), ("HvmPirqs", 10), ("Dom0", 11),
@@ -113,7 +113,7 @@ public class EnumTests
             ("LinuxRsdpUnrestricted", 15), ("NotDirectMapped", 16), ("DirectMapped", 17));
         XenFeature[] domU = [XenFeature.MmuPtUpdatePreserveAd, XenFeature.HighmemAssist, XenFeature.GnttabMapAvailBits,
             XenFeature.MemoryOpVnodeSupported, XenFeature.DirectMapped];
-        Assert.That(domU.Aggregate(0u, (m, f) => m | 1u << (int)f), Is.EqualTo(0x000220E0u), "spec §9 default domU submap");
+        Assert.That(domU.Aggregate(0u, (m, f) => m | 1u << (int)f), Is.EqualTo(0x000220E0u), "docs/pv-abi.md §9 default domU submap");
 
         Exactly<MmuUpdateCmd>(("NormalPtUpdate", 0), ("MachphysUpdate", 1), ("PtUpdatePreserveAd", 2));
         // Xen public memory.h.

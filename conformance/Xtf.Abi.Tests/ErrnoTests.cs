@@ -7,7 +7,7 @@ public class ErrnoTests
     [Test]
     public void ValuesMatchSpec()
     {
-        // Spec §0.2.
+        // docs/pv-abi.md §0.2.
         var expected = new Dictionary<string, int>
         {
             ["EPERM"] = 1, ["ENOENT"] = 2, ["ESRCH"] = 3, ["EIO"] = 5, ["ENXIO"] = 6, ["E2BIG"] = 7, ["EAGAIN"] = 11,
@@ -28,7 +28,7 @@ public class ErrnoTests
     [Test]
     public void NotInXensSet()
     {
-        // Spec §0.2: EALREADY (114), EINTR (4) and ERESTART (85) are not guest-visible.
+        // docs/pv-abi.md §0.2: EALREADY (114), EINTR (4) and ERESTART (85) are not guest-visible.
         Assert.That(Errno.IsKnown(114) || Errno.IsKnown(4) || Errno.IsKnown(85), Is.False);
         Assert.That(Errno.Name(114), Is.EqualTo("errno(114)"));
     }

@@ -4,7 +4,7 @@ using static Xtf.Abi.Tests.V;
 
 namespace Xtf.Abi.Tests;
 
-// All layouts from the table in spec §7.1.
+// All layouts from the table in docs/pv-abi.md §7.1.
 public class EvtchnStructLayoutTests
 {
     private static uint U32At(byte[] b, int off) => BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(off));
@@ -43,7 +43,7 @@ public class EvtchnStructLayoutTests
         var b = new EvtchnBindPirq { Pirq = D(1), Flags = D(2), Port = D(3) };
         Spec.Codec(b, new Image(12).U32(0, D(1)).U32(4, D(2)).U32(8, D(3)).ToArray());
         Assert.That(U32At(b.ToBytes(), EvtchnBindPirq.Layout.Flags), Is.EqualTo(D(2)));
-        Assert.That(EvtchnBindPirq.FlagWillShare, Is.EqualTo(1u), "spec §7.1: bit 0");
+        Assert.That(EvtchnBindPirq.FlagWillShare, Is.EqualTo(1u), "docs/pv-abi.md §7.1: bit 0");
     }
 
     [Test]
@@ -87,7 +87,7 @@ public class EvtchnStructLayoutTests
     [Test]
     public void EvtchnStatusArgsUnionViews()
     {
-        // Spec §7.12: interdomain writes dom @16 and port @20; unbound writes only the 2-byte dom @16.
+        // docs/pv-abi.md §7.12: interdomain writes dom @16 and port @20; unbound writes only the 2-byte dom @16.
         var inter = new EvtchnStatusArgs { Status = (uint)EvtchnStatus.Interdomain, InterdomainDom = 0x7FF0, InterdomainPort = 42 };
         var bytes = inter.ToBytes();
         Assert.That(BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(16)), Is.EqualTo((ushort)0x7FF0));
@@ -97,7 +97,7 @@ public class EvtchnStructLayoutTests
         var unbound = EvtchnStatusArgs.Read(echoed) with { UnboundDom = 5 };
         Assert.That(unbound.Union, Is.EqualTo(0xAAAA_BBBB_CCCC_0005UL), "bytes 18..23 are echoed untouched");
 
-        // Getters read the spec offsets: u16 dom / u32 pirq / u32 virq at 16, u32 interdomain port at 20.
+        // Getters read the offsets of docs/pv-abi.md §7.1: u16 dom / u32 pirq / u32 virq at 16, u32 interdomain port at 20.
         var raw = EvtchnStatusArgs.Read(new Image(24).U32(16, 0xCAFE_1234).U32(20, 0x89AB_CDEF).ToArray());
         Assert.That((raw.UnboundDom, raw.InterdomainDom, raw.InterdomainPort, raw.Pirq, raw.Virq),
             Is.EqualTo(((ushort)0x1234, (ushort)0x1234, 0x89AB_CDEFu, 0xCAFE_1234u, 0xCAFE_1234u)));

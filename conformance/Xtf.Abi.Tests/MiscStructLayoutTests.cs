@@ -9,7 +9,7 @@ public class MiscStructLayoutTests
     [Test]
     public void MulticallEntryLayout()
     {
-        // Not tabulated in the spec: Xen's x86-64 multicall_entry is op, result, args[6], all 8-byte words.
+        // Not in docs/pv-abi.md: Xen's x86-64 multicall_entry is op, result, args[6], all 8-byte words.
         Spec.Layout<MulticallEntry>(("Size", 64), ("Op", 0), ("Result", 8), ("Args", 16));
         var m = new MulticallEntry { Op = Q(1), Result = -22, Args = [Q(2), Q(3), Q(4), Q(5), Q(6), Q(7)] };
         Spec.Codec(m, new Image(64).U64(0, Q(1)).I64(8, -22).U64(16, Q(2)).U64(24, Q(3)).U64(32, Q(4))
@@ -40,13 +40,13 @@ public class MiscStructLayoutTests
     [Test]
     public void XenFeatureInfoLayout()
     {
-        // Spec §9: { u32 submap_idx @0; u32 submap @4 }, 8 bytes.
+        // docs/pv-abi.md §9: { u32 submap_idx @0; u32 submap @4 }, 8 bytes.
         Spec.Layout<XenFeatureInfo>(("Size", 8), ("SubmapIdx", 0), ("Submap", 4));
         var f = new XenFeatureInfo { SubmapIdx = D(1), Submap = D(2) };
         Spec.Codec(f, new Image(8).U32(0, D(1)).U32(4, D(2)).ToArray());
         Assert.That(BinaryPrimitives.ReadUInt32LittleEndian(f.ToBytes().AsSpan(XenFeatureInfo.Layout.Submap)), Is.EqualTo(D(2)));
 
-        // Spec §9: default 64-bit PV domU submap 0 is 0x000220E0.
+        // docs/pv-abi.md §9: default 64-bit PV domU submap 0 is 0x000220E0.
         var domU = new XenFeatureInfo { Submap = 0x000220E0 };
         Assert.That(domU.Has(XenFeature.DirectMapped) && domU.Has(XenFeature.MmuPtUpdatePreserveAd), Is.True);
         Assert.That(domU.Has(XenFeature.Dom0) || domU.Has(XenFeature.PaePgdirAbove4gb), Is.False);
@@ -55,7 +55,7 @@ public class MiscStructLayoutTests
     [Test]
     public void XenPlatformParametersLayout()
     {
-        // Spec §9: { u64 virt_start; }, 8 bytes.
+        // docs/pv-abi.md §9: { u64 virt_start; }, 8 bytes.
         Spec.Layout<XenPlatformParameters>(("Size", 8), ("VirtStart", 0));
         var p = new XenPlatformParameters { VirtStart = 0xFFFF_8000_0000_0000 };
         Spec.Codec(p, new Image(8).U64(0, 0xFFFF_8000_0000_0000).ToArray());
@@ -65,7 +65,7 @@ public class MiscStructLayoutTests
     [Test]
     public void XenCompileInfoLayout()
     {
-        // Spec §9: compiler[64] @0, compile_by[16] @64, compile_domain[32] @80, compile_date[32] @112; 144 bytes.
+        // docs/pv-abi.md §9: compiler[64] @0, compile_by[16] @64, compile_domain[32] @80, compile_date[32] @112; 144 bytes.
         Spec.Layout<XenCompileInfo>(("Size", 144), ("Compiler", 0), ("CompileBy", 64), ("CompileDomain", 80), ("CompileDate", 112));
         Assert.That((XenCompileInfo.CompilerLength, XenCompileInfo.CompileByLength, XenCompileInfo.CompileDomainLength, XenCompileInfo.CompileDateLength),
             Is.EqualTo((64, 16, 32, 32)));

@@ -4,7 +4,7 @@ using static Xtf.Abi.Tests.V;
 
 namespace Xtf.Abi.Tests;
 
-// All layouts from spec §5.0.
+// All layouts from docs/pv-abi.md §5.0.
 public class SchedStructLayoutTests
 {
     [Test]
@@ -23,7 +23,7 @@ public class SchedStructLayoutTests
         var p = new SchedPoll { Ports = Q(1), NrPorts = D(2), Timeout = Q(3) };
         Spec.Codec(p, new Image(24).U64(0, Q(1)).U32(8, D(2)).U64(16, Q(3)).ToArray());
         Assert.That(BinaryPrimitives.ReadUInt64LittleEndian(p.ToBytes().AsSpan(SchedPoll.Layout.Timeout)), Is.EqualTo(Q(3)));
-        Assert.That(SchedPoll.MaxPorts, Is.EqualTo(128), "spec §5.4");
+        Assert.That(SchedPoll.MaxPorts, Is.EqualTo(128), "docs/pv-abi.md §5.4");
     }
 
     [Test]

@@ -12,7 +12,7 @@ public class SharedStructLayoutTests
         TscToSystemMul = D(k + 5), TscShift = -5, Flags = B(k + 6), Pad1 = W(k + 7),
     };
 
-    // Spec §3.1 offsets, written relative to 'at'.
+    // docs/pv-abi.md §3.1 offsets, written relative to 'at'.
     internal static Image PutTime(Image img, int at, VcpuTimeInfo t) => img
         .U32(at + 0, t.Version).U32(at + 4, t.Pad0).U64(at + 8, t.TscTimestamp).U64(at + 16, t.SystemTime)
         .U32(at + 24, t.TscToSystemMul).I8(at + 28, t.TscShift).U8(at + 29, t.Flags).U16(at + 30, t.Pad1);
@@ -24,7 +24,7 @@ public class SharedStructLayoutTests
         Time = SampleTime(k + 20),
     };
 
-    // Spec §3.2 offsets, written relative to 'at'.
+    // docs/pv-abi.md §3.2 offsets, written relative to 'at'.
     internal static Image PutVcpuInfo(Image img, int at, VcpuInfo v) =>
         PutTime(img.U8(at + 0, v.EvtchnUpcallPending).U8(at + 1, v.EvtchnUpcallMask).U64(at + 8, v.EvtchnPendingSel)
             .U64(at + 16, v.Arch.Cr2).U64(at + 24, v.Arch.Pad), at + 32, v.Time);
@@ -32,7 +32,7 @@ public class SharedStructLayoutTests
     [Test]
     public void VcpuTimeInfoLayout()
     {
-        // Spec §3.1: struct vcpu_time_info, 32 bytes.
+        // docs/pv-abi.md §3.1: struct vcpu_time_info, 32 bytes.
         Spec.Layout<VcpuTimeInfo>(("Size", 32), ("Version", 0), ("Pad0", 4), ("TscTimestamp", 8), ("SystemTime", 16),
             ("TscToSystemMul", 24), ("TscShift", 28), ("Flags", 29), ("Pad1", 30));
 
@@ -47,7 +47,7 @@ public class SharedStructLayoutTests
     [Test]
     public void ArchVcpuInfoLayout()
     {
-        // Spec §3.2: arch.cr2 at 16 and arch.pad at 24 of vcpu_info, i.e. 0 and 8 within the 16-byte arch part.
+        // docs/pv-abi.md §3.2: arch.cr2 at 16 and arch.pad at 24 of vcpu_info, i.e. 0 and 8 within the 16-byte arch part.
         Spec.Layout<ArchVcpuInfo>(("Size", 16), ("Cr2", 0), ("Pad", 8));
 
         var a = new ArchVcpuInfo { Cr2 = Q(1), Pad = Q(2) };
@@ -58,7 +58,7 @@ public class SharedStructLayoutTests
     [Test]
     public void VcpuInfoLayout()
     {
-        // Spec §3.2: struct vcpu_info, 64 bytes.
+        // docs/pv-abi.md §3.2: struct vcpu_info, 64 bytes.
         Spec.Layout<VcpuInfo>(("Size", 64), ("EvtchnUpcallPending", 0), ("EvtchnUpcallMask", 1), ("EvtchnPendingSel", 8),
             ("Arch", 16), ("ArchCr2", 16), ("ArchPad", 24), ("Time", 32));
 
@@ -73,7 +73,7 @@ public class SharedStructLayoutTests
     [Test]
     public void ArchSharedInfoLayout()
     {
-        // Spec §3.3: arch part starts at 3088; fields every 8 bytes.
+        // docs/pv-abi.md §3.3: arch part starts at 3088; fields every 8 bytes.
         Spec.Layout<ArchSharedInfo>(("Size", 48), ("MaxPfn", 0), ("PfnToMfnFrameListList", 8), ("NmiReason", 16),
             ("P2mCr3", 24), ("P2mVaddr", 32), ("P2mGeneration", 40));
 
@@ -85,7 +85,7 @@ public class SharedStructLayoutTests
     [Test]
     public void SharedInfoLayout()
     {
-        // Spec §3.3: struct shared_info, 3136 bytes used.
+        // docs/pv-abi.md §3.3: struct shared_info, 3136 bytes used.
         Spec.Layout<SharedInfo>(("Size", 3136), ("VcpuInfo", 0), ("EvtchnPending", 2048), ("EvtchnMask", 2560),
             ("WcVersion", 3072), ("WcSec", 3076), ("WcNsec", 3080), ("WcSecHi", 3084), ("Arch", 3088),
             ("ArchMaxPfn", 3088), ("ArchPfnToMfnFrameListList", 3096), ("ArchNmiReason", 3104),
@@ -140,7 +140,7 @@ public class SharedStructLayoutTests
     [Test]
     public void StartInfoLayout()
     {
-        // Spec §3.4: struct start_info, 1168 bytes; console union dom0 view per dom0 spec §2.9.
+        // docs/pv-abi.md §3.4: struct start_info, 1168 bytes; console union dom0 view per docs/dom0.md §2.9.
         Spec.Layout<StartInfo>(("Size", 1168), ("Magic", 0), ("NrPages", 32), ("SharedInfo", 40), ("Flags", 48),
             ("StoreMfn", 56), ("StoreEvtchn", 64), ("ConsoleMfn", 72), ("ConsoleEvtchn", 80),
             ("ConsoleInfoOff", 72), ("ConsoleInfoSize", 76), ("PtBase", 88), ("NrPtFrames", 96), ("MfnList", 104),
@@ -167,7 +167,7 @@ public class SharedStructLayoutTests
     [Test]
     public void StartInfoDom0ConsoleViewAliasesTheDomUFields()
     {
-        // dom0 spec §2.9: info_off @0x48 = 0x490, info_size @0x4c = 0x28.
+        // docs/dom0.md §2.9: info_off @0x48 = 0x490, info_size @0x4c = 0x28.
         var si = new StartInfo { ConsoleInfoOff = 0x490, ConsoleInfoSize = 0x28 };
         var bytes = si.ToBytes();
         Assert.That(BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(0x48)), Is.EqualTo(0x490u));
@@ -203,7 +203,7 @@ public class SharedStructLayoutTests
     [Test]
     public void Dom0VgaConsoleInfoLayout()
     {
-        // dom0 spec §2.9: dom0_vga_console_info, 40 bytes, union at 4.
+        // docs/dom0.md §2.9: dom0_vga_console_info, 40 bytes, union at 4.
         Spec.Layout<Dom0VgaConsoleInfo>(("Size", 40), ("VideoType", 0),
             ("FontHeight", 4), ("CursorX", 6), ("CursorY", 8), ("Rows", 10), ("Columns", 12),
             ("Width", 4), ("Height", 6), ("BytesPerLine", 8), ("BitsPerPixel", 10), ("LfbBase", 12), ("LfbSize", 16),
@@ -235,7 +235,7 @@ public class SharedStructLayoutTests
     [Test]
     public void Dom0VgaConsoleInfoTextModeMatchesMeasuredBytes()
     {
-        // dom0 spec §2.9 measured: 03 00 00 00 10 00 00 00 00 00 19 00 50 00 00 00, rest zero.
+        // docs/dom0.md §2.9 measured: 03 00 00 00 10 00 00 00 00 00 19 00 50 00 00 00, rest zero.
         byte[] measured = [0x03, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0x19, 0, 0x50, 0, 0, 0, .. new byte[24]];
         var v = Dom0VgaConsoleInfo.Read(measured);
         Assert.That((v.VideoType, v.FontHeight, v.CursorX, v.CursorY, v.Rows, v.Columns),

@@ -7,7 +7,7 @@ namespace Xtf.Abi.Tests;
 
 /// <summary>
 /// Builds the byte image a structure is expected to have, independently of the library: callers pass the
-/// spec's offsets as literals.
+/// offsets of docs/pv-abi.md as literals.
 /// </summary>
 internal sealed class Image(int size)
 {
@@ -39,7 +39,7 @@ internal static class Spec
 {
     /// <summary>
     /// Asserts that <typeparamref name="T"/>.Layout declares exactly the given int constants with the given
-    /// values (no missing and no extra names), so every field offset is pinned to a spec number.
+    /// values (no missing and no extra names), so every field offset is pinned to a number from docs/pv-abi.md.
     /// </summary>
     public static void Layout<T>(params (string Name, int Value)[] expected)
     {
@@ -59,13 +59,13 @@ internal static class Spec
                     Assert.That(got, Is.EqualTo(value), $"{typeof(T).Name}.Layout.{name}");
             }
             foreach (var name in actual.Keys.Except(wanted.Keys))
-                Assert.Fail($"{typeof(T).Name}.Layout.{name} is not covered by the spec table in the test");
+                Assert.Fail($"{typeof(T).Name}.Layout.{name} is not covered by the layout table in the test");
         });
     }
 
     /// <summary>
     /// The codec checks every layout test runs: Write produces exactly <paramref name="expected"/> (built from
-    /// the spec's literal offsets), Read of that image gives back <paramref name="value"/>, only Size bytes are
+    /// the literal offsets of docs/pv-abi.md), Read of that image gives back <paramref name="value"/>, only Size bytes are
     /// touched, padding comes out zero even over a dirty buffer, and short buffers are rejected.
     /// </summary>
     public static void Codec<T>(T value, byte[] expected) where T : IAbiStruct<T>

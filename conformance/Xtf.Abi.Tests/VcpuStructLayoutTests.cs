@@ -15,7 +15,7 @@ public class VcpuStructLayoutTests
         Ss = W(k + 23), Es = W(k + 24), Ds = W(k + 25), Fs = W(k + 26), Gs = W(k + 27),
     };
 
-    // Spec §3.5 offsets, written relative to 'at'.
+    // docs/pv-abi.md §3.5 offsets, written relative to 'at'.
     private static Image PutRegs(Image img, int at, CpuUserRegs r) => img
         .U64(at + 0, r.R15).U64(at + 8, r.R14).U64(at + 16, r.R13).U64(at + 24, r.R12).U64(at + 32, r.Rbp)
         .U64(at + 40, r.Rbx).U64(at + 48, r.R11).U64(at + 56, r.R10).U64(at + 64, r.R9).U64(at + 72, r.R8)
@@ -26,14 +26,14 @@ public class VcpuStructLayoutTests
 
     private static TrapInfo SampleTrap(int k) => new() { Vector = B(k), Flags = B(k + 1), Cs = W(k + 2), Address = Q(k + 3) };
 
-    // Spec §3.6 offsets, written relative to 'at'.
+    // docs/pv-abi.md §3.6 offsets, written relative to 'at'.
     private static Image PutTrap(Image img, int at, TrapInfo t) =>
         img.U8(at + 0, t.Vector).U8(at + 1, t.Flags).U16(at + 2, t.Cs).U64(at + 8, t.Address);
 
     [Test]
     public void CpuUserRegsLayout()
     {
-        // Spec §3.5: struct cpu_user_regs, 200 bytes.
+        // docs/pv-abi.md §3.5: struct cpu_user_regs, 200 bytes.
         Spec.Layout<CpuUserRegs>(("Size", 200), ("R15", 0), ("R14", 8), ("R13", 16), ("R12", 24), ("Rbp", 32),
             ("Rbx", 40), ("R11", 48), ("R10", 56), ("R9", 64), ("R8", 72), ("Rax", 80), ("Rcx", 88), ("Rdx", 96),
             ("Rsi", 104), ("Rdi", 112), ("ErrorCode", 120), ("EntryVector", 124), ("Rip", 128), ("Cs", 136),
@@ -48,7 +48,7 @@ public class VcpuStructLayoutTests
     [Test]
     public void TrapInfoLayout()
     {
-        // Spec §3.6: struct trap_info, 16 bytes.
+        // docs/pv-abi.md §3.6: struct trap_info, 16 bytes.
         Spec.Layout<TrapInfo>(("Size", 16), ("Vector", 0), ("Flags", 1), ("Cs", 2), ("Address", 8));
 
         var t = SampleTrap(1);
@@ -59,7 +59,7 @@ public class VcpuStructLayoutTests
     [Test]
     public void VcpuGuestContextLayout()
     {
-        // Spec §3.7: struct vcpu_guest_context, 5168 bytes.
+        // docs/pv-abi.md §3.7: struct vcpu_guest_context, 5168 bytes.
         Spec.Layout<VcpuGuestContext>(("Size", 5168), ("FpuCtxt", 0), ("Flags", 512), ("UserRegs", 520),
             ("TrapCtxt", 720), ("LdtBase", 4816), ("LdtEnts", 4824), ("GdtFrames", 4832), ("GdtEnts", 4960),
             ("KernelSs", 4968), ("KernelSp", 4976), ("Ctrlreg", 4984), ("Debugreg", 5048),
@@ -100,19 +100,19 @@ public class VcpuStructLayoutTests
     [Test]
     public void VcpuRunstateInfoLayout()
     {
-        // Spec §4.6: struct vcpu_runstate_info, 48 bytes.
+        // docs/pv-abi.md §4.6: struct vcpu_runstate_info, 48 bytes.
         Spec.Layout<VcpuRunstateInfo>(("Size", 48), ("State", 0), ("StateEntryTime", 8), ("Time", 16));
 
         var r = new VcpuRunstateInfo { State = -3, StateEntryTime = Q(1), Time = [Q(2), Q(3), Q(4), Q(5)] };
         Spec.Codec(r, new Image(48).I32(0, -3).U64(8, Q(1)).U64(16, Q(2)).U64(24, Q(3)).U64(32, Q(4)).U64(40, Q(5)).ToArray());
         Assert.That(BinaryPrimitives.ReadUInt64LittleEndian(r.ToBytes().AsSpan(VcpuRunstateInfo.Layout.Time + 8 * 3)), Is.EqualTo(Q(5)));
-        Assert.That(VcpuRunstateInfo.UpdateFlag, Is.EqualTo(0x8000_0000_0000_0000UL), "spec §2.3: bit 63");
+        Assert.That(VcpuRunstateInfo.UpdateFlag, Is.EqualTo(0x8000_0000_0000_0000UL), "docs/pv-abi.md §2.3: bit 63");
     }
 
     [Test]
     public void VcpuRegisterRunstateMemoryAreaLayout()
     {
-        // Spec §4.7: one u64 address, 8 bytes.
+        // docs/pv-abi.md §4.7: one u64 address, 8 bytes.
         Spec.Layout<VcpuRegisterRunstateMemoryArea>(("Size", 8), ("Addr", 0));
         var a = new VcpuRegisterRunstateMemoryArea { Addr = Q(1) };
         Spec.Codec(a, new Image(8).U64(0, Q(1)).ToArray());
@@ -122,7 +122,7 @@ public class VcpuStructLayoutTests
     [Test]
     public void VcpuSetPeriodicTimerLayout()
     {
-        // Spec §4.8: { u64 period_ns; }, 8 bytes.
+        // docs/pv-abi.md §4.8: { u64 period_ns; }, 8 bytes.
         Spec.Layout<VcpuSetPeriodicTimer>(("Size", 8), ("PeriodNs", 0));
         var t = new VcpuSetPeriodicTimer { PeriodNs = Q(2) };
         Spec.Codec(t, new Image(8).U64(0, Q(2)).ToArray());
@@ -132,7 +132,7 @@ public class VcpuStructLayoutTests
     [Test]
     public void VcpuSetSingleshotTimerLayout()
     {
-        // Spec §4.9: timeout_abs_ns @0, flags @8, pad to 16.
+        // docs/pv-abi.md §4.9: timeout_abs_ns @0, flags @8, pad to 16.
         Spec.Layout<VcpuSetSingleshotTimer>(("Size", 16), ("TimeoutAbsNs", 0), ("Flags", 8));
         var t = new VcpuSetSingleshotTimer { TimeoutAbsNs = Q(1), Flags = D(2) };
         Spec.Codec(t, new Image(16).U64(0, Q(1)).U32(8, D(2)).ToArray());
@@ -142,7 +142,7 @@ public class VcpuStructLayoutTests
     [Test]
     public void VcpuRegisterVcpuInfoLayout()
     {
-        // Spec §4.11: mfn @0, offset @8, rsvd @12; 16 bytes.
+        // docs/pv-abi.md §4.11: mfn @0, offset @8, rsvd @12; 16 bytes.
         Spec.Layout<VcpuRegisterVcpuInfo>(("Size", 16), ("Mfn", 0), ("Offset", 8), ("Rsvd", 12));
         var r = new VcpuRegisterVcpuInfo { Mfn = Q(1), Offset = D(2), Rsvd = D(3) };
         Spec.Codec(r, new Image(16).U64(0, Q(1)).U32(8, D(2)).U32(12, D(3)).ToArray());
@@ -152,7 +152,7 @@ public class VcpuStructLayoutTests
     [Test]
     public void VcpuGetPhysidLayout()
     {
-        // Spec §4.13 names the struct only; Xen's vcpu.h defines it as a single u64 (APIC id low, ACPI id high).
+        // docs/pv-abi.md §4.13 names the struct only; Xen's vcpu.h defines it as a single u64 (APIC id low, ACPI id high).
         Spec.Layout<VcpuGetPhysid>(("Size", 8), ("PhysId", 0));
         var p = new VcpuGetPhysid { PhysId = 0x0000_0007_0000_0003 };
         Spec.Codec(p, new Image(8).U64(0, 0x0000_0007_0000_0003).ToArray());
@@ -162,7 +162,7 @@ public class VcpuStructLayoutTests
     [Test]
     public void VcpuRegisterTimeMemoryAreaLayout()
     {
-        // Spec §4.14: one u64 address, 8 bytes.
+        // docs/pv-abi.md §4.14: one u64 address, 8 bytes.
         Spec.Layout<VcpuRegisterTimeMemoryArea>(("Size", 8), ("Addr", 0));
         var a = new VcpuRegisterTimeMemoryArea { Addr = Q(3) };
         Spec.Codec(a, new Image(8).U64(0, Q(3)).ToArray());

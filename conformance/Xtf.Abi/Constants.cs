@@ -1,6 +1,6 @@
 namespace Xtf.Abi;
 
-/// <summary>Reserved domain identifiers (spec §0.5).</summary>
+/// <summary>Reserved domain identifiers (docs/pv-abi.md §0.5).</summary>
 public static class DomId
 {
     public const ushort FirstReserved = 0x7FF0;
@@ -13,7 +13,7 @@ public static class DomId
     public const ushort Mask = 0x7FFF;
 }
 
-/// <summary>Selectors, address-space boundaries and sizes of the x86-64 PV environment (spec §2.8, §11.9).</summary>
+/// <summary>Selectors, address-space boundaries and sizes of the x86-64 PV environment (docs/pv-abi.md §2.8, §11.9).</summary>
 public static class PvLayout
 {
     // 64-bit PV kernels run in ring 3, so the "kernel" selectors are the ring-3 ones.
@@ -58,7 +58,7 @@ public static class PageTableFlags
     public const ulong Nx = 1UL << 63;
 }
 
-/// <summary>Sizes of the character/byte buffers XENVER_* commands fill (spec §9).</summary>
+/// <summary>Sizes of the character/byte buffers XENVER_* commands fill (docs/pv-abi.md §9).</summary>
 public static class XenVersionBuffers
 {
     public const int ExtraversionSize = 16;

@@ -1,6 +1,6 @@
 namespace Xtf.Abi;
 
-/// <summary>Hypercall numbers placed in <c>rax</c> (spec §1). Gaps (11, 43..47, ≥ 50) are not assigned.</summary>
+/// <summary>Hypercall numbers placed in <c>rax</c> (docs/pv-abi.md §1). Gaps (11, 43..47, ≥ 50) are not assigned.</summary>
 public enum Hypercall
 {
     SetTrapTable = 0,
@@ -51,7 +51,7 @@ public enum Hypercall
     PagingDomctlCont = 49,
 }
 
-/// <summary>Sub-commands of <see cref="Hypercall.SchedOp"/> (spec §5).</summary>
+/// <summary>Sub-commands of <see cref="Hypercall.SchedOp"/> (docs/pv-abi.md §5).</summary>
 public enum SchedOp
 {
     Yield = 0,
@@ -64,7 +64,7 @@ public enum SchedOp
     PinOverride = 7,
 }
 
-/// <summary>Sub-commands of <see cref="Hypercall.VcpuOp"/> (spec §4; 11..13 are x86-only).</summary>
+/// <summary>Sub-commands of <see cref="Hypercall.VcpuOp"/> (docs/pv-abi.md §4; 11..13 are x86-only).</summary>
 public enum VcpuOp
 {
     Initialise = 0,
@@ -83,7 +83,7 @@ public enum VcpuOp
     RegisterVcpuTimeMemoryArea = 13,
 }
 
-/// <summary>Sub-commands of <see cref="Hypercall.EventChannelOp"/> (spec §7.1).</summary>
+/// <summary>Sub-commands of <see cref="Hypercall.EventChannelOp"/> (docs/pv-abi.md §7.1).</summary>
 public enum EvtchnOp
 {
     BindInterdomain = 0,
@@ -104,14 +104,14 @@ public enum EvtchnOp
     ResetCont = 14,
 }
 
-/// <summary>Commands of <see cref="Hypercall.ConsoleIo"/> (spec §8).</summary>
+/// <summary>Commands of <see cref="Hypercall.ConsoleIo"/> (docs/pv-abi.md §8).</summary>
 public enum ConsoleIo
 {
     Write = 0,
     Read = 1,
 }
 
-/// <summary>Commands of <see cref="Hypercall.XenVersion"/> (spec §9).</summary>
+/// <summary>Commands of <see cref="Hypercall.XenVersion"/> (docs/pv-abi.md §9).</summary>
 public enum XenVer
 {
     Version = 0,
@@ -127,7 +127,7 @@ public enum XenVer
     BuildId = 10,
 }
 
-/// <summary>Shutdown codes carried by <c>sched_shutdown.reason</c> (spec §2.2). Xen stores any value truncated to 8 bits.</summary>
+/// <summary>Shutdown codes carried by <c>sched_shutdown.reason</c> (docs/pv-abi.md §2.2). Xen stores any value truncated to 8 bits.</summary>
 public enum ShutdownReason
 {
     Poweroff = 0,
@@ -138,7 +138,7 @@ public enum ShutdownReason
     SoftReset = 5,
 }
 
-/// <summary>Virtual IRQ numbers (spec §2.1). Numbers 5, 14 and 15 are unassigned but still bindable.</summary>
+/// <summary>Virtual IRQ numbers (docs/pv-abi.md §2.1). Numbers 5, 14 and 15 are unassigned but still bindable.</summary>
 public enum Virq
 {
     Timer = 0,
@@ -165,7 +165,7 @@ public enum Virq
     Arch7 = 23,
 }
 
-/// <summary>Binding class of VIRQ numbers as Xen enforces it (spec §2.1).</summary>
+/// <summary>Binding class of VIRQ numbers as Xen enforces it (docs/pv-abi.md §2.1).</summary>
 public static class VirqClass
 {
     /// <summary>NR_VIRQS: valid VIRQ numbers are 0..23.</summary>
@@ -182,7 +182,7 @@ public static class VirqClass
     public static bool IsGlobal(int virq) => virq is >= 0 and < Count && !IsPerVcpu(virq);
 }
 
-/// <summary>vCPU run states (spec §2.3).</summary>
+/// <summary>vCPU run states (docs/pv-abi.md §2.3).</summary>
 public enum RunState
 {
     Running = 0,
@@ -191,7 +191,7 @@ public enum RunState
     Offline = 3,
 }
 
-/// <summary>Public port status codes returned by EVTCHNOP_status (spec §2.7).</summary>
+/// <summary>Public port status codes returned by EVTCHNOP_status (docs/pv-abi.md §2.7).</summary>
 public enum EvtchnStatus
 {
     Closed = 0,
@@ -202,7 +202,7 @@ public enum EvtchnStatus
     Ipi = 5,
 }
 
-/// <summary>Bits of <c>vcpu_guest_context.flags</c> (spec §2.4); the field itself is 64 bits wide.</summary>
+/// <summary>Bits of <c>vcpu_guest_context.flags</c> (docs/pv-abi.md §2.4); the field itself is 64 bits wide.</summary>
 [Flags]
 public enum VgcfFlags
 {
@@ -215,7 +215,7 @@ public enum VgcfFlags
     InSyscall = 0x100,
 }
 
-/// <summary>Bits of <c>start_info.flags</c> (spec §2.5).</summary>
+/// <summary>Bits of <c>start_info.flags</c> (docs/pv-abi.md §2.5).</summary>
 [Flags]
 public enum SifFlags : uint
 {
@@ -229,7 +229,7 @@ public enum SifFlags : uint
     PmMask = 0xFF00,
 }
 
-/// <summary>VM-assist type numbers for <see cref="Hypercall.VmAssist"/> (spec §2.6); bit n of the vm_assist mask.</summary>
+/// <summary>VM-assist type numbers for <see cref="Hypercall.VmAssist"/> (docs/pv-abi.md §2.6); bit n of the vm_assist mask.</summary>
 public enum VmAssistType
 {
     FourGbSegments = 0,
@@ -241,7 +241,7 @@ public enum VmAssistType
     M2pStrict = 32,
 }
 
-/// <summary>Bit numbers in XENVER_get_features submap 0 (spec §9).</summary>
+/// <summary>Bit numbers in XENVER_get_features submap 0 (docs/pv-abi.md §9).</summary>
 public enum XenFeature
 {
     WritablePageTables = 0,
@@ -286,7 +286,7 @@ public enum MemoryOp
     MaximumGpfn = 14,
 }
 
-/// <summary>Bits of <c>vcpu_set_singleshot_timer.flags</c> (spec §4.9).</summary>
+/// <summary>Bits of <c>vcpu_set_singleshot_timer.flags</c> (docs/pv-abi.md §4.9).</summary>
 [Flags]
 public enum VcpuSshotTmr : uint
 {
@@ -295,7 +295,7 @@ public enum VcpuSshotTmr : uint
     Future = 1,
 }
 
-/// <summary>Bits of <c>trap_info.flags</c> (spec §3.6).</summary>
+/// <summary>Bits of <c>trap_info.flags</c> (docs/pv-abi.md §3.6).</summary>
 [Flags]
 public enum TrapInfoFlags : byte
 {

@@ -1,7 +1,7 @@
 namespace Xtf.Abi;
 
 /// <summary>
-/// Error numbers a guest can see (spec §0.2). Hypercalls return them negated. The set and values match
+/// Error numbers a guest can see (docs/pv-abi.md §0.2). Hypercalls return them negated. The set and values match
 /// Linux on x86; EALREADY, EINTR and ERESTART are deliberately absent.
 /// </summary>
 public static class Errno

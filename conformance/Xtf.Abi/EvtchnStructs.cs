@@ -1,6 +1,6 @@
 namespace Xtf.Abi;
 
-/// <summary><c>struct evtchn_alloc_unbound</c> (spec §7.1, §7.3), 8 bytes.</summary>
+/// <summary><c>struct evtchn_alloc_unbound</c> (docs/pv-abi.md §7.1, §7.3), 8 bytes.</summary>
 public sealed record EvtchnAllocUnbound : IAbiStruct<EvtchnAllocUnbound>
 {
     public static class Layout
@@ -31,7 +31,7 @@ public sealed record EvtchnAllocUnbound : IAbiStruct<EvtchnAllocUnbound>
     }
 }
 
-/// <summary><c>struct evtchn_bind_interdomain</c> (spec §7.1, §7.4), 12 bytes.</summary>
+/// <summary><c>struct evtchn_bind_interdomain</c> (docs/pv-abi.md §7.1, §7.4), 12 bytes.</summary>
 public sealed record EvtchnBindInterdomain : IAbiStruct<EvtchnBindInterdomain>
 {
     public static class Layout
@@ -66,7 +66,7 @@ public sealed record EvtchnBindInterdomain : IAbiStruct<EvtchnBindInterdomain>
     }
 }
 
-/// <summary><c>struct evtchn_bind_virq</c> (spec §7.1, §7.5), 12 bytes.</summary>
+/// <summary><c>struct evtchn_bind_virq</c> (docs/pv-abi.md §7.1, §7.5), 12 bytes.</summary>
 public sealed record EvtchnBindVirq : IAbiStruct<EvtchnBindVirq>
 {
     public static class Layout
@@ -97,7 +97,7 @@ public sealed record EvtchnBindVirq : IAbiStruct<EvtchnBindVirq>
     }
 }
 
-/// <summary><c>struct evtchn_bind_pirq</c> (spec §7.1, §7.7), 12 bytes.</summary>
+/// <summary><c>struct evtchn_bind_pirq</c> (docs/pv-abi.md §7.1, §7.7), 12 bytes.</summary>
 public sealed record EvtchnBindPirq : IAbiStruct<EvtchnBindPirq>
 {
     public static class Layout
@@ -131,7 +131,7 @@ public sealed record EvtchnBindPirq : IAbiStruct<EvtchnBindPirq>
     }
 }
 
-/// <summary><c>struct evtchn_bind_ipi</c> (spec §7.1, §7.6), 8 bytes.</summary>
+/// <summary><c>struct evtchn_bind_ipi</c> (docs/pv-abi.md §7.1, §7.6), 8 bytes.</summary>
 public sealed record EvtchnBindIpi : IAbiStruct<EvtchnBindIpi>
 {
     public static class Layout
@@ -160,7 +160,7 @@ public sealed record EvtchnBindIpi : IAbiStruct<EvtchnBindIpi>
     }
 }
 
-/// <summary><c>struct evtchn_close</c> (spec §7.1, §7.8), 4 bytes.</summary>
+/// <summary><c>struct evtchn_close</c> (docs/pv-abi.md §7.1, §7.8), 4 bytes.</summary>
 public sealed record EvtchnClose : IAbiStruct<EvtchnClose>
 {
     public static class Layout
@@ -179,7 +179,7 @@ public sealed record EvtchnClose : IAbiStruct<EvtchnClose>
     public void Write(Span<byte> dst) => Wire.Put(Wire.Out(dst, Layout.Size, nameof(EvtchnClose)), Layout.Port, Port);
 }
 
-/// <summary><c>struct evtchn_send</c> (spec §7.1, §7.9), 4 bytes.</summary>
+/// <summary><c>struct evtchn_send</c> (docs/pv-abi.md §7.1, §7.9), 4 bytes.</summary>
 public sealed record EvtchnSend : IAbiStruct<EvtchnSend>
 {
     public static class Layout
@@ -199,7 +199,7 @@ public sealed record EvtchnSend : IAbiStruct<EvtchnSend>
 }
 
 /// <summary>
-/// <c>struct evtchn_status</c> (spec §7.1, §7.12), 24 bytes. Bytes 16..23 are a union whose meaning depends on
+/// <c>struct evtchn_status</c> (docs/pv-abi.md §7.1, §7.12), 24 bytes. Bytes 16..23 are a union whose meaning depends on
 /// <see cref="Status"/>; <see cref="Union"/> holds all eight bytes (Xen echoes untouched ones back) and the
 /// remaining properties are views of it.
 /// </summary>
@@ -250,7 +250,7 @@ public sealed record EvtchnStatusArgs : IAbiStruct<EvtchnStatusArgs>
     }
 }
 
-/// <summary><c>struct evtchn_bind_vcpu</c> (spec §7.1, §7.13), 8 bytes.</summary>
+/// <summary><c>struct evtchn_bind_vcpu</c> (docs/pv-abi.md §7.1, §7.13), 8 bytes.</summary>
 public sealed record EvtchnBindVcpu : IAbiStruct<EvtchnBindVcpu>
 {
     public static class Layout
@@ -278,7 +278,7 @@ public sealed record EvtchnBindVcpu : IAbiStruct<EvtchnBindVcpu>
     }
 }
 
-/// <summary><c>struct evtchn_unmask</c> (spec §7.1, §7.11), 4 bytes.</summary>
+/// <summary><c>struct evtchn_unmask</c> (docs/pv-abi.md §7.1, §7.11), 4 bytes.</summary>
 public sealed record EvtchnUnmask : IAbiStruct<EvtchnUnmask>
 {
     public static class Layout
@@ -297,7 +297,7 @@ public sealed record EvtchnUnmask : IAbiStruct<EvtchnUnmask>
     public void Write(Span<byte> dst) => Wire.Put(Wire.Out(dst, Layout.Size, nameof(EvtchnUnmask)), Layout.Port, Port);
 }
 
-/// <summary><c>struct evtchn_reset</c> (spec §7.1, §7.14), 2 bytes; also the argument of the reset continuation.</summary>
+/// <summary><c>struct evtchn_reset</c> (docs/pv-abi.md §7.1, §7.14), 2 bytes; also the argument of the reset continuation.</summary>
 public sealed record EvtchnReset : IAbiStruct<EvtchnReset>
 {
     public static class Layout
@@ -316,7 +316,7 @@ public sealed record EvtchnReset : IAbiStruct<EvtchnReset>
     public void Write(Span<byte> dst) => Wire.Put(Wire.Out(dst, Layout.Size, nameof(EvtchnReset)), Layout.Dom, Dom);
 }
 
-/// <summary><c>struct evtchn_init_control</c> (spec §7.1, §7.15), 24 bytes; the 7 bytes after LinkBits are padding.</summary>
+/// <summary><c>struct evtchn_init_control</c> (docs/pv-abi.md §7.1, §7.15), 24 bytes; the 7 bytes after LinkBits are padding.</summary>
 public sealed record EvtchnInitControl : IAbiStruct<EvtchnInitControl>
 {
     public static class Layout
@@ -353,7 +353,7 @@ public sealed record EvtchnInitControl : IAbiStruct<EvtchnInitControl>
     }
 }
 
-/// <summary><c>struct evtchn_expand_array</c> (spec §7.1, §7.15), 8 bytes.</summary>
+/// <summary><c>struct evtchn_expand_array</c> (docs/pv-abi.md §7.1, §7.15), 8 bytes.</summary>
 public sealed record EvtchnExpandArray : IAbiStruct<EvtchnExpandArray>
 {
     public static class Layout
@@ -373,7 +373,7 @@ public sealed record EvtchnExpandArray : IAbiStruct<EvtchnExpandArray>
         Wire.Put(Wire.Out(dst, Layout.Size, nameof(EvtchnExpandArray)), Layout.ArrayGfn, ArrayGfn);
 }
 
-/// <summary><c>struct evtchn_set_priority</c> (spec §7.1, §7.15), 8 bytes.</summary>
+/// <summary><c>struct evtchn_set_priority</c> (docs/pv-abi.md §7.1, §7.15), 8 bytes.</summary>
 public sealed record EvtchnSetPriority : IAbiStruct<EvtchnSetPriority>
 {
     public static class Layout

@@ -67,7 +67,7 @@ public sealed record MmuUpdate : IAbiStruct<MmuUpdate>
     }
 }
 
-/// <summary><c>struct xen_feature_info</c>, argument of XENVER_get_features (spec §9), 8 bytes.</summary>
+/// <summary><c>struct xen_feature_info</c>, argument of XENVER_get_features (docs/pv-abi.md §9), 8 bytes.</summary>
 public sealed record XenFeatureInfo : IAbiStruct<XenFeatureInfo>
 {
     public static class Layout
@@ -99,7 +99,7 @@ public sealed record XenFeatureInfo : IAbiStruct<XenFeatureInfo>
     }
 }
 
-/// <summary><c>struct xen_platform_parameters</c>, output of XENVER_platform_parameters (spec §9), 8 bytes.</summary>
+/// <summary><c>struct xen_platform_parameters</c>, output of XENVER_platform_parameters (docs/pv-abi.md §9), 8 bytes.</summary>
 public sealed record XenPlatformParameters : IAbiStruct<XenPlatformParameters>
 {
     public static class Layout
@@ -119,7 +119,7 @@ public sealed record XenPlatformParameters : IAbiStruct<XenPlatformParameters>
         Wire.Put(Wire.Out(dst, Layout.Size, nameof(XenPlatformParameters)), Layout.VirtStart, VirtStart);
 }
 
-/// <summary><c>struct xen_compile_info</c>, output of XENVER_compile_info (spec §9), 144 bytes of C strings.</summary>
+/// <summary><c>struct xen_compile_info</c>, output of XENVER_compile_info (docs/pv-abi.md §9), 144 bytes of C strings.</summary>
 public sealed record XenCompileInfo : IAbiStruct<XenCompileInfo>
 {
     public static class Layout

@@ -1,6 +1,6 @@
 namespace Xtf.Abi;
 
-/// <summary><c>struct sched_shutdown</c> (spec §5.0), used by SCHEDOP_shutdown and SCHEDOP_shutdown_code, 4 bytes.</summary>
+/// <summary><c>struct sched_shutdown</c> (docs/pv-abi.md §5.0), used by SCHEDOP_shutdown and SCHEDOP_shutdown_code, 4 bytes.</summary>
 public sealed record SchedShutdown : IAbiStruct<SchedShutdown>
 {
     public static class Layout
@@ -21,7 +21,7 @@ public sealed record SchedShutdown : IAbiStruct<SchedShutdown>
         Wire.Put(Wire.Out(dst, Layout.Size, nameof(SchedShutdown)), Layout.Reason, Reason);
 }
 
-/// <summary><c>struct sched_poll</c> (spec §5.0, §5.4), 24 bytes.</summary>
+/// <summary><c>struct sched_poll</c> (docs/pv-abi.md §5.0, §5.4), 24 bytes.</summary>
 public sealed record SchedPoll : IAbiStruct<SchedPoll>
 {
     public static class Layout
@@ -56,7 +56,7 @@ public sealed record SchedPoll : IAbiStruct<SchedPoll>
     }
 }
 
-/// <summary><c>struct sched_remote_shutdown</c> (spec §5.0, §5.5), 8 bytes.</summary>
+/// <summary><c>struct sched_remote_shutdown</c> (docs/pv-abi.md §5.0, §5.5), 8 bytes.</summary>
 public sealed record SchedRemoteShutdown : IAbiStruct<SchedRemoteShutdown>
 {
     public static class Layout
@@ -84,7 +84,7 @@ public sealed record SchedRemoteShutdown : IAbiStruct<SchedRemoteShutdown>
     }
 }
 
-/// <summary><c>struct sched_watchdog</c> (spec §5.0, §5.7), 8 bytes.</summary>
+/// <summary><c>struct sched_watchdog</c> (docs/pv-abi.md §5.0, §5.7), 8 bytes.</summary>
 public sealed record SchedWatchdog : IAbiStruct<SchedWatchdog>
 {
     public static class Layout
@@ -114,7 +114,7 @@ public sealed record SchedWatchdog : IAbiStruct<SchedWatchdog>
     }
 }
 
-/// <summary><c>struct sched_pin_override</c> (spec §5.0, §5.8), 4 bytes.</summary>
+/// <summary><c>struct sched_pin_override</c> (docs/pv-abi.md §5.0, §5.8), 4 bytes.</summary>
 public sealed record SchedPinOverride : IAbiStruct<SchedPinOverride>
 {
     public static class Layout

@@ -1,6 +1,6 @@
 namespace Xtf.Abi;
 
-/// <summary><c>struct vcpu_time_info</c> (spec §3.1): the parameters for turning the TSC into Xen system time.</summary>
+/// <summary><c>struct vcpu_time_info</c> (docs/pv-abi.md §3.1): the parameters for turning the TSC into Xen system time.</summary>
 public sealed record VcpuTimeInfo : IAbiStruct<VcpuTimeInfo>
 {
     public static class Layout
@@ -81,7 +81,7 @@ public sealed record ArchVcpuInfo : IAbiStruct<ArchVcpuInfo>
     }
 }
 
-/// <summary><c>struct vcpu_info</c> (spec §3.2): per-vCPU event flags, arch state and time, 64 bytes.</summary>
+/// <summary><c>struct vcpu_info</c> (docs/pv-abi.md §3.2): per-vCPU event flags, arch state and time, 64 bytes.</summary>
 public sealed record VcpuInfo : IAbiStruct<VcpuInfo>
 {
     public static class Layout
@@ -124,7 +124,7 @@ public sealed record VcpuInfo : IAbiStruct<VcpuInfo>
     }
 }
 
-/// <summary>x86 tail of <c>struct shared_info</c> (spec §3.3, offsets relative to the tail).</summary>
+/// <summary>x86 tail of <c>struct shared_info</c> (docs/pv-abi.md §3.3, offsets relative to the tail).</summary>
 public sealed record ArchSharedInfo : IAbiStruct<ArchSharedInfo>
 {
     public static class Layout
@@ -167,7 +167,7 @@ public sealed record ArchSharedInfo : IAbiStruct<ArchSharedInfo>
 }
 
 /// <summary>
-/// <c>struct shared_info</c> (spec §3.3): the page shared by Xen and the domain. Only the first
+/// <c>struct shared_info</c> (docs/pv-abi.md §3.3): the page shared by Xen and the domain. Only the first
 /// 3136 bytes are defined; the rest of the page is unused.
 /// </summary>
 /// <remarks>Array properties compare by reference under record equality; compare byte images instead.</remarks>
@@ -246,7 +246,7 @@ public sealed record SharedInfo : IAbiStruct<SharedInfo>
 }
 
 /// <summary>
-/// <c>struct start_info</c> for x86-64 (spec §3.4), the page whose address a PV kernel receives in rsi.
+/// <c>struct start_info</c> for x86-64 (docs/pv-abi.md §3.4), the page whose address a PV kernel receives in rsi.
 /// </summary>
 /// <remarks>
 /// The console member is a union. <see cref="ConsoleMfn"/>/<see cref="ConsoleEvtchn"/> are the domU view
@@ -346,7 +346,7 @@ public sealed record StartInfo : IAbiStruct<StartInfo>
 }
 
 /// <summary>
-/// <c>dom0_vga_console_info</c> (dom0 spec §2.9): boot video description Xen appends after dom0's
+/// <c>dom0_vga_console_info</c> (docs/dom0.md §2.9): boot video description Xen appends after dom0's
 /// start_info. The 36 bytes after <see cref="VideoType"/> are a union; the VESA/EFI framebuffer fields hold
 /// the storage and the text-mode properties are a view of its first ten bytes.
 /// </summary>

@@ -1,6 +1,6 @@
 namespace Xtf.Abi;
 
-/// <summary><c>struct cpu_user_regs</c> for x86-64 (spec §3.5), 200 bytes.</summary>
+/// <summary><c>struct cpu_user_regs</c> for x86-64 (docs/pv-abi.md §3.5), 200 bytes.</summary>
 public sealed record CpuUserRegs : IAbiStruct<CpuUserRegs>
 {
     public static class Layout
@@ -93,7 +93,7 @@ public sealed record CpuUserRegs : IAbiStruct<CpuUserRegs>
     }
 }
 
-/// <summary><c>struct trap_info</c> (spec §3.6): one virtual IDT entry, 16 bytes.</summary>
+/// <summary><c>struct trap_info</c> (docs/pv-abi.md §3.6): one virtual IDT entry, 16 bytes.</summary>
 public sealed record TrapInfo : IAbiStruct<TrapInfo>
 {
     public static class Layout
@@ -131,7 +131,7 @@ public sealed record TrapInfo : IAbiStruct<TrapInfo>
 }
 
 /// <summary>
-/// <c>struct vcpu_guest_context</c> for x86-64 (spec §3.7): the argument of VCPUOP_initialise, 5168 bytes.
+/// <c>struct vcpu_guest_context</c> for x86-64 (docs/pv-abi.md §3.7): the argument of VCPUOP_initialise, 5168 bytes.
 /// </summary>
 /// <remarks>Array properties compare by reference under record equality; compare byte images instead.</remarks>
 public sealed record VcpuGuestContext : IAbiStruct<VcpuGuestContext>
@@ -225,7 +225,7 @@ public sealed record VcpuGuestContext : IAbiStruct<VcpuGuestContext>
     }
 }
 
-/// <summary><c>struct vcpu_runstate_info</c> (spec §4.6), output of VCPUOP_get_runstate_info, 48 bytes.</summary>
+/// <summary><c>struct vcpu_runstate_info</c> (docs/pv-abi.md §4.6), output of VCPUOP_get_runstate_info, 48 bytes.</summary>
 /// <remarks>Array properties compare by reference under record equality; compare byte images instead.</remarks>
 public sealed record VcpuRunstateInfo : IAbiStruct<VcpuRunstateInfo>
 {
@@ -235,7 +235,7 @@ public sealed record VcpuRunstateInfo : IAbiStruct<VcpuRunstateInfo>
         public const int State = 0, StateEntryTime = 8, Time = 16;
     }
 
-    /// <summary>XEN_RUNSTATE_UPDATE: bit 63 of state_entry_time while Xen rewrites a registered area (spec §2.3).</summary>
+    /// <summary>XEN_RUNSTATE_UPDATE: bit 63 of state_entry_time while Xen rewrites a registered area (docs/pv-abi.md §2.3).</summary>
     public const ulong UpdateFlag = 1UL << 63;
     public const int TimeCount = 4;
 
@@ -266,7 +266,7 @@ public sealed record VcpuRunstateInfo : IAbiStruct<VcpuRunstateInfo>
     }
 }
 
-/// <summary><c>struct vcpu_register_runstate_memory_area</c> (spec §4.7): a guest virtual address, 8 bytes.</summary>
+/// <summary><c>struct vcpu_register_runstate_memory_area</c> (docs/pv-abi.md §4.7): a guest virtual address, 8 bytes.</summary>
 public sealed record VcpuRegisterRunstateMemoryArea : IAbiStruct<VcpuRegisterRunstateMemoryArea>
 {
     public static class Layout
@@ -286,7 +286,7 @@ public sealed record VcpuRegisterRunstateMemoryArea : IAbiStruct<VcpuRegisterRun
         Wire.Put(Wire.Out(dst, Layout.Size, nameof(VcpuRegisterRunstateMemoryArea)), Layout.Addr, Addr);
 }
 
-/// <summary><c>struct vcpu_set_periodic_timer</c> (spec §4.8), 8 bytes.</summary>
+/// <summary><c>struct vcpu_set_periodic_timer</c> (docs/pv-abi.md §4.8), 8 bytes.</summary>
 public sealed record VcpuSetPeriodicTimer : IAbiStruct<VcpuSetPeriodicTimer>
 {
     public static class Layout
@@ -306,7 +306,7 @@ public sealed record VcpuSetPeriodicTimer : IAbiStruct<VcpuSetPeriodicTimer>
         Wire.Put(Wire.Out(dst, Layout.Size, nameof(VcpuSetPeriodicTimer)), Layout.PeriodNs, PeriodNs);
 }
 
-/// <summary><c>struct vcpu_set_singleshot_timer</c> (spec §4.9), 16 bytes.</summary>
+/// <summary><c>struct vcpu_set_singleshot_timer</c> (docs/pv-abi.md §4.9), 16 bytes.</summary>
 public sealed record VcpuSetSingleshotTimer : IAbiStruct<VcpuSetSingleshotTimer>
 {
     public static class Layout
@@ -336,7 +336,7 @@ public sealed record VcpuSetSingleshotTimer : IAbiStruct<VcpuSetSingleshotTimer>
     }
 }
 
-/// <summary><c>struct vcpu_register_vcpu_info</c> (spec §4.11), 16 bytes.</summary>
+/// <summary><c>struct vcpu_register_vcpu_info</c> (docs/pv-abi.md §4.11), 16 bytes.</summary>
 public sealed record VcpuRegisterVcpuInfo : IAbiStruct<VcpuRegisterVcpuInfo>
 {
     public static class Layout
@@ -367,7 +367,7 @@ public sealed record VcpuRegisterVcpuInfo : IAbiStruct<VcpuRegisterVcpuInfo>
     }
 }
 
-/// <summary><c>struct vcpu_get_physid</c> (spec §4.13), 8 bytes: APIC id in the low half, ACPI id in the high half.</summary>
+/// <summary><c>struct vcpu_get_physid</c> (docs/pv-abi.md §4.13), 8 bytes: APIC id in the low half, ACPI id in the high half.</summary>
 public sealed record VcpuGetPhysid : IAbiStruct<VcpuGetPhysid>
 {
     public static class Layout
@@ -389,7 +389,7 @@ public sealed record VcpuGetPhysid : IAbiStruct<VcpuGetPhysid>
         Wire.Put(Wire.Out(dst, Layout.Size, nameof(VcpuGetPhysid)), Layout.PhysId, PhysId);
 }
 
-/// <summary><c>struct vcpu_register_time_memory_area</c> (spec §4.14): a guest virtual address, 8 bytes.</summary>
+/// <summary><c>struct vcpu_register_time_memory_area</c> (docs/pv-abi.md §4.14): a guest virtual address, 8 bytes.</summary>
 public sealed record VcpuRegisterTimeMemoryArea : IAbiStruct<VcpuRegisterTimeMemoryArea>
 {
     public static class Layout

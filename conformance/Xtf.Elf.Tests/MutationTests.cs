@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Xtf.Elf;
+using static Xtf.Elf.ElfLayout;
 using static Xtf.Elf.Tests.TestImages;
 
 namespace Xtf.Elf.Tests;
@@ -117,16 +118,25 @@ public class MutationTests
         var image = XenPvKernelWithSections();
         var fields = new List<(int, int)>
         {
-            (4, 1), (5, 1), (6, 1), (16, 2), (18, 2), (20, 4), (24, 8), (32, 8), (40, 8), (48, 4),
-            (52, 2), (54, 2), (56, 2), (58, 2), (60, 2), (62, 2),
+            (Ident.Class, 1), (Ident.Data, 1), (Ident.Version, 1), (Ehdr.Type, 2), (Ehdr.Machine, 2), (Ehdr.Version, 4),
+            (Ehdr.Entry, 8), (Ehdr.PhOff, 8), (Ehdr.ShOff, 8), (Ehdr.Flags, 4),
+            (Ehdr.EhSize, 2), (Ehdr.PhEntSize, 2), (Ehdr.PhNum, 2), (Ehdr.ShEntSize, 2), (Ehdr.ShNum, 2), (Ehdr.ShStrNdx, 2),
         };
         for (int i = 0; i < 2; i++)
-            fields.AddRange(new[] { (0, 4), (4, 4), (8, 8), (16, 8), (24, 8), (32, 8), (40, 8), (48, 8) }
+            fields.AddRange(new[]
+                {
+                    (Phdr.Type, 4), (Phdr.Flags, 4), (Phdr.Offset, 8), (Phdr.Vaddr, 8), (Phdr.Paddr, 8), (Phdr.Filesz, 8),
+                    (Phdr.Memsz, 8), (Phdr.Align, 8),
+                }
                 .Select(f => (Ph64(i, f.Item1), f.Item2)));
         int sh = SectionTableOffset(image);
         for (int i = 0; i < 3; i++)
-            fields.AddRange(new[] { (0, 4), (4, 4), (8, 8), (16, 8), (24, 8), (32, 8), (40, 4), (44, 4), (48, 8), (56, 8) }
-                .Select(f => (sh + i * 64 + f.Item1, f.Item2)));
+            fields.AddRange(new[]
+                {
+                    (Shdr.Name, 4), (Shdr.Type, 4), (Shdr.Flags, 8), (Shdr.Addr, 8), (Shdr.Offset, 8), (Shdr.Size, 8),
+                    (Shdr.Link, 4), (Shdr.Info, 4), (Shdr.AddrAlign, 8), (Shdr.EntSize, 8),
+                }
+                .Select(f => (sh + i * Shdr.HeaderSize + f.Item1, f.Item2)));
         fields.AddRange(NoteHeaderFields(image, 0x1000 + NoteOffsetInText, NoteBytesLength));
         return (image, fields);
     }
@@ -136,12 +146,14 @@ public class MutationTests
         var image = Elf32Kernel();
         var fields = new List<(int, int)>
         {
-            (4, 1), (5, 1), (6, 1), (16, 2), (18, 2), (20, 4), (24, 4), (28, 4), (32, 4), (36, 4),
-            (40, 2), (42, 2), (44, 2), (46, 2), (48, 2), (50, 2),
+            (Ident.Class, 1), (Ident.Data, 1), (Ident.Version, 1), (Ehdr32.Type, 2), (Ehdr32.Machine, 2), (Ehdr32.Version, 4),
+            (Ehdr32.Entry, 4), (Ehdr32.PhOff, 4), (Ehdr32.ShOff, 4), (Ehdr32.Flags, 4),
+            (Ehdr32.EhSize, 2), (Ehdr32.PhEntSize, 2), (Ehdr32.PhNum, 2), (Ehdr32.ShEntSize, 2), (Ehdr32.ShNum, 2), (Ehdr32.ShStrNdx, 2),
         };
+        // Every Elf32_Phdr field is a 4-byte word.
         for (int i = 0; i < 2; i++)
-            fields.AddRange(Enumerable.Range(0, 8).Select(f => (52 + i * 32 + f * 4, 4)));
-        fields.AddRange(NoteHeaderFields(image, 0x1010, BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(52 + 32 + 16))));
+            fields.AddRange(Enumerable.Range(0, Phdr32.Size / 4).Select(f => (Ph32(i, f * 4), 4)));
+        fields.AddRange(NoteHeaderFields(image, 0x1010, BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(Ph32(1, Phdr32.Filesz)))));
         return (image, fields);
     }
 
@@ -149,12 +161,12 @@ public class MutationTests
     private static IEnumerable<(int, int)> NoteHeaderFields(byte[] image, int start, int length)
     {
         var result = new List<(int, int)>();
-        for (int at = 0; at + 12 <= length;)
+        for (int at = 0; at + Nhdr.Size <= length;)
         {
-            result.AddRange([(start + at, 4), (start + at + 4, 4), (start + at + 8, 4)]);
-            int namesz = BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(start + at));
-            int descsz = BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(start + at + 4));
-            at += 12 + (namesz + 3) / 4 * 4 + (descsz + 3) / 4 * 4;
+            result.AddRange([(start + at + Nhdr.NameSz, 4), (start + at + Nhdr.DescSz, 4), (start + at + Nhdr.Type, 4)]);
+            int namesz = BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(start + at + Nhdr.NameSz));
+            int descsz = BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(start + at + Nhdr.DescSz));
+            at += Nhdr.Size + (namesz + 3) / 4 * 4 + (descsz + 3) / 4 * 4;
         }
         return result;
     }

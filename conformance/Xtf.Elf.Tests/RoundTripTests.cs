@@ -139,10 +139,11 @@ public class RoundTripTests
         // 8-byte alignment: the descriptor starts at align8(12 + namesz) = 16, the next note at align8(16 + 4) = 24,
         // and that empty note takes align8(12) = 16 bytes.
         var bytes = new byte[40];
-        Put32(bytes, 0, 4); Put32(bytes, 4, 4); Put32(bytes, 8, 5);
-        "GNU\0"u8.CopyTo(bytes.AsSpan(12));
+        Put32(bytes, ElfLayout.Nhdr.NameSz, 4); Put32(bytes, ElfLayout.Nhdr.DescSz, 4); Put32(bytes, ElfLayout.Nhdr.Type, 5);
+        "GNU\0"u8.CopyTo(bytes.AsSpan(ElfLayout.Nhdr.Size));
         bytes[16] = 0xaa;
-        Put32(bytes, 24, 0); Put32(bytes, 28, 0); Put32(bytes, 32, 6);
+        const int second = 24;
+        Put32(bytes, second + ElfLayout.Nhdr.NameSz, 0); Put32(bytes, second + ElfLayout.Nhdr.DescSz, 0); Put32(bytes, second + ElfLayout.Nhdr.Type, 6);
 
         var notes = ElfNotes.Decode(bytes, "test", 8);
         Assert.That(notes, Is.EqualTo(new[] { new ElfNote("GNU", 5, [0xaa, 0, 0, 0]), new ElfNote("", 6, []) }));

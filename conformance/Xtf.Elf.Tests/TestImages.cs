@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Xtf.Elf;
+using static Xtf.Elf.ElfLayout;
 
 namespace Xtf.Elf.Tests;
 
@@ -14,7 +15,7 @@ internal static class TestImages
     public const ulong HypercallPage = 0x101000;
     public const SegmentFlags Rwx = SegmentFlags.R | SegmentFlags.W | SegmentFlags.X;
 
-    /// <summary>The notes of a Xen PV test kernel (real-xen-in-qemu.md, "A PV kernel image that Xen 4.17 accepts").</summary>
+    /// <summary>The notes of a Xen PV test kernel, as the suite's kernels carry them (docs/dom0.md §2.2).</summary>
     public static readonly ElfNote[] XenPvNotes =
     [
         ElfNote.XenString(XenElfNote.GuestOs, "Xtf.NET"),
@@ -51,14 +52,14 @@ internal static class TestImages
     {
         var strtab = Encoding.ASCII.GetBytes("\0.shstrtab\0.note.Xen\0");
         int strAt = Align8(image.Length), shAt = Align8(strAt + strtab.Length);
-        var result = new byte[shAt + 3 * 64];
+        var result = new byte[shAt + 3 * Shdr.HeaderSize];
         image.CopyTo(result, 0);
         strtab.CopyTo(result, strAt);
-        WriteSection(result.AsSpan(shAt + 64), name: 11, type: 7, flags: 2, noteAddress, noteOffset, noteSize, align: 4);
-        WriteSection(result.AsSpan(shAt + 128), name: 1, type: 3, flags: 0, 0, (ulong)strAt, (ulong)strtab.Length, align: 1);
-        Put64(result, 40, (ulong)shAt);
-        Put16(result, 60, 3);
-        Put16(result, 62, 2);
+        WriteSection(result.AsSpan(shAt + 1 * Shdr.HeaderSize), name: 11, type: SectionType.SHT_NOTE, flags: 2, noteAddress, noteOffset, noteSize, align: 4);
+        WriteSection(result.AsSpan(shAt + 2 * Shdr.HeaderSize), name: 1, type: SectionType.SHT_STRTAB, flags: 0, 0, (ulong)strAt, (ulong)strtab.Length, align: 1);
+        Put64(result, Ehdr.ShOff, (ulong)shAt);
+        Put16(result, Ehdr.ShNum, 3);
+        Put16(result, Ehdr.ShStrNdx, 2);
         return result;
     }
 
@@ -66,52 +67,60 @@ internal static class TestImages
     public static byte[] XenPvKernelWithSections() =>
         WithSections(XenPvKernel(), 0x1000 + NoteOffsetInText, (ulong)NoteBytesLength, Base + NoteOffsetInText);
 
-    public static int SectionTableOffset(byte[] image) => (int)BinaryPrimitives.ReadUInt64LittleEndian(image.AsSpan(40));
+    public static int SectionTableOffset(byte[] image) => (int)BinaryPrimitives.ReadUInt64LittleEndian(image.AsSpan(Ehdr.ShOff));
 
     /// <summary>A hand-made ELF32 EM_386 image: one PT_LOAD at 0x100000 and a PT_NOTE with PAE_MODE "yes".</summary>
     public static byte[] Elf32Kernel()
     {
         var notes = ElfNotes.Encode([ElfNote.XenString(XenElfNote.PaeMode, "yes")]);
         var b = new byte[0x1100];
-        b[0] = 0x7f; b[1] = (byte)'E'; b[2] = (byte)'L'; b[3] = (byte)'F';
-        b[4] = 1; b[5] = 1; b[6] = 1;
-        Put16(b, 16, ElfFileType.ET_EXEC);
-        Put16(b, 18, ElfMachine.X86);
-        Put32(b, 20, 1);
-        Put32(b, 24, 0x100000); // e_entry
-        Put32(b, 28, 52); // e_phoff
-        Put16(b, 40, 52); // e_ehsize
-        Put16(b, 42, 32); // e_phentsize
-        Put16(b, 44, 2); // e_phnum
-        Put16(b, 46, 40); // e_shentsize
-        WriteProgramHeader32(b.AsSpan(52), type: 1, offset: 0x1000, vaddr: 0x100000, filesz: 0x100, memsz: 0x200, flags: 7, align: 0x1000);
-        WriteProgramHeader32(b.AsSpan(84), type: 4, offset: 0x1010, vaddr: 0x100010, filesz: (uint)notes.Length, memsz: (uint)notes.Length, flags: 4, align: 4);
+        b[Ident.Mag0] = Ident.Magic0; b[Ident.Mag1] = Ident.Magic1; b[Ident.Mag2] = Ident.Magic2; b[Ident.Mag3] = Ident.Magic3;
+        b[Ident.Class] = ELFCLASS32; b[Ident.Data] = ELFDATA2LSB; b[Ident.Version] = EV_CURRENT;
+        Put16(b, Ehdr32.Type, ElfFileType.ET_EXEC);
+        Put16(b, Ehdr32.Machine, ElfMachine.X86);
+        Put32(b, Ehdr32.Version, EV_CURRENT);
+        Put32(b, Ehdr32.Entry, 0x100000);
+        Put32(b, Ehdr32.PhOff, Ehdr32.Size);
+        Put16(b, Ehdr32.EhSize, Ehdr32.Size);
+        Put16(b, Ehdr32.PhEntSize, Phdr32.Size);
+        Put16(b, Ehdr32.PhNum, 2);
+        Put16(b, Ehdr32.ShEntSize, Shdr32.HeaderSize);
+        WriteProgramHeader32(b.AsSpan(Ph32(0, 0)), type: (uint)SegmentType.Load, offset: 0x1000, vaddr: 0x100000, filesz: 0x100, memsz: 0x200, flags: 7, align: 0x1000);
+        WriteProgramHeader32(b.AsSpan(Ph32(1, 0)), type: (uint)SegmentType.Note, offset: 0x1010, vaddr: 0x100010, filesz: (uint)notes.Length, memsz: (uint)notes.Length, flags: 4, align: 4);
         notes.CopyTo(b, 0x1010);
         return b;
     }
 
     private static void WriteProgramHeader32(Span<byte> e, uint type, uint offset, uint vaddr, uint filesz, uint memsz, uint flags, uint align)
     {
-        uint[] fields = [type, offset, vaddr, vaddr, filesz, memsz, flags, align];
-        for (int i = 0; i < fields.Length; i++)
-            BinaryPrimitives.WriteUInt32LittleEndian(e[(i * 4)..], fields[i]);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[Phdr32.Type..], type);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[Phdr32.Offset..], offset);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[Phdr32.Vaddr..], vaddr);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[Phdr32.Paddr..], vaddr);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[Phdr32.Filesz..], filesz);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[Phdr32.Memsz..], memsz);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[Phdr32.Flags..], flags);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[Phdr32.Align..], align);
     }
 
     private static void WriteSection(Span<byte> e, uint name, uint type, ulong flags, ulong addr, ulong offset, ulong size, ulong align)
     {
-        BinaryPrimitives.WriteUInt32LittleEndian(e, name);
-        BinaryPrimitives.WriteUInt32LittleEndian(e[4..], type);
-        BinaryPrimitives.WriteUInt64LittleEndian(e[8..], flags);
-        BinaryPrimitives.WriteUInt64LittleEndian(e[16..], addr);
-        BinaryPrimitives.WriteUInt64LittleEndian(e[24..], offset);
-        BinaryPrimitives.WriteUInt64LittleEndian(e[32..], size);
-        BinaryPrimitives.WriteUInt64LittleEndian(e[48..], align);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[Shdr.Name..], name);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[Shdr.Type..], type);
+        BinaryPrimitives.WriteUInt64LittleEndian(e[Shdr.Flags..], flags);
+        BinaryPrimitives.WriteUInt64LittleEndian(e[Shdr.Addr..], addr);
+        BinaryPrimitives.WriteUInt64LittleEndian(e[Shdr.Offset..], offset);
+        BinaryPrimitives.WriteUInt64LittleEndian(e[Shdr.Size..], size);
+        BinaryPrimitives.WriteUInt64LittleEndian(e[Shdr.AddrAlign..], align);
     }
 
     private static int Align8(int value) => (value + 7) & ~7;
 
     /// <summary>Offset of field <paramref name="fieldOffset"/> in ELF64 program header <paramref name="index"/>.</summary>
-    public static int Ph64(int index, int fieldOffset) => 64 + index * 56 + fieldOffset;
+    public static int Ph64(int index, int fieldOffset) => Ehdr.Size + index * Phdr.Size + fieldOffset;
+
+    /// <summary>Offset of field <paramref name="fieldOffset"/> in ELF32 program header <paramref name="index"/> (the table follows the header).</summary>
+    public static int Ph32(int index, int fieldOffset) => Ehdr32.Size + index * Phdr32.Size + fieldOffset;
 
     public static byte[] Patch(this byte[] image, Action<byte[]> change)
     {

@@ -11,9 +11,9 @@ namespace Xtf.Elf;
 /// </summary>
 public sealed class ElfBuilder
 {
-    private const int HeaderSize = 64;
-    private const int ProgramHeaderSize = 56;
-    private const int SectionHeaderSize = 64;
+    private const int HeaderSize = ElfLayout.Ehdr.Size;
+    private const int ProgramHeaderSize = ElfLayout.Phdr.Size;
+    private const int SectionHeaderSize = ElfLayout.Shdr.HeaderSize;
 
     private readonly ushort machine;
     private readonly ulong entry;
@@ -129,33 +129,34 @@ public sealed class ElfBuilder
 
     private void WriteHeader(Span<byte> b, int phnum)
     {
-        b[0] = 0x7f; b[1] = (byte)'E'; b[2] = (byte)'L'; b[3] = (byte)'F';
-        b[4] = (byte)ElfClass.Elf64;
-        b[5] = 1; // little-endian
-        b[6] = 1; // EV_CURRENT
-        BinaryPrimitives.WriteUInt16LittleEndian(b[16..], ElfFileType.ET_EXEC);
-        BinaryPrimitives.WriteUInt16LittleEndian(b[18..], machine);
-        BinaryPrimitives.WriteUInt32LittleEndian(b[20..], 1);
-        BinaryPrimitives.WriteUInt64LittleEndian(b[24..], entry);
-        BinaryPrimitives.WriteUInt64LittleEndian(b[32..], phnum == 0 ? 0UL : HeaderSize); // e_phoff
-        BinaryPrimitives.WriteUInt64LittleEndian(b[40..], 0); // e_shoff
-        BinaryPrimitives.WriteUInt32LittleEndian(b[48..], 0); // e_flags
-        BinaryPrimitives.WriteUInt16LittleEndian(b[52..], HeaderSize);
-        BinaryPrimitives.WriteUInt16LittleEndian(b[54..], ProgramHeaderSize);
-        BinaryPrimitives.WriteUInt16LittleEndian(b[56..], (ushort)phnum);
-        BinaryPrimitives.WriteUInt16LittleEndian(b[58..], SectionHeaderSize);
+        b[ElfLayout.Ident.Mag0] = ElfLayout.Ident.Magic0; b[ElfLayout.Ident.Mag1] = ElfLayout.Ident.Magic1;
+        b[ElfLayout.Ident.Mag2] = ElfLayout.Ident.Magic2; b[ElfLayout.Ident.Mag3] = ElfLayout.Ident.Magic3;
+        b[ElfLayout.Ident.Class] = (byte)ElfClass.Elf64;
+        b[ElfLayout.Ident.Data] = ElfLayout.ELFDATA2LSB;
+        b[ElfLayout.Ident.Version] = ElfLayout.EV_CURRENT;
+        BinaryPrimitives.WriteUInt16LittleEndian(b[ElfLayout.Ehdr.Type..], ElfFileType.ET_EXEC);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[ElfLayout.Ehdr.Machine..], machine);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[ElfLayout.Ehdr.Version..], ElfLayout.EV_CURRENT);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[ElfLayout.Ehdr.Entry..], entry);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[ElfLayout.Ehdr.PhOff..], phnum == 0 ? 0UL : HeaderSize);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[ElfLayout.Ehdr.ShOff..], 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[ElfLayout.Ehdr.Flags..], 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[ElfLayout.Ehdr.EhSize..], HeaderSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[ElfLayout.Ehdr.PhEntSize..], ProgramHeaderSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[ElfLayout.Ehdr.PhNum..], (ushort)phnum);
+        BinaryPrimitives.WriteUInt16LittleEndian(b[ElfLayout.Ehdr.ShEntSize..], SectionHeaderSize);
         // e_shnum = 0, e_shstrndx = SHN_UNDEF
     }
 
     private static void WriteProgramHeader(Span<byte> b, ProgramHeader ph)
     {
-        BinaryPrimitives.WriteUInt32LittleEndian(b, (uint)ph.Type);
-        BinaryPrimitives.WriteUInt32LittleEndian(b[4..], (uint)ph.Flags);
-        BinaryPrimitives.WriteUInt64LittleEndian(b[8..], ph.Offset);
-        BinaryPrimitives.WriteUInt64LittleEndian(b[16..], ph.VirtualAddress);
-        BinaryPrimitives.WriteUInt64LittleEndian(b[24..], ph.PhysicalAddress);
-        BinaryPrimitives.WriteUInt64LittleEndian(b[32..], ph.FileSize);
-        BinaryPrimitives.WriteUInt64LittleEndian(b[40..], ph.MemorySize);
-        BinaryPrimitives.WriteUInt64LittleEndian(b[48..], ph.Align);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[ElfLayout.Phdr.Type..], (uint)ph.Type);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[ElfLayout.Phdr.Flags..], (uint)ph.Flags);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[ElfLayout.Phdr.Offset..], ph.Offset);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[ElfLayout.Phdr.Vaddr..], ph.VirtualAddress);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[ElfLayout.Phdr.Paddr..], ph.PhysicalAddress);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[ElfLayout.Phdr.Filesz..], ph.FileSize);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[ElfLayout.Phdr.Memsz..], ph.MemorySize);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[ElfLayout.Phdr.Align..], ph.Align);
     }
 }

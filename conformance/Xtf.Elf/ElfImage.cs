@@ -11,9 +11,9 @@ namespace Xtf.Elf;
 public sealed class ElfImage
 {
     public const int MaxProgramHeaders = 65536;
-    private const int IdentSize = 16;
-    private const ushort PnXnum = 0xffff;
-    private const ushort ShnXindex = 0xffff;
+    private const int IdentSize = ElfLayout.Ident.Size;
+    private const ushort PnXnum = ElfLayout.PN_XNUM;
+    private const ushort ShnXindex = ElfLayout.SHN_XINDEX;
 
     private ElfImage(ReadOnlyMemory<byte> bytes, ElfClass elfClass, ushort fileType, ushort machine, ulong entry,
         IReadOnlyList<ProgramHeader> programHeaders, IReadOnlyList<SectionHeader> sections, IReadOnlyList<ElfNote> notes)
@@ -60,22 +60,29 @@ public sealed class ElfImage
     {
         var file = bytes.Span;
         CheckIdentification(file);
-        var elfClass = (ElfClass)file[4];
+        var elfClass = (ElfClass)file[ElfLayout.Ident.Class];
         bool is64 = elfClass == ElfClass.Elf64;
-        int word = is64 ? 8 : 4;
-        int ehSize = is64 ? 64 : 52, phEntSize = is64 ? 56 : 32, shEntSize = is64 ? 64 : 40;
+        int ehSize = is64 ? ElfLayout.Ehdr.Size : ElfLayout.Ehdr32.Size;
+        int phEntSize = is64 ? ElfLayout.Phdr.Size : ElfLayout.Phdr32.Size;
+        int shEntSize = is64 ? ElfLayout.Shdr.HeaderSize : ElfLayout.Shdr32.HeaderSize;
         string className = is64 ? "ELF64" : "ELF32";
         if (file.Length < ehSize)
             throw Fail($"file is too short for the {className} header ({file.Length} bytes, need {ehSize})");
 
-        ushort fileType = U16(file, 16), machine = U16(file, 18);
-        uint version = U32(file, 20);
-        if (version != 1)
+        // e_type, e_machine and e_version sit at the same offsets in both classes.
+        ushort fileType = U16(file, ElfLayout.Ehdr.Type), machine = U16(file, ElfLayout.Ehdr.Machine);
+        uint version = U32(file, ElfLayout.Ehdr.Version);
+        if (version != ElfLayout.EV_CURRENT)
             throw Fail($"bad e_version {version} (expected 1)");
-        ulong entry = Word(file, 24, is64), phoff = Word(file, 24 + word, is64), shoff = Word(file, 24 + 2 * word, is64);
-        int sizes = 28 + 3 * word; // e_ehsize, then e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
-        ushort eEhSize = U16(file, sizes), ePhEntSize = U16(file, sizes + 2), ePhNum = U16(file, sizes + 4);
-        ushort eShEntSize = U16(file, sizes + 6), eShNum = U16(file, sizes + 8), eShStrNdx = U16(file, sizes + 10);
+        ulong entry = is64 ? U64(file, ElfLayout.Ehdr.Entry) : U32(file, ElfLayout.Ehdr32.Entry);
+        ulong phoff = is64 ? U64(file, ElfLayout.Ehdr.PhOff) : U32(file, ElfLayout.Ehdr32.PhOff);
+        ulong shoff = is64 ? U64(file, ElfLayout.Ehdr.ShOff) : U32(file, ElfLayout.Ehdr32.ShOff);
+        ushort eEhSize = U16(file, is64 ? ElfLayout.Ehdr.EhSize : ElfLayout.Ehdr32.EhSize);
+        ushort ePhEntSize = U16(file, is64 ? ElfLayout.Ehdr.PhEntSize : ElfLayout.Ehdr32.PhEntSize);
+        ushort ePhNum = U16(file, is64 ? ElfLayout.Ehdr.PhNum : ElfLayout.Ehdr32.PhNum);
+        ushort eShEntSize = U16(file, is64 ? ElfLayout.Ehdr.ShEntSize : ElfLayout.Ehdr32.ShEntSize);
+        ushort eShNum = U16(file, is64 ? ElfLayout.Ehdr.ShNum : ElfLayout.Ehdr32.ShNum);
+        ushort eShStrNdx = U16(file, is64 ? ElfLayout.Ehdr.ShStrNdx : ElfLayout.Ehdr32.ShStrNdx);
         if (eEhSize != ehSize)
             throw Fail($"e_ehsize is {eEhSize} but an {className} header is {ehSize} bytes");
 
@@ -108,16 +115,18 @@ public sealed class ElfImage
             throw Fail("file is empty");
         if (file.Length < IdentSize)
             throw Fail($"file is too short for the ELF identification ({file.Length} bytes, need {IdentSize})");
-        if (file[0] != 0x7f || file[1] != (byte)'E' || file[2] != (byte)'L' || file[3] != (byte)'F')
+        if (file[ElfLayout.Ident.Mag0] != ElfLayout.Ident.Magic0 || file[ElfLayout.Ident.Mag1] != ElfLayout.Ident.Magic1 ||
+            file[ElfLayout.Ident.Mag2] != ElfLayout.Ident.Magic2 || file[ElfLayout.Ident.Mag3] != ElfLayout.Ident.Magic3)
             throw Fail($"not an ELF file (starts with {Convert.ToHexString(file[..4])}, expected 7F454C46)");
-        if (file[4] is not (1 or 2))
-            throw Fail($"bad EI_CLASS {file[4]} (expected 1 for ELF32 or 2 for ELF64)");
-        if (file[5] == 2)
+        byte elfClass = file[ElfLayout.Ident.Class], data = file[ElfLayout.Ident.Data], identVersion = file[ElfLayout.Ident.Version];
+        if (elfClass is not (ElfLayout.ELFCLASS32 or ElfLayout.ELFCLASS64))
+            throw Fail($"bad EI_CLASS {elfClass} (expected 1 for ELF32 or 2 for ELF64)");
+        if (data == ElfLayout.ELFDATA2MSB)
             throw Fail("big-endian ELF is not supported");
-        if (file[5] != 1)
-            throw Fail($"bad EI_DATA {file[5]} (expected 1 for little-endian)");
-        if (file[6] != 1)
-            throw Fail($"bad EI_VERSION {file[6]} (expected 1)");
+        if (data != ElfLayout.ELFDATA2LSB)
+            throw Fail($"bad EI_DATA {data} (expected 1 for little-endian)");
+        if (identVersion != ElfLayout.EV_CURRENT)
+            throw Fail($"bad EI_VERSION {identVersion} (expected 1)");
     }
 
     private static List<ProgramHeader> ReadProgramHeaders(ReadOnlySpan<byte> file, bool is64, ulong phoff, ulong count,
@@ -147,10 +156,12 @@ public sealed class ElfImage
     }
 
     private static ProgramHeader ReadProgramHeader(ReadOnlySpan<byte> e, bool is64) => is64
-        ? new ProgramHeader((SegmentType)U32(e, 0), (SegmentFlags)U32(e, 4), U64(e, 8), U64(e, 16), U64(e, 24),
-            U64(e, 32), U64(e, 40), U64(e, 48))
-        : new ProgramHeader((SegmentType)U32(e, 0), (SegmentFlags)U32(e, 24), U32(e, 4), U32(e, 8), U32(e, 12),
-            U32(e, 16), U32(e, 20), U32(e, 28));
+        ? new ProgramHeader((SegmentType)U32(e, ElfLayout.Phdr.Type), (SegmentFlags)U32(e, ElfLayout.Phdr.Flags),
+            U64(e, ElfLayout.Phdr.Offset), U64(e, ElfLayout.Phdr.Vaddr), U64(e, ElfLayout.Phdr.Paddr),
+            U64(e, ElfLayout.Phdr.Filesz), U64(e, ElfLayout.Phdr.Memsz), U64(e, ElfLayout.Phdr.Align))
+        : new ProgramHeader((SegmentType)U32(e, ElfLayout.Phdr32.Type), (SegmentFlags)U32(e, ElfLayout.Phdr32.Flags),
+            U32(e, ElfLayout.Phdr32.Offset), U32(e, ElfLayout.Phdr32.Vaddr), U32(e, ElfLayout.Phdr32.Paddr),
+            U32(e, ElfLayout.Phdr32.Filesz), U32(e, ElfLayout.Phdr32.Memsz), U32(e, ElfLayout.Phdr32.Align));
 
     private static void CheckSegment(int index, ProgramHeader ph, int fileLength, UInt128 addressLimit, int bits)
     {
@@ -220,10 +231,12 @@ public sealed class ElfImage
 
     /// <summary>A section header with an empty Name, and its sh_name offset.</summary>
     private static (uint NameOffset, SectionHeader Header) ReadSection(ReadOnlySpan<byte> e, bool is64) => is64
-        ? (U32(e, 0), new SectionHeader("", U32(e, 4), U64(e, 8), U64(e, 16), U64(e, 24), U64(e, 32),
-            U32(e, 40), U32(e, 44), U64(e, 48), U64(e, 56)))
-        : (U32(e, 0), new SectionHeader("", U32(e, 4), U32(e, 8), U32(e, 12), U32(e, 16), U32(e, 20),
-            U32(e, 24), U32(e, 28), U32(e, 32), U32(e, 36)));
+        ? (U32(e, ElfLayout.Shdr.Name), new SectionHeader("", U32(e, ElfLayout.Shdr.Type), U64(e, ElfLayout.Shdr.Flags),
+            U64(e, ElfLayout.Shdr.Addr), U64(e, ElfLayout.Shdr.Offset), U64(e, ElfLayout.Shdr.Size),
+            U32(e, ElfLayout.Shdr.Link), U32(e, ElfLayout.Shdr.Info), U64(e, ElfLayout.Shdr.AddrAlign), U64(e, ElfLayout.Shdr.EntSize)))
+        : (U32(e, ElfLayout.Shdr32.Name), new SectionHeader("", U32(e, ElfLayout.Shdr32.Type), U32(e, ElfLayout.Shdr32.Flags),
+            U32(e, ElfLayout.Shdr32.Addr), U32(e, ElfLayout.Shdr32.Offset), U32(e, ElfLayout.Shdr32.Size),
+            U32(e, ElfLayout.Shdr32.Link), U32(e, ElfLayout.Shdr32.Info), U32(e, ElfLayout.Shdr32.AddrAlign), U32(e, ElfLayout.Shdr32.EntSize)));
 
     private static string SectionName(int index, ReadOnlySpan<byte> names, uint offset)
     {
@@ -284,5 +297,4 @@ public sealed class ElfImage
     private static ushort U16(ReadOnlySpan<byte> b, int at) => BinaryPrimitives.ReadUInt16LittleEndian(b[at..]);
     private static uint U32(ReadOnlySpan<byte> b, int at) => BinaryPrimitives.ReadUInt32LittleEndian(b[at..]);
     private static ulong U64(ReadOnlySpan<byte> b, int at) => BinaryPrimitives.ReadUInt64LittleEndian(b[at..]);
-    private static ulong Word(ReadOnlySpan<byte> b, int at, bool is64) => is64 ? U64(b, at) : U32(b, at);
 }

@@ -55,7 +55,7 @@ public sealed record ElfNote(string Name, uint Type, byte[] Descriptor)
 /// <summary>The standard note format: namesz, descsz, type (32-bit each), name and desc each padded.</summary>
 public static class ElfNotes
 {
-    private const int HeaderSize = 12;
+    private const int HeaderSize = ElfLayout.Nhdr.Size;
 
     /// <summary>Encodes notes with 4-byte padding. A non-empty name gets a terminating NUL counted in namesz.</summary>
     public static byte[] Encode(IEnumerable<ElfNote> notes)
@@ -66,9 +66,9 @@ public static class ElfNotes
         foreach (var note in notes)
         {
             var name = note.Name.Length == 0 ? [] : Encoding.UTF8.GetBytes(note.Name + "\0");
-            BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)name.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(header[4..], (uint)note.Descriptor.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(header[8..], note.Type);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[ElfLayout.Nhdr.NameSz..], (uint)name.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[ElfLayout.Nhdr.DescSz..], (uint)note.Descriptor.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[ElfLayout.Nhdr.Type..], note.Type);
             output.AddRange(header);
             AddPadded(output, name);
             AddPadded(output, note.Descriptor);
@@ -99,9 +99,9 @@ public static class ElfNotes
             string here = $"{where}: note {notes.Count} at offset 0x{at:x}";
             if (length - at < HeaderSize)
                 throw new ElfFormatException($"{here}: truncated header ({length - at} bytes left, need {HeaderSize})");
-            uint nameSize = BinaryPrimitives.ReadUInt32LittleEndian(noteBytes[(int)at..]);
-            uint descSize = BinaryPrimitives.ReadUInt32LittleEndian(noteBytes[(int)(at + 4)..]);
-            uint type = BinaryPrimitives.ReadUInt32LittleEndian(noteBytes[(int)(at + 8)..]);
+            uint nameSize = BinaryPrimitives.ReadUInt32LittleEndian(noteBytes[(int)(at + ElfLayout.Nhdr.NameSz)..]);
+            uint descSize = BinaryPrimitives.ReadUInt32LittleEndian(noteBytes[(int)(at + ElfLayout.Nhdr.DescSz)..]);
+            uint type = BinaryPrimitives.ReadUInt32LittleEndian(noteBytes[(int)(at + ElfLayout.Nhdr.Type)..]);
             // The descriptor and the next note start at offsets aligned relative to this note's start.
             long nameAt = at + HeaderSize;
             long descAt = at + AlignUp(HeaderSize + (long)nameSize, alignment);

@@ -7,7 +7,7 @@ public sealed class ElfFormatException : Exception
 }
 
 /// <summary>EI_CLASS.</summary>
-public enum ElfClass : byte { Elf32 = 1, Elf64 = 2 }
+public enum ElfClass : byte { Elf32 = ElfLayout.ELFCLASS32, Elf64 = ElfLayout.ELFCLASS64 }
 
 /// <summary>p_type values (unknown values are kept as their number).</summary>
 public enum SegmentType : uint
@@ -20,11 +20,12 @@ public enum SegmentType : uint
 [Flags]
 public enum SegmentFlags : uint { None = 0, X = 1, W = 2, R = 4 }
 
-/// <summary>e_machine values used by this suite.</summary>
+/// <summary>e_machine values used by this suite (EM_386, EM_X86_64, and EM_ARM, which Xen's libelf treats specially).</summary>
 public static class ElfMachine
 {
     public const ushort X86 = 3;
     public const ushort X86_64 = 62;
+    public const ushort Arm = 40;
 }
 
 /// <summary>e_type values.</summary>

@@ -3,7 +3,7 @@ using System.Text;
 namespace Xtf.Elf;
 
 /// <summary>
-/// Xen's interpretation of the notes owned by "Xen" (xen-4.17-pv-abi.md §11.2): numeric notes of
+/// Xen's interpretation of the notes owned by "Xen" (docs/pv-abi.md §11.2): numeric notes of
 /// 1, 2, 4 or 8 bytes are little-endian values, any other size reads as 0; a string note must be
 /// NUL-terminated inside its descriptor, otherwise it is skipped and the image is broken. Later
 /// notes of the same type override earlier ones; other owners and unknown types are ignored; at

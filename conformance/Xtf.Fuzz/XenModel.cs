@@ -7,7 +7,7 @@ namespace Xtf.Fuzz;
 /// <summary>
 /// A pure model of what the fuzz kernel observes: the 2-level event channels (port states,
 /// pending and mask words, selectors, upcall flags) and the two vCPUs of dom0 (vCPU 0 running,
-/// vCPU 1 never initialised), with Xen 4.17's order of checks as the spec (§4, §5, §7) gives it.
+/// vCPU 1 never initialised), with Xen 4.17's order of checks as docs/pv-abi.md (§4, §5, §7) gives it.
 /// <see cref="Run"/> predicts every record line the kernel prints, byte for byte.
 /// </summary>
 public sealed class XenModel
@@ -136,7 +136,7 @@ public sealed class XenModel
         _ => throw new NotSupportedException($"the model does not cover hypercall {nr}"),
     };
 
-    // ------------------------------------------------------------ event channels (spec §7)
+    // ------------------------------------------------------------ event channels (docs/pv-abi.md §7)
 
     private bool Valid(long port) => port >= 0 && port < Ports;
     private bool Usable(long port) => Valid(port) && ports[port].State > State.Reserved;
@@ -325,7 +325,7 @@ public sealed class XenModel
 
     private static bool SelfDomain(ushort dom) => dom == DomId.Self || dom == 0;
 
-    // ------------------------------------------------------------ vcpu_op (spec §4): vCPU 0 runs, vCPU 1 was never initialised
+    // ------------------------------------------------------------ vcpu_op (docs/pv-abi.md §4): vCPU 0 runs, vCPU 1 was never initialised
 
     private long VcpuOp(int cmd, uint vcpu, ulong arg)
     {
@@ -386,7 +386,7 @@ public sealed class XenModel
 
     private static bool AccessOk(ulong va) => ScriptKernel.IsScratchPointer(va) || va < 0x0000_8000_0000_0000 || va >= 0xFFFF_8800_0000_0000;
 
-    // ------------------------------------------------------------ sched_op (spec §5): yield, poll, pin_override
+    // ------------------------------------------------------------ sched_op (docs/pv-abi.md §5): yield, poll, pin_override
 
     private long SchedOp(int cmd, ulong arg)
     {
@@ -433,7 +433,7 @@ public sealed class XenModel
         }
     }
 
-    // ------------------------------------------------------------ console_io (spec §8), xen_version (spec §9)
+    // ------------------------------------------------------------ console_io (docs/pv-abi.md §8), xen_version (docs/pv-abi.md §9)
 
     private long ConsoleIo(uint cmd, uint count, ulong buffer, StringBuilder console)
     {

@@ -437,7 +437,7 @@ public sealed class CodegenSemanticsTests
             g.Success();
         }));
         // Real Xen's start_info on 512 MiB, one vCPU: the magic of a 64-bit PAE kernel and the
-        // measured nr_pages (docs: xen-4.17-dom0.md §2.3), which the dom0 builder reproduces.
+        // measured nr_pages (docs/dom0.md §2.3), which the dom0 builder reproduces.
         Assert.That(lines, Is.EqualTo(new[] { "xen-3.0-x86_64p 120442" }));
     }
 }

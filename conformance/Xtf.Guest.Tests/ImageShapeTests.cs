@@ -5,9 +5,9 @@ using Xtf.Guest;
 namespace Xtf.Guest.Tests;
 
 /// <summary>
-/// Every catalog kernel has the shape real-xen-in-qemu.md measured as accepted by Xen 4.17's dom0
-/// builder: one RWX PT_LOAD at VA = PA = 0x100000, a PT_NOTE inside it, Xen's notes, a jmp at the
-/// entry and a poisoned hypercall page.
+/// Every catalog kernel has the shape Xen 4.17's dom0 builder was measured to accept (docs/dom0.md §2.2):
+/// one RWX PT_LOAD at VA = PA = 0x100000, a PT_NOTE inside it, Xen's notes, a jmp at the entry and a
+/// poisoned hypercall page.
 /// </summary>
 [TestFixture]
 public sealed class ImageShapeTests

@@ -2,7 +2,7 @@ namespace Xtf.Guest;
 
 /// <summary>
 /// Where things live in a pv64 test kernel. The image is one RWX PT_LOAD at VA = PA = 0x100000,
-/// the shape real-xen-in-qemu.md measured as accepted by Xen 4.17's dom0 builder (no VIRT_BASE,
+/// the shape measured as accepted by Xen 4.17's dom0 builder (docs/dom0.md §2.2; no VIRT_BASE,
 /// so Xen maps 0..4 MiB one to one).
 /// </summary>
 public static class GuestLayout

@@ -68,7 +68,7 @@ public sealed class ConsoleProtocolTests
         Assert.That(o.Message, Is.EqualTo("domain crashed: d0v0 Unhandled: vec 6, #UD[ffffffff]"));
     }
 
-    // The shutdown lines measured on real Xen (xen-4.17-dom0.md §3).
+    // The shutdown lines measured on real Xen (docs/dom0.md §3).
     [TestCase("Hardware Dom0 halted: halting machine", 0)]
     [TestCase("Hardware Dom0 shutdown: rebooting machine", 1)]
     [TestCase("Hardware Dom0 shutdown (unknown reason 2): 'noreboot' set - not rebooting.", 2)]

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv;
 
 /// <summary>
-/// xen_version sub-ops that do not depend on the build's strings (spec §9): version, pagesize,
+/// xen_version sub-ops that do not depend on the build's strings (docs/pv-abi.md §9): version, pagesize,
 /// get_features, platform_parameters and unknown commands. Debian's 4.17.7 reports 0x00040011.
 /// </summary>
 public sealed class XenVersionBasics : XtfTest

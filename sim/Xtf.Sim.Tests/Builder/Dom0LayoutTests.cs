@@ -2,14 +2,14 @@ using Xtf.Sim.Builder;
 
 namespace Xtf.Sim.Tests.Builder;
 
-/// <summary>The worked examples of xen-4.17-dom0.md §2.3–§2.5, reproduced with synthetic kernels of the same extent.</summary>
+/// <summary>The worked examples of docs/dom0.md §2.3–§2.5, reproduced with synthetic kernels of the same extent.</summary>
 [Parallelizable(ParallelScope.All)]
 public sealed class Dom0LayoutTests
 {
     /// <summary>test-pv64-example's extent: 0x100000–0x111000.</summary>
     private static byte[] Example => BuilderKit.Kernel(0x11000);
 
-    /// <summary>The probe kernel of §2.5's -smp 2 example: 0x100000–0x114000.</summary>
+    /// <summary>The probe kernel of docs/dom0.md §2.5's -smp 2 example: 0x100000–0x114000.</summary>
     private static byte[] Probe => BuilderKit.Kernel(0x14000);
 
     [Test]
@@ -100,7 +100,7 @@ public sealed class Dom0LayoutTests
             " ENTRY ADDRESS: 0000000000100000",
             "Dom0 has maximum 2 VCPUs",
         }));
-        Assert.That(d.Rsp, Is.EqualTo(0x207000), "§2.10: rsp measured 0x207000 for the probe");
+        Assert.That(d.Rsp, Is.EqualTo(0x207000), "docs/dom0.md §2.10: rsp measured 0x207000 for the probe");
         Assert.That(d.Rsi, Is.EqualTo(0x200000));
         Assert.That(d.SharedInfoMfn, Is.EqualTo(0x1fdb6), "a 21-page module with -smp 2");
     }

@@ -5,7 +5,7 @@ using Xtf.Sim.Memory;
 
 namespace Xtf.Sim.Tests.Builder;
 
-/// <summary>What dom0 finds in memory at entry (xen-4.17-dom0.md §2.6–§2.12), read back from machine memory.</summary>
+/// <summary>What dom0 finds in memory at entry (docs/dom0.md §2.6–§2.12), read back from machine memory.</summary>
 [Parallelizable(ParallelScope.All)]
 public sealed class Dom0MemoryTests
 {
@@ -141,7 +141,7 @@ public sealed class Dom0MemoryTests
         Assert.That(list.Skip(d.P2m.Length * 8).All(b => b == 0), "zero after the last entry");
     }
 
-    /// <summary>§2.7's measured runs at 512 MiB, in pfn order.</summary>
+    /// <summary>docs/dom0.md §2.7's measured runs at 512 MiB, in pfn order.</summary>
     [Test]
     public void P2mRunsAreTheMeasuredOnesAt512MiB()
     {

@@ -28,10 +28,10 @@ public sealed record VcpuBootState
     public ulong KernelSp { get; init; }
 }
 
-/// <summary>dom0 as Xen's builder leaves it at first entry (xen-4.17-dom0.md §2). Addresses are guest-virtual unless named machine.</summary>
+/// <summary>dom0 as Xen's builder leaves it at first entry (docs/dom0.md §2). Addresses are guest-virtual unless named machine.</summary>
 public sealed record Dom0
 {
-    // ---- the virtual layout (§2.4) ----
+    // ---- the virtual layout (docs/dom0.md §2.4) ----
     public required ulong VirtStart { get; init; }
     public required ulong VirtEnd { get; init; }
     public required ulong KernelStart { get; init; }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Xtf.Elf;
 
 namespace Xtf.Sim.Builder;
 
@@ -12,19 +13,19 @@ namespace Xtf.Sim.Builder;
 /// </summary>
 public sealed class XenElfBinary
 {
-    public const byte ClassElf32 = 1, ClassElf64 = 2;
-    public const byte DataLsb = 1, DataMsb = 2;
-    public const uint PtLoad = 1, PtNote = 4;
-    public const uint ShtNote = 7;
-    public const ushort EmX86 = 3, EmX86_64 = 62, EmArm = 40;
+    public const byte ClassElf32 = ElfLayout.ELFCLASS32, ClassElf64 = ElfLayout.ELFCLASS64;
+    public const byte DataLsb = ElfLayout.ELFDATA2LSB, DataMsb = ElfLayout.ELFDATA2MSB;
+    public const uint PtLoad = (uint)SegmentType.Load, PtNote = (uint)SegmentType.Note;
+    public const uint ShtNote = SectionType.SHT_NOTE;
+    public const ushort EmX86 = ElfMachine.X86, EmX86_64 = ElfMachine.X86_64, EmArm = ElfMachine.Arm;
 
     private readonly ReadOnlyMemory<byte> image;
 
     private XenElfBinary(ReadOnlyMemory<byte> image)
     {
         this.image = image;
-        Class = (byte)Read(4, 1);
-        Data = (byte)Read(5, 1);
+        Class = (byte)Read(ElfLayout.Ident.Class, 1);
+        Data = (byte)Read(ElfLayout.Ident.Data, 1);
     }
 
     public ReadOnlySpan<byte> Image => image.Span;
@@ -44,15 +45,16 @@ public sealed class XenElfBinary
     /// <summary>Image offset of the section name string table, when e_shstrndx names a section.</summary>
     public ulong? SectionStringTable { get; private set; }
 
-    public ushort Machine => (ushort)Read(18, 2);
-    public ulong Entry => Is64 ? Read(24, 8) : Read(24, 4);
-    public ulong PhOff => Is64 ? Read(32, 8) : Read(28, 4);
-    public ulong ShOff => Is64 ? Read(40, 8) : Read(32, 4);
-    public ushort PhEntSize => (ushort)(Is64 ? Read(54, 2) : Read(42, 2));
-    public ushort PhNum => (ushort)(Is64 ? Read(56, 2) : Read(44, 2));
-    public ushort ShEntSize => (ushort)(Is64 ? Read(58, 2) : Read(46, 2));
-    public ushort ShNum => (ushort)(Is64 ? Read(60, 2) : Read(48, 2));
-    public ushort ShStrNdx => (ushort)(Is64 ? Read(62, 2) : Read(50, 2));
+    // Field offsets from ElfLayout; anything but ELFCLASS64 gets the ELF32 layout, as in libelf.
+    public ushort Machine => (ushort)Read(ElfLayout.Ehdr.Machine, 2);
+    public ulong Entry => Is64 ? Read(ElfLayout.Ehdr.Entry, 8) : Read(ElfLayout.Ehdr32.Entry, 4);
+    public ulong PhOff => Is64 ? Read(ElfLayout.Ehdr.PhOff, 8) : Read(ElfLayout.Ehdr32.PhOff, 4);
+    public ulong ShOff => Is64 ? Read(ElfLayout.Ehdr.ShOff, 8) : Read(ElfLayout.Ehdr32.ShOff, 4);
+    public ushort PhEntSize => (ushort)(Is64 ? Read(ElfLayout.Ehdr.PhEntSize, 2) : Read(ElfLayout.Ehdr32.PhEntSize, 2));
+    public ushort PhNum => (ushort)(Is64 ? Read(ElfLayout.Ehdr.PhNum, 2) : Read(ElfLayout.Ehdr32.PhNum, 2));
+    public ushort ShEntSize => (ushort)(Is64 ? Read(ElfLayout.Ehdr.ShEntSize, 2) : Read(ElfLayout.Ehdr32.ShEntSize, 2));
+    public ushort ShNum => (ushort)(Is64 ? Read(ElfLayout.Ehdr.ShNum, 2) : Read(ElfLayout.Ehdr32.ShNum, 2));
+    public ushort ShStrNdx => (ushort)(Is64 ? Read(ElfLayout.Ehdr.ShStrNdx, 2) : Read(ElfLayout.Ehdr32.ShStrNdx, 2));
 
     /// <summary>elf_access_unsigned: an unsigned field of 1, 2, 4 or 8 bytes; 0 when any byte lies outside the image.</summary>
     public ulong Read(ulong offset, int size)
@@ -93,18 +95,18 @@ public sealed class XenElfBinary
     public ulong? PhdrAt(int index) => index < PhNum ? unchecked(PhOff + (ulong)PhEntSize * (ulong)index) : null;
     public ulong? ShdrAt(int index) => index < ShNum ? unchecked(ShOff + (ulong)ShEntSize * (ulong)index) : null;
 
-    public uint PType(ulong ph) => (uint)Read(ph, 4);
-    public uint PFlags(ulong ph) => (uint)(Is64 ? Read(ph + 4, 4) : Read(ph + 24, 4));
-    public ulong POffset(ulong ph) => Is64 ? Read(ph + 8, 8) : Read(ph + 4, 4);
-    public ulong PVaddr(ulong ph) => Is64 ? Read(ph + 16, 8) : Read(ph + 8, 4);
-    public ulong PPaddr(ulong ph) => Is64 ? Read(ph + 24, 8) : Read(ph + 12, 4);
-    public ulong PFilesz(ulong ph) => Is64 ? Read(ph + 32, 8) : Read(ph + 16, 4);
-    public ulong PMemsz(ulong ph) => Is64 ? Read(ph + 40, 8) : Read(ph + 20, 4);
+    public uint PType(ulong ph) => (uint)Read(ph + ElfLayout.Phdr.Type, 4);
+    public uint PFlags(ulong ph) => (uint)(Is64 ? Read(ph + ElfLayout.Phdr.Flags, 4) : Read(ph + ElfLayout.Phdr32.Flags, 4));
+    public ulong POffset(ulong ph) => Is64 ? Read(ph + ElfLayout.Phdr.Offset, 8) : Read(ph + ElfLayout.Phdr32.Offset, 4);
+    public ulong PVaddr(ulong ph) => Is64 ? Read(ph + ElfLayout.Phdr.Vaddr, 8) : Read(ph + ElfLayout.Phdr32.Vaddr, 4);
+    public ulong PPaddr(ulong ph) => Is64 ? Read(ph + ElfLayout.Phdr.Paddr, 8) : Read(ph + ElfLayout.Phdr32.Paddr, 4);
+    public ulong PFilesz(ulong ph) => Is64 ? Read(ph + ElfLayout.Phdr.Filesz, 8) : Read(ph + ElfLayout.Phdr32.Filesz, 4);
+    public ulong PMemsz(ulong ph) => Is64 ? Read(ph + ElfLayout.Phdr.Memsz, 8) : Read(ph + ElfLayout.Phdr32.Memsz, 4);
 
-    public uint ShName(ulong sh) => (uint)Read(sh, 4);
-    public uint ShType(ulong sh) => (uint)Read(sh + 4, 4);
-    public ulong ShOffset(ulong sh) => Is64 ? Read(sh + 24, 8) : Read(sh + 16, 4);
-    public ulong ShSize(ulong sh) => Is64 ? Read(sh + 32, 8) : Read(sh + 20, 4);
+    public uint ShName(ulong sh) => (uint)Read(sh + ElfLayout.Shdr.Name, 4);
+    public uint ShType(ulong sh) => (uint)Read(sh + ElfLayout.Shdr.Type, 4);
+    public ulong ShOffset(ulong sh) => Is64 ? Read(sh + ElfLayout.Shdr.Offset, 8) : Read(sh + ElfLayout.Shdr32.Offset, 4);
+    public ulong ShSize(ulong sh) => Is64 ? Read(sh + ElfLayout.Shdr.Size, 8) : Read(sh + ElfLayout.Shdr32.Size, 4);
 
     /// <summary>elf_phdr_is_loadable: PT_LOAD with at least one of R, W, X.</summary>
     public bool IsLoadable(ulong ph) => PType(ph) == PtLoad && (PFlags(ph) & 7) != 0;
@@ -132,7 +134,8 @@ public sealed class XenElfBinary
     {
         var s = image.Span;
         // elf_is_elfbinary: only the four magic bytes are looked at.
-        if (s.Length < 4 || s[0] != 0x7f || s[1] != (byte)'E' || s[2] != (byte)'L' || s[3] != (byte)'F')
+        if (s.Length < 4 || s[ElfLayout.Ident.Mag0] != ElfLayout.Ident.Magic0 || s[ElfLayout.Ident.Mag1] != ElfLayout.Ident.Magic1 ||
+            s[ElfLayout.Ident.Mag2] != ElfLayout.Ident.Magic2 || s[ElfLayout.Ident.Mag3] != ElfLayout.Ident.Magic3)
         {
             log.Add("ELF: not an ELF binary");
             return null;
@@ -316,15 +319,15 @@ public static class LibElfDomInfo
                 break;
             }
             total++;
-            ulong namesz = elf.Read(note, 4), descsz = elf.Read(note + 4, 4);
-            ulong desc = unchecked(note + 12 + ((namesz + 3) & ~3UL));
+            ulong namesz = elf.Read(note + ElfLayout.Nhdr.NameSz, 4), descsz = elf.Read(note + ElfLayout.Nhdr.DescSz, 4);
+            ulong desc = unchecked(note + ElfLayout.Nhdr.Size + ((namesz + 3) & ~3UL));
             ulong next = unchecked(desc + ((descsz + 3) & ~3UL));
-            string? name = elf.StringAt(note + 12);
+            string? name = elf.StringAt(note + ElfLayout.Nhdr.Size);
             if (name == "Xen")
             {
                 ulong have = elf.AccessOk(desc, 0) ? Math.Min(descsz, elf.Size - desc) : 0;
                 byte[] bytes = have == 0 ? [] : elf.Image.Slice((int)desc, (int)have).ToArray();
-                parms.RawXenNotes.Add(new Xtf.Elf.ElfNote("Xen", (uint)elf.Read(note + 8, 4), bytes));
+                parms.RawXenNotes.Add(new Xtf.Elf.ElfNote("Xen", (uint)elf.Read(note + ElfLayout.Nhdr.Type, 4), bytes));
                 if (!ParseNote(elf, parms, note, desc, descsz)) return -1;
                 xenNotes++;
             }
@@ -337,7 +340,7 @@ public static class LibElfDomInfo
     /// <summary>elf_xen_parse_note: one Xen note into <paramref name="parms"/>; false for an unknown required feature.</summary>
     private static bool ParseNote(XenElfBinary elf, ElfDomParms parms, ulong note, ulong desc, ulong descsz)
     {
-        uint type = (uint)elf.Read(note + 8, 4);
+        uint type = (uint)elf.Read(note + ElfLayout.Nhdr.Type, 4);
         bool? isString = IsStringNote(type);
         if (isString is null) return true;   // unknown type: ignored
         string? str = null;

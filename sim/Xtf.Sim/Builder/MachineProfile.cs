@@ -4,7 +4,7 @@ namespace Xtf.Sim.Builder;
 
 /// <summary>
 /// One measured QEMU configuration (TCG, <c>-cpu max</c>, QEMU 10.0.2, Debian Xen 4.17.7) and the
-/// run-time heap facts Xen's dom0 builder depends on (xen-4.17-dom0.md §2.3, §2.7, §2.9). These are
+/// run-time heap facts Xen's dom0 builder depends on (docs/dom0.md §2.3, §2.7, §2.9). These are
 /// measurements, not derivations: Xen's free heap depends on firmware, CPU model and vCPU count.
 /// </summary>
 /// <param name="MemoryMiB">QEMU <c>-m</c>.</param>
@@ -12,7 +12,7 @@ namespace Xtf.Sim.Builder;
 /// <param name="Dom0Vcpus">dom0's max_vcpus (<c>dom0_max_vcpus</c>, default = <paramref name="Pcpus"/>).</param>
 public sealed record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vcpus)
 {
-    /// <summary>F: free domain-heap pages plus the pages of the boot modules, when dom0 is sized (§2.3).</summary>
+    /// <summary>F: free domain-heap pages plus the pages of the boot modules, when dom0 is sized (docs/dom0.md §2.3).</summary>
     public required ulong FreePages { get; init; }
 
     /// <summary>Machine address one past the initial power-of-two block (measured; the block is taken from the top of a free chunk).</summary>
@@ -27,7 +27,7 @@ public sealed record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vcpus)
     /// <summary>
     /// Free buddy chunks (first MFN, order) of Xen's heap once the initial block is taken, from which
     /// the rest of dom0's memory is allocated. For 512 MiB these reproduce the measured P2M runs of
-    /// §2.7 exactly; for the other sizes they are synthetic (see <see cref="For"/>).
+    /// docs/dom0.md §2.7 exactly; for the other sizes they are synthetic (see <see cref="For"/>).
     /// </summary>
     public required IReadOnlyList<(ulong Mfn, int Order)> FreeChunks { get; init; }
 
@@ -56,7 +56,7 @@ public sealed record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vcpus)
     /// <summary>RAM frames below 4 GiB.</summary>
     public ulong LowRamFrames => (ulong)MemoryMiB * 1024 * 1024 >= 0xE000_0000UL ? 0xC0000 : RamFrames;
 
-    /// <summary>nr_pages (§2.3): A = F − (max_vcpus − 1); nr = A − min(A / 16, 128 MiB of pages).</summary>
+    /// <summary>nr_pages (docs/dom0.md §2.3): A = F − (max_vcpus − 1); nr = A − min(A / 16, 128 MiB of pages).</summary>
     public ulong NrPages
     {
         get
@@ -66,16 +66,16 @@ public sealed record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vcpus)
         }
     }
 
-    /// <summary>The machine configurations measured on real Xen (xen-4.17-dom0.md §2.3).</summary>
+    /// <summary>The machine configurations measured on real Xen (docs/dom0.md §2.3).</summary>
     public static IReadOnlyList<(int MemoryMiB, int Pcpus, int Dom0Vcpus)> Measured { get; } =
     [
         (512, 1, 1), (512, 1, 2), (512, 2, 2), (768, 1, 1), (1024, 1, 1), (2048, 1, 1), (4096, 1, 1),
     ];
 
     /// <summary>
-    /// The profile of a measured configuration. F and the block come from §2.3 (the block end was
+    /// The profile of a measured configuration. F and the block come from docs/dom0.md §2.3 (the block end was
     /// also measured at 512 MiB for orders 11 and 12: unchanged). shared_info: see
-    /// <see cref="SharedInfoAddress"/>. The 512 MiB heap reproduces §2.7's measured runs (also used,
+    /// <see cref="SharedInfoAddress"/>. The 512 MiB heap reproduces docs/dom0.md §2.7's measured runs (also used,
     /// unmeasured, for -smp 2 and dom0_max_vcpus=2); the other sizes use a synthetic heap
     /// (<see cref="SyntheticChunks"/>).
     /// </summary>
@@ -145,7 +145,7 @@ public sealed record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vcpus)
     ];
 
     /// <summary>
-    /// §2.7, 512 MiB: after the block 0x1ec00–0x1efff, Xen's alloc_chunk took 0x10000/15, 0x8000/15,
+    /// docs/dom0.md §2.7, 512 MiB: after the block 0x1ec00–0x1efff, Xen's alloc_chunk took 0x10000/15, 0x8000/15,
     /// 0x18000/14, 0x4000/14, 0x1c000/13, 0x2000/13, 0x1000/12, 0x1f000/9, then 64, 32, 16, 8 and 2
     /// pages near the top. The small runs' exact MFNs were reported only approximately.
     /// </summary>

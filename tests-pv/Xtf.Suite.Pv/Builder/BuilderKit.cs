@@ -3,7 +3,7 @@ using Xtf.Guest;
 
 namespace Xtf.Suite.Pv.Builder;
 
-/// <summary>start_info fields and the dom0 builder's arithmetic (spec dom0 §2.4), as guest values.</summary>
+/// <summary>start_info fields and the dom0 builder's arithmetic (docs/dom0.md §2.4), as guest values.</summary>
 public static class BuilderKit
 {
     public const long Page = 0x1000;

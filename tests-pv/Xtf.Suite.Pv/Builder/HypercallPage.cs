@@ -3,7 +3,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Builder;
 
 /// <summary>
-/// The hypercall page Xen writes at the HYPERCALL_PAGE note (spec dom0 §2.11): 128 stubs of 32
+/// The hypercall page Xen writes at the HYPERCALL_PAGE note (docs/dom0.md §2.11): 128 stubs of 32
 /// bytes, stub i = push rcx; push r11; mov eax, i; syscall; pop r11; pop rcx; ret, the rest of each
 /// stub 0xCC; stub 23 (iret) = push rcx; push r11; push rax; mov eax, 23; syscall, then 0xCC.
 /// </summary>

@@ -9,9 +9,6 @@ namespace Xtf.Suite.Pv.Builder;
 /// </summary>
 public static class ImageEdits
 {
-    private const int PhOff = 32, Machine = 18, Entry = 24, PhEntSize = 54, PhNum = 56;
-    private const int PhType = 0, PhFileSize = 32, PhMemSize = 40;
-
     /// <summary>Re-encodes the PT_NOTE segment in place with <paramref name="edit"/> applied to its notes; the new notes must fit the old segment's page.</summary>
     public static byte[] WithNotes(byte[] elf, Func<List<ElfNote>, IEnumerable<ElfNote>> edit)
     {
@@ -25,8 +22,8 @@ public static class ImageEdits
         copy.AsSpan((int)ph.Offset, (int)Math.Max(ph.FileSize, (ulong)encoded.Length)).Clear();
         encoded.CopyTo(copy, (int)ph.Offset);
         var header = ProgramHeader(copy, index);
-        BinaryPrimitives.WriteUInt64LittleEndian(header[PhFileSize..], (ulong)encoded.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(header[PhMemSize..], (ulong)encoded.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(header[ElfLayout.Phdr.Filesz..], (ulong)encoded.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(header[ElfLayout.Phdr.Memsz..], (ulong)encoded.Length);
         return copy;
     }
 
@@ -43,21 +40,21 @@ public static class ImageEdits
     {
         var (_, index) = Segment(ElfImage.Parse(elf), SegmentType.Note);
         var copy = (byte[])elf.Clone();
-        BinaryPrimitives.WriteUInt32LittleEndian(ProgramHeader(copy, index)[PhType..], (uint)SegmentType.Null);
+        BinaryPrimitives.WriteUInt32LittleEndian(ProgramHeader(copy, index)[ElfLayout.Phdr.Type..], (uint)SegmentType.Null);
         return copy;
     }
 
     public static byte[] WithMachine(byte[] elf, ushort machine)
     {
         var copy = (byte[])elf.Clone();
-        BinaryPrimitives.WriteUInt16LittleEndian(copy.AsSpan(Machine), machine);
+        BinaryPrimitives.WriteUInt16LittleEndian(copy.AsSpan(ElfLayout.Ehdr.Machine), machine);
         return copy;
     }
 
     public static byte[] WithEntry(byte[] elf, ulong entry)
     {
         var copy = (byte[])elf.Clone();
-        BinaryPrimitives.WriteUInt64LittleEndian(copy.AsSpan(Entry), entry);
+        BinaryPrimitives.WriteUInt64LittleEndian(copy.AsSpan(ElfLayout.Ehdr.Entry), entry);
         return copy;
     }
 
@@ -66,7 +63,7 @@ public static class ImageEdits
     {
         var (_, index) = Segment(ElfImage.Parse(elf), SegmentType.Load);
         var copy = (byte[])elf.Clone();
-        BinaryPrimitives.WriteUInt64LittleEndian(ProgramHeader(copy, index)[PhMemSize..], memSize);
+        BinaryPrimitives.WriteUInt64LittleEndian(ProgramHeader(copy, index)[ElfLayout.Phdr.Memsz..], memSize);
         return copy;
     }
 
@@ -79,9 +76,9 @@ public static class ImageEdits
 
     private static Span<byte> ProgramHeader(byte[] elf, int index)
     {
-        ulong phoff = BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(PhOff));
-        int size = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(PhEntSize));
-        int count = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(PhNum));
+        ulong phoff = BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(ElfLayout.Ehdr.PhOff));
+        int size = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(ElfLayout.Ehdr.PhEntSize));
+        int count = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(ElfLayout.Ehdr.PhNum));
         if (index >= count) throw new ArgumentOutOfRangeException(nameof(index));
         return elf.AsSpan(checked((int)phoff + index * size), size);
     }

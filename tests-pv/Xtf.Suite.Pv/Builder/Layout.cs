@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Builder;
 
 /// <summary>
-/// The dom0 virtual layout (spec dom0 §2.4, §2.6) checked from inside: kernel, phys-mach map,
+/// The dom0 virtual layout (docs/dom0.md §2.4, §2.6) checked from inside: kernel, phys-mach map,
 /// start info, page tables and boot stack follow each other on 4 KiB boundaries in that order;
 /// the mapping ends at the next 4 MiB boundary leaving at least 512 KiB after the stack (a read of
 /// its last page works, a read just past it is a #PF for cr2 = v_end); nr_pt_frames is the exact

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Builder;
 
 /// <summary>
-/// mfn_list (spec dom0 §2.7): nr_pages entries, each below XENMEM_maximum_ram_page and all
+/// mfn_list (docs/dom0.md §2.7): nr_pages entries, each below XENMEM_maximum_ram_page and all
 /// distinct (a bitmap over machine frames); the first first_p2m_pfn entries are the consecutive
 /// frames of the naturally aligned initial block; the rest of the last P2M page is zero.
 /// MMU_MACHPHYS_UPDATE accepts frames the domain owns (re-recording pfn 0 and the last pfn) and

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Builder;
 
 /// <summary>
-/// A kernel Xen must refuse to build as dom0 (spec dom0 §2.2; every message measured on real
+/// A kernel Xen must refuse to build as dom0 (docs/dom0.md §2.2; every message measured on real
 /// Xen 4.17.7, see sim/Xtf.Sim.Tests/Builder/Dom0FailureTests.cs). The guest never runs: if it
 /// does, it reports FAILURE. The expected outcome is Xen's panic with <see cref="XtfTest.ExpectedRefusal"/>.
 /// </summary>

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Builder;
 
 /// <summary>
-/// start_info as Xen's dom0 builder fills it (spec dom0 §2.9): the "p" magic of a PAE kernel,
+/// start_info as Xen's dom0 builder fills it (docs/dom0.md §2.9): the "p" magic of a PAE kernel,
 /// flags PRIVILEGED|INITDOMAIN with the power-management bits (0x303 measured), nr_pages equal to
 /// the current reservation, a page-aligned shared_info whose other vCPUs' upcall masks are set, no
 /// xenstore, the dom0 VGA console info appended at offset 0x490 (text mode 3, 80x25, font 16), no

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// Every bind/alloc command takes the lowest free port (spec §7.2): allocations come out 1, 2, 3...
+/// Every bind/alloc command takes the lowest free port (docs/pv-abi.md §7.2): allocations come out 1, 2, 3...
 /// whatever the command, a port closed in the middle is the next one handed out, and a reused
 /// port starts over as a fresh port.
 /// </summary>

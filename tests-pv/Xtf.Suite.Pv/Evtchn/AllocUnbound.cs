@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_alloc_unbound on dom0 itself (spec §7.3): dom = DOMID_SELF or 0, remote_dom stored
+/// EVTCHNOP_alloc_unbound on dom0 itself (docs/pv-abi.md §7.3): dom = DOMID_SELF or 0, remote_dom stored
 /// as given except DOMID_SELF (replaced by the caller's id 0), the struct written back whole,
 /// unknown domains -ESRCH with nothing written back and no port consumed.
 /// </summary>

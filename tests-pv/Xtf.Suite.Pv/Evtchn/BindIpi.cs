@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_bind_ipi (spec §7.6): any number of IPI ports per vCPU, each notifying that vCPU and
+/// EVTCHNOP_bind_ipi (docs/pv-abi.md §7.6): any number of IPI ports per vCPU, each notifying that vCPU and
 /// raising only its own bit on send; a vCPU that does not exist is -ENOENT with no port consumed.
 /// </summary>
 public sealed class EvtchnBindIpiPorts : XtfTest

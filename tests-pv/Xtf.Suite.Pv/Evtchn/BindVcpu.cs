@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_bind_vcpu (spec §7.13) with a second vCPU that exists but is never brought up: global
+/// EVTCHNOP_bind_vcpu (docs/pv-abi.md §7.13) with a second vCPU that exists but is never brought up: global
 /// VIRQ, unbound and interdomain ports move to vCPU 1; per-vCPU VIRQs, IPIs, free and reserved
 /// ports are -EINVAL; a missing vCPU is -ENOENT before anything else. Events then go to vCPU 1's
 /// selector and upcall_pending; pending state is not moved; a closed and reused port is back on vCPU 0.

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_bind_virq (spec §7.5, §2.1) in Xen's order of checks: VIRQ number, global VIRQ on a
+/// EVTCHNOP_bind_virq (docs/pv-abi.md §7.5, §2.1) in Xen's order of checks: VIRQ number, global VIRQ on a
 /// vCPU other than 0, vCPU existence, already bound. Every number 0..23 is bindable on vCPU 0;
 /// the per-vCPU class is exactly {0, 1, 7, 13}.
 /// </summary>

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// What freeing a port does to shared_info (spec §7.8, §7.3): close clears the port's pending
+/// What freeing a port does to shared_info (docs/pv-abi.md §7.8, §7.3): close clears the port's pending
 /// bit and nothing else: the mask bit, the selector bit and upcall_pending stay. A new allocation
 /// touches neither bit, so a mask left by the previous user, or a pending bit the guest wrote on
 /// a free port, is still there on the new port.

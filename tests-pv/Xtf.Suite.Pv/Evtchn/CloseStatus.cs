@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_status and EVTCHNOP_close for every port state (spec §7.8, §7.12): unbound, both
+/// EVTCHNOP_status and EVTCHNOP_close for every port state (docs/pv-abi.md §7.8, §7.12): unbound, both
 /// interdomain ends, VIRQ, IPI, reserved and free ports inside the allocated bucket (closed) and
 /// ports beyond it (-EINVAL). Closing an interdomain end turns the other end back into an unbound
 /// port for dom0; closing a VIRQ port frees the VIRQ for a new bind; closed ports read closed/vCPU 0.

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// The legacy event_channel_op_compat hypercall (16, spec §7.16): one 28-byte struct, cmd at 0 and
+/// The legacy event_channel_op_compat hypercall (16, docs/pv-abi.md §7.16): one 28-byte struct, cmd at 0 and
 /// the command's own struct at 4. Commands 0..9 are forwarded (outputs written into the union);
 /// 10 and above are -ENOSYS; an unreadable struct is -EFAULT.
 /// </summary>

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// Argument copies (spec §0.3, §7.1): an input struct Xen cannot read is -EFAULT with no state
+/// Argument copies (docs/pv-abi.md §0.3, §7.1): an input struct Xen cannot read is -EFAULT with no state
 /// change, for every command; an output struct Xen cannot write back is -EFAULT after the
 /// operation took effect. The read-only page used for the second case is dom0's L4 page table at
 /// start_info.pt_base (mapped read-only by Xen), at a slot whose entry is zero.

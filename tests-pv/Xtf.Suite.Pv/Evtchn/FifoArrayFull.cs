@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_expand_array's limit (spec §7.15): the FIFO event array holds at most 128 pages
+/// EVTCHNOP_expand_array's limit (docs/pv-abi.md §7.15): the FIFO event array holds at most 128 pages
 /// (2^17 ports / 1024 words per page); the 129th expand_array is -ENOSPC. The pages are the
 /// builder's padding after the boot stack (at least 512 KiB = 128 pages, mapped writable and
 /// dom0's own), zeroed first. reset(DOMID_SELF) then returns dom0 to the 2-level ABI.

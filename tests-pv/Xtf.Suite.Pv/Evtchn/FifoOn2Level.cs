@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// FIFO-ABI commands while dom0 is still on the 2-level ABI (spec §7.1, §7.15): set_priority is
+/// FIFO-ABI commands while dom0 is still on the 2-level ABI (docs/pv-abi.md §7.1, §7.15): set_priority is
 /// -EINVAL beyond the buckets and -ENOSYS otherwise; expand_array is -EOPNOTSUPP; init_control's
 /// argument checks fail without switching the ABI (vCPU, offset range, alignment, frame) and
 /// write nothing back; unknown commands are -ENOSYS.

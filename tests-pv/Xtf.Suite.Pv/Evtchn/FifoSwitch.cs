@@ -4,8 +4,8 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_init_control switches dom0 to the FIFO ABI (spec §7.15) and EVTCHNOP_reset switches
-/// it back (§7.14 step 8). After the switch: link_bits 17 is written back, a second control block
+/// EVTCHNOP_init_control switches dom0 to the FIFO ABI (docs/pv-abi.md §7.15) and EVTCHNOP_reset switches
+/// it back (docs/pv-abi.md §7.14 step 8). After the switch: link_bits 17 is written back, a second control block
 /// for the same vCPU is -EINVAL, set_priority works (range, usable and priority checks),
 /// expand_array accepts a page and refuses a bad frame. After reset(DOMID_SELF) the domain is on
 /// the 2-level ABI again with every port closed. No event is sent while FIFO is active.

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// dom0 starts with no event channels (dom0 spec §2.14): ports 0..63 report closed on vCPU 0,
+/// dom0 starts with no event channels (docs/dom0.md §2.14): ports 0..63 report closed on vCPU 0,
 /// everything from 64 up is -EINVAL (one 64-port bucket exists), shared_info holds no pending or
 /// mask bits, and status's own checks come in Xen's order: domain look-up, port range.
 /// </summary>

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_bind_interdomain failures (spec §7.4) in Xen's order: remote domain look-up (-ESRCH),
+/// EVTCHNOP_bind_interdomain failures (docs/pv-abi.md §7.4) in Xen's order: remote domain look-up (-ESRCH),
 /// then the remote port's range and state (-EINVAL). The local port taken for the attempt is given
 /// back each time, and nothing is written back.
 /// </summary>

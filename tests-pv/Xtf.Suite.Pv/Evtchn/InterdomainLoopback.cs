@@ -4,9 +4,9 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// A loopback interdomain channel inside dom0 (spec §7.4): alloc_unbound(self, self), then
+/// A loopback interdomain channel inside dom0 (docs/pv-abi.md §7.4): alloc_unbound(self, self), then
 /// bind_interdomain(DOMID_SELF or 0, that port). Both ends become interdomain and name each other,
-/// the new local port is always set pending (full §7.9 on vCPU 0), and a send on either end
+/// the new local port is always set pending (all of docs/pv-abi.md §7.9, on vCPU 0), and a send on either end
 /// raises the other.
 /// </summary>
 public sealed class EvtchnInterdomainLoopback : XtfTest

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// dom0's port space under the 2-level ABI (spec §7.2, dom0 spec §2.14): ports 1..4095 can be
+/// dom0's port space under the 2-level ABI (docs/pv-abi.md §7.2, docs/dom0.md §2.14): ports 1..4095 can be
 /// allocated, then every allocating command is -ENOSPC; the valid range grows one 64-port
 /// bucket at a time as ports are allocated and never shrinks, not even on reset.
 /// </summary>

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// Events for a running second vCPU (spec §7.9, §7.10, §5.2): an IPI port bound to vCPU 1 raises
+/// Events for a running second vCPU (docs/pv-abi.md §7.9, §7.10, §5.2): an IPI port bound to vCPU 1 raises
 /// vCPU 1's selector and upcall_pending; while vCPU 1 keeps its upcall mask set it gets no upcall
 /// however often it enters Xen; once unmasked, its next return from Xen enters its callback; a
 /// send wakes it from SCHEDOP_block into the callback; and a send to vCPU 1 spinning unmasked

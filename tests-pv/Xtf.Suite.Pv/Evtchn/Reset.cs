@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_reset (spec §7.14): reset of dom0 itself (DOMID_SELF or 0) closes every port in every
+/// EVTCHNOP_reset (docs/pv-abi.md §7.14): reset of dom0 itself (DOMID_SELF or 0) closes every port in every
 /// state, clears their pending bits and leaves the mask bits and the allocated buckets; unknown
 /// domains are -ESRCH; the continuation command 14 is -EBUSY when no reset is in progress.
 /// </summary>

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_send by port state (spec §7.9): an unbound port swallows the event and returns 0;
+/// EVTCHNOP_send by port state (docs/pv-abi.md §7.9): an unbound port swallows the event and returns 0;
 /// VIRQ, free and reserved ports are -EINVAL, as is any port beyond the allocated buckets.
 /// No failing send changes a pending, selector or upcall bit.
 /// </summary>

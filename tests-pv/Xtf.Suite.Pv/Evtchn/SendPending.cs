@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_send on IPI ports and the 2-level set-pending algorithm step by step (spec §7.9),
+/// EVTCHNOP_send on IPI ports and the 2-level set-pending algorithm step by step (docs/pv-abi.md §7.9),
 /// read through shared_info: pending bit, then (unmasked only) selector bit p/64, then
 /// upcall_pending; an already-pending port changes nothing; a set selector bit stops before
 /// upcall_pending; a masked port only gets its pending bit (the edge is lost).

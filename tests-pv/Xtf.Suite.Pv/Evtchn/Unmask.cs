@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// EVTCHNOP_unmask (spec §7.11): clears the mask bit and re-raises a lost edge exactly once (only
+/// EVTCHNOP_unmask (docs/pv-abi.md §7.11): clears the mask bit and re-raises a lost edge exactly once (only
 /// when the bit was set and the port is pending with its selector bit clear); does nothing if the
 /// guest already cleared the mask; on free/reserved ports it returns 0 without touching the mask;
 /// beyond the buckets it is -EINVAL.

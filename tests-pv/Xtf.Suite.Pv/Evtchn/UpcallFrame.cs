@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// The event upcall (spec §7.10): with events unmasked, an IPI sent to vCPU 0 enters the
+/// The event upcall (docs/pv-abi.md §7.10): with events unmasked, an IPI sent to vCPU 0 enters the
 /// callback registered with set_callbacks once, on the return from that very hypercall, with
 /// Xen's 7-word frame (rcx, r11, rip, cs, rflags, rsp, ss) describing the interrupted code and
 /// the upcall mask set; Xen clears none of pending, selector or upcall_pending.

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// Upcall delivery follows only the two vcpu_info bytes (spec §7.10): with evtchn_upcall_mask set
+/// Upcall delivery follows only the two vcpu_info bytes (docs/pv-abi.md §7.10): with evtchn_upcall_mask set
 /// no upcall arrives however many events and hypercalls there are; after clearing the mask in
 /// memory the next return from Xen enters the callback, once; an
 /// upcall_pending byte the guest sets itself is delivered the same way, with no port pending.

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Evtchn;
 
 /// <summary>
-/// Where an upcall lands relative to the hypercall that caused it (spec §5.2, §7.10, §7.11):
+/// Where an upcall lands relative to the hypercall that caused it (docs/pv-abi.md §5.2, §7.10, §7.11):
 /// SCHEDOP_block with an event already pending clears the upcall mask, returns at once and the
 /// callback runs before the next instruction; EVTCHNOP_unmask of a masked pending port delivers
 /// on its own return; a block woken by a single-shot timer on a bound VIRQ_TIMER port delivers

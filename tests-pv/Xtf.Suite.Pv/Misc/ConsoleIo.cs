@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Misc;
 
 /// <summary>
-/// console_io for dom0 (spec §8): a write returns 0 (not a count) and reaches the serial line
+/// console_io for dom0 (docs/pv-abi.md §8): a write returns 0 (not a count) and reaches the serial line
 /// verbatim; count 0 copies nothing, so even a bad pointer is fine; a bad pointer with a count is
 /// -EFAULT; CONSOLEIO_read is permitted for dom0 and returns 0 bytes with no input pending; a
 /// read count above INT_MAX is -E2BIG; unknown commands are -ENOSYS.

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Misc;
 
 /// <summary>
-/// memory_op queries dom0 can make (spec dom0 §2.14): current_reservation = nr_pages,
+/// memory_op queries dom0 can make (docs/dom0.md §2.14): current_reservation = nr_pages,
 /// maximum_reservation = 4294967295 (max_pages 0xFFFFFFFF), maximum_gpfn = 0 for PV, maximum_ram_page =
 /// the host's last page + 1 (0x1ffe0 at 512 MiB), XENMEM_memory_map is -ENOSYS for PV; an unknown
 /// domain is -ESRCH, an unreadable domid -EFAULT, an unknown command -ENOSYS.

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Misc;
 
 /// <summary>
-/// The xen_version sub-ops XenVersion.cs leaves out (spec §9, dom0 spec §5.1), as dom0 sees them on
+/// The xen_version sub-ops XenVersion.cs leaves out (docs/pv-abi.md §9, docs/dom0.md §5.1), as dom0 sees them on
 /// Debian's 4.17.7: compile_info strings, an empty changeset, a zero guest handle, Xen's own
 /// command line (dom0 only; printed, so both hosts must agree on it), build_id's size query, its
 /// -EINVAL/-ENOBUFS checks and its 20 bytes; an unwritable output buffer is -EFAULT.

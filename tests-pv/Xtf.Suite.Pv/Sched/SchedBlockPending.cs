@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// SCHEDOP_block with events masked and an upcall already pending (spec §5.2): block clears the
+/// SCHEDOP_block with events masked and an upcall already pending (docs/pv-abi.md §5.2): block clears the
 /// upcall mask, finds the pending upcall, returns 0 at once, and the event callback runs before
 /// the guest continues; the callback's iret leaves the mask clear.
 /// </summary>

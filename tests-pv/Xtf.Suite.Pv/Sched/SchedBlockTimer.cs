@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// SCHEDOP_block with nothing pending deschedules the vCPU until an event arrives (spec §5.2,
+/// SCHEDOP_block with nothing pending deschedules the vCPU until an event arrives (docs/pv-abi.md §5.2,
 /// §6.2, §6.3): VIRQ_TIMER is bound on vCPU 0 with the periodic timer stopped, and each block is
 /// ended by the single-shot timer (VCPUOP_set_singleshot_timer or set_timer_op). Each block
 /// returns 0 with the upcall mask clear, the callback sees the timer port once, and the time

@@ -5,7 +5,7 @@ namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
 /// The legacy sched_op_compat (hypercall 6) takes (cmd, unsigned long arg) and knows only yield,
-/// block and shutdown (spec §5.10): yield returns 0 whatever the argument; block behaves as
+/// block and shutdown (docs/pv-abi.md §5.10): yield returns 0 whatever the argument; block behaves as
 /// SCHEDOP_block (clears the upcall mask, returns at once on a pending upcall, which is then
 /// delivered); every other command, including the newer poll/remote_shutdown/shutdown_code/
 /// watchdog/pin_override numbers, is -ENOSYS.

@@ -5,7 +5,7 @@ namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
 /// sched_op_compat(SCHEDOP_shutdown, arg) takes the reason in the argument register itself, not
-/// through a pointer, and keeps its low byte (spec §5.10): 0x101 is SHUTDOWN_reboot. The result
+/// through a pointer, and keeps its low byte (docs/pv-abi.md §5.10): 0x101 is SHUTDOWN_reboot. The result
 /// line is printed before the call.
 /// </summary>
 public sealed class SchedCompatShutdown : XtfTest

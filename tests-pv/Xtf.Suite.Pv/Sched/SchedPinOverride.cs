@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// SCHEDOP_pin_override as the hardware domain on a 1-CPU machine (spec §5.8): the privilege
+/// SCHEDOP_pin_override as the hardware domain on a 1-CPU machine (docs/pv-abi.md §5.8): the privilege
 /// check passes, so an unreadable argument is -EFAULT; pcpu at or above NR_CPUS, or at or above
 /// the number of CPU ids (pcpu 1 here), is -EINVAL; pinning to pcpu 0 works once and is -EBUSY
 /// while the override is active; a negative pcpu undoes it (0), and undoing with no override

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// SCHEDOP_poll's errors in Xen's order of checks (spec §5.4): an unreadable sched_poll is
+/// SCHEDOP_poll's errors in Xen's order of checks (docs/pv-abi.md §5.4): an unreadable sched_poll is
 /// -EFAULT; nr_ports &gt; 128 is -EINVAL before the ports pointer is looked at; a ports pointer
 /// failing the address check is -EFAULT even with nr_ports = 0; then each port in turn: an
 /// unreadable entry is -EFAULT, a port beyond the valid range or not in use (free port, reserved

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// SCHEDOP_poll returns 0 without blocking when a listed port is already pending (spec §5.4,
+/// SCHEDOP_poll returns 0 without blocking when a listed port is already pending (docs/pv-abi.md §5.4,
 /// §5.9): one port, a pending port after idle ones, duplicates, the maximum of 128 entries, and a
 /// port masked in evtchn_mask. Ports are checked strictly in order: [pending, bogus] is 0 but
 /// [bogus, pending] is -EINVAL. With nr_ports = 0 and a past timeout the poll returns 0. Poll

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// The poll timer is not cancelled when a poll ends early (spec §5.4 quirk): poll [timer port]
+/// The poll timer is not cancelled when a poll ends early (docs/pv-abi.md §5.4 quirk): poll [timer port]
 /// with a timeout T is ended by the single-shot timer well before T; a following poll [idle]
 /// with no timeout is then ended by the still-armed timer at T. A single-shot timer 700 ms after
 /// T on an unmasked port is the safety net: if it ends the second poll instead, Xen cancelled

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// SCHEDOP_poll with nothing pending blocks until its timeout (spec §5.4 steps 8-9): with no
+/// SCHEDOP_poll with nothing pending blocks until its timeout (docs/pv-abi.md §5.4 steps 8-9): with no
 /// ports, one idle port and two idle ports, each poll returns 0 no earlier than the absolute
 /// timeout, and the polled ports are still not pending. No event source is active (no VIRQ
 /// bound, events masked), so only the poll timer can end the poll.

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// What ends a blocked SCHEDOP_poll (spec §5.4 wake-up conditions). VIRQ_TIMER is bound on
+/// What ends a blocked SCHEDOP_poll (docs/pv-abi.md §5.4 wake-up conditions). VIRQ_TIMER is bound on
 /// vCPU 0 (periodic timer stopped, events masked) and the single-shot timer fires 30 ms after
 /// each poll starts; every poll also has a 2 s safety timeout:
 /// - poll [timer port], timer port masked in evtchn_mask: the specific port wakes it;

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// SCHEDOP_remote_shutdown errors (spec §5.5): an unreadable argument is -EFAULT; a domain id
+/// SCHEDOP_remote_shutdown errors (docs/pv-abi.md §5.5): an unreadable argument is -EFAULT; a domain id
 /// that names no domain is -ESRCH, including DOMID_SELF (not translated by this look-up), the
 /// other reserved ids and ordinary ids no domain has (only dom0 exists). Nothing shuts down.
 /// </summary>

@@ -5,7 +5,7 @@ namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
 /// Dom0 is the control domain, so SCHEDOP_remote_shutdown naming its own id 0 passes the
-/// privilege check and shuts it down (spec §5.5, §10.1) with the reason given (low byte of
+/// privilege check and shuts it down (docs/pv-abi.md §5.5, §10.1) with the reason given (low byte of
 /// 0x102 = 2, "unknown reason 2" for the hardware domain). The result line is printed before
 /// the call, since nothing returns from it.
 /// </summary>

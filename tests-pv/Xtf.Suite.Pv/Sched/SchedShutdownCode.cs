@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// SCHEDOP_shutdown_code latches the first code only (spec §5.6, §10.1): bad pointers are -EFAULT
+/// SCHEDOP_shutdown_code latches the first code only (docs/pv-abi.md §5.6, §10.1): bad pointers are -EFAULT
 /// and latch nothing; shutdown_code(0x102) latches 2 (low byte), a later shutdown_code(3) is a
 /// silent no-op, and the final SCHEDOP_shutdown(poweroff) reports the latched 2.
 /// </summary>

@@ -5,7 +5,7 @@ namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
 /// SCHEDOP_shutdown whose sched_shutdown cannot be read returns -EFAULT and shuts nothing down
-/// (spec §5.3: the only error shutdown has); the domain keeps running and finally powers off
+/// (docs/pv-abi.md §5.3: the only error shutdown has); the domain keeps running and finally powers off
 /// through the ordinary path (reason 0, the default).
 /// </summary>
 public sealed class SchedShutdownFault : XtfTest

@@ -4,9 +4,9 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// SCHEDOP commands other than 0..7 are -ENOSYS (spec §5), whatever the argument pointer.
+/// SCHEDOP commands other than 0..7 are -ENOSYS (docs/pv-abi.md §5), whatever the argument pointer.
 /// The command is a C int, so only the low 32 bits of rdi count: 0xffffffff is -1, and
-/// 0x100000000 is yield. The spec does not say this; measured on Debian's Xen 4.17.7, where
+/// 0x100000000 is yield. Xen's headers do not say this; measured on Debian's Xen 4.17.7, where
 /// cmd 0x100000000 returned 0 and 0x100000008 returned -ENOSYS.
 /// </summary>
 public sealed class SchedUnknownCmd : XtfTest

@@ -4,12 +4,12 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// SCHEDOP_watchdog slot management (spec §5.7): id 0 allocates the lowest free of the two slots
+/// SCHEDOP_watchdog slot management (docs/pv-abi.md §5.7): id 0 allocates the lowest free of the two slots
 /// and returns its id (1, then 2), a third allocation fails with ENOSPC; a non-zero timeout pokes an
 /// allocated id, timeout 0 frees it; ids above 2 and ids not allocated are -EINVAL; an unreadable
 /// argument is -EFAULT. Timeouts are 3600 s so nothing fires, and every id is freed at the end.
 ///
-/// Real Xen differs from the spec's "-ENOSPC (28)" for the full case: Xen 4.17.7 returns
+/// Real Xen differs from a plain "-ENOSPC (28)" for the full case (docs/pv-abi.md §5.7): Xen 4.17.7 returns
 /// 4294967268 = 0x00000000FFFFFFE4, i.e. -ENOSPC truncated to 32 bits and zero-extended
 /// (measured on Debian's 4.17.7: "third allocation: expected -28 (-ENOSPC), got 4294967268").
 /// The allocation path computes its result as an unsigned 32-bit value (the slot index is

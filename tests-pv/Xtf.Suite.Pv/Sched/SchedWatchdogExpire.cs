@@ -5,7 +5,7 @@ namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
 /// A domain watchdog that is not poked in time shuts the domain down with SHUTDOWN_watchdog
-/// (spec §5.7): the guest allocates a 3600 s watchdog (id 1), prints its result, pokes it down
+/// (docs/pv-abi.md §5.7): the guest allocates a 3600 s watchdog (id 1), prints its result, pokes it down
 /// to 1 s and blocks; Xen prints "Watchdog timer fired for domain 0" and reason 4.
 /// </summary>
 public sealed class SchedWatchdogExpire : XtfTest

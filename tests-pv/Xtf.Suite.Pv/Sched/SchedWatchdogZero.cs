@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
-/// SCHEDOP_watchdog with id 0 and timeout 0 allocates a slot armed to expire at once (spec §5.7
+/// SCHEDOP_watchdog with id 0 and timeout 0 allocates a slot armed to expire at once (docs/pv-abi.md §5.7
 /// quirk): the allocation still returns id 1, and the domain is shut down with SHUTDOWN_watchdog
 /// as soon as Xen's timer runs. The result line is printed before the call.
 /// </summary>

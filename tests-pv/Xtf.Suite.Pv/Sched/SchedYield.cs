@@ -5,7 +5,7 @@ namespace Xtf.Suite.Pv.Sched;
 
 /// <summary>
 /// SCHEDOP_yield always returns 0, ignores its argument (even an unreadable pointer) and changes
-/// no guest-visible state (spec §5.1, §5.9): with events masked, a pending IPI stays pending
+/// no guest-visible state (docs/pv-abi.md §5.1, §5.9): with events masked, a pending IPI stays pending
 /// with its selector and upcall_pending, and the upcall mask stays set.
 /// </summary>
 public sealed class SchedYield : XtfTest

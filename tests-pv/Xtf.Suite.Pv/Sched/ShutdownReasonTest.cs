@@ -7,7 +7,7 @@ namespace Xtf.Suite.Pv.Sched;
 /// Base of the one-reason shutdown tests: the guest checks that SCHEDOP_shutdown has not ended
 /// anything yet, prints the value it passes, reports success and then shuts down with
 /// <see cref="Reason"/>. Xen's "Hardware Dom0 ..." line must show <see cref="ExpectedShutdownReason"/>
-/// (xen-4.17-dom0.md §3): Xen keeps only the low 8 bits of the reason (spec §5.3).
+/// (docs/dom0.md §3): Xen keeps only the low 8 bits of the reason (docs/pv-abi.md §5.3).
 /// </summary>
 public abstract class ShutdownReasonTest : XtfTest
 {

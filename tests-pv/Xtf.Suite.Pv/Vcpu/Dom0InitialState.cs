@@ -5,7 +5,7 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// What dom0's vCPUs look like at entry (dom0 spec §2.10, §2.12, §2.13): vCPU 0 runs in kernel
+/// What dom0's vCPUs look like at entry (docs/dom0.md §2.10, §2.12, §2.13): vCPU 0 runs in kernel
 /// mode with cs 0xe033, ss 0xe02b and null data selectors, IF set; a CR3 read (emulated by Xen)
 /// gives the machine address of the L4 at pt_base; CR0 has PE and PG and not TS; CR4 has PAE.
 /// vCPU 1 exists, is down and has never run (runstate offline with no running time, an

@@ -5,7 +5,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
 /// A shutdown code latched with SCHEDOP_shutdown_code wins over the poweroff that VCPUOP_down
-/// of the last running vCPU requests (spec §4.4 case 1, dom0 §3): after shutdown_code(reboot),
+/// of the last running vCPU requests (docs/pv-abi.md §4.4 case 1, docs/dom0.md §3): after shutdown_code(reboot),
 /// vCPU 0 downing itself ends the domain with reason reboot.
 /// </summary>
 public sealed class DownLastLatched : XtfTest

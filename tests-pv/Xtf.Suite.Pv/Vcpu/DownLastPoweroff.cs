@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_down of the only running vCPU shuts the domain down with SHUTDOWN_poweroff (spec §4.4
+/// VCPUOP_down of the only running vCPU shuts the domain down with SHUTDOWN_poweroff (docs/pv-abi.md §4.4
 /// case 1, §10.1): the result line is printed first, then vCPU 0 downs itself; the call never
 /// returns (if it did, the test ends with a crash shutdown, which the runner reports as a
 /// reason mismatch). The second vCPU exists but was never initialised, so it counts as down.

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_down on the caller is synchronous (spec §4.4): vCPU 1 downs itself, the call does
+/// VCPUOP_down on the caller is synchronous (docs/pv-abi.md §4.4): vCPU 1 downs itself, the call does
 /// not return while it is down (is_up 0, the code after the call does not run), and returns 0
 /// once vCPU 0 issues VCPUOP_up for it; vCPU 1 then continues after the call.
 /// </summary>

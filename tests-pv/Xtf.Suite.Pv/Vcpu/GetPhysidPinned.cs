@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_get_physid for a dom0 whose only vCPU can only run on the only pCPU (spec §4.13:
+/// VCPUOP_get_physid for a dom0 whose only vCPU can only run on the only pCPU (docs/pv-abi.md §4.13:
 /// allowed for the hardware domain when the vCPU's hard affinity is a single CPU). Real Xen
 /// 4.17.7 with -smp 1 answers 0 and phys_id 0 (APIC id 0 in the low half, ACPI id 0 in the
 /// high half); with two pCPUs the same call is -EINVAL (vcpu-send-nmi-physid). An unwritable

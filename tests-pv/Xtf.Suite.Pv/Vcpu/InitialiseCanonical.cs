@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_initialise address checks (spec §4.2 rows 6-8): each of rip, rsp, kernel_sp, fs_base,
+/// VCPUOP_initialise address checks (docs/pv-abi.md §4.2 rows 6-8): each of rip, rsp, kernel_sp, fs_base,
 /// gs_base_kernel, gs_base_user and the three callbacks non-canonical, ldt_base non-canonical
 /// with and without entries, ldt_base in Xen's hole, and a non-canonical trap_ctxt address
 /// (first, middle, last entry) are each -EINVAL; none of them initialises the vCPU. Canonical

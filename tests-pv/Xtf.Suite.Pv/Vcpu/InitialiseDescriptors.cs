@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_initialise LDT and GDT checks (spec §4.2 rows 9, 11, 13): ldt_base not page aligned,
+/// VCPUOP_initialise LDT and GDT checks (docs/pv-abi.md §4.2 rows 9, 11, 13): ldt_base not page aligned,
 /// ldt_ents above 8192, gdt_ents needing more than 16 frames, gdt_ents above 7168 (Xen's
 /// reserved entries), a GDT frame the domain does not own (MFN 0) and a GDT frame that is an
 /// ordinary writable page are each -EINVAL; ldt_ents = 8192 on an aligned base is accepted, and
@@ -48,8 +48,8 @@ public sealed class InitialiseDescriptors : XtfTest
         });
         g.ExpectEq(g.VcpuOp(VcpuOp.Up, 1, 0), -Errno.EINVAL, "up(1): no failed initialise left vCPU 1 initialised");
 
-        // gdt_ents = 2^63 is accepted by real Xen 4.17.7 (measured: 0, where the spec's
-        // "ceil(gdt_ents / 512) > 16" predicts -EINVAL): the frame count is kept in 32 bits, so
+        // gdt_ents = 2^63 is accepted by real Xen 4.17.7 (measured: 0, where the rule
+        // "ceil(gdt_ents / 512) > 16" of docs/pv-abi.md §4.2 predicts -EINVAL): the frame count is kept in 32 bits, so
         // 2^54 frames wrap to 0, and the entry count wraps to 0 as well.
         var rc = b.Try(() =>
         {

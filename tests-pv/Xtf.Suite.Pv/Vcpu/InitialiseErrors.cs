@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_initialise outside the context checks (spec §4.0, §4.2 rows 1, 4, 5 and 10): -ENOENT
+/// VCPUOP_initialise outside the context checks (docs/pv-abi.md §4.0, §4.2 rows 1, 4, 5 and 10): -ENOENT
 /// for a vCPU that does not exist before the pointer is read, -EFAULT for an unreadable context
 /// before the "already initialised" test, -EEXIST for vCPU 0 and for a vCPU calling it on itself,
 /// and vm_assist bits outside the valid set accepted for a vCPU other than 0.
@@ -39,7 +39,7 @@ public sealed class InitialiseErrors : XtfTest
         var ctx = bench.Context.Ptr;
         g.Set(ctxForAp, ctx);
 
-        // §4.0: the vCPU id is looked up first, even before the context pointer is read.
+        // docs/pv-abi.md §4.0: the vCPU id is looked up first, even before the context pointer is read.
         g.ExpectEq(g.VcpuOp(VcpuOp.Initialise, 2, ctx), -Errno.ENOENT, "initialise(vCPU 2, valid context)");
         g.ExpectEq(g.VcpuOp(VcpuOp.Initialise, 2, Unmapped), -Errno.ENOENT, "initialise(vCPU 2, unmapped pointer): ENOENT before EFAULT");
         g.ExpectEq(g.VcpuOp(VcpuOp.Initialise, 0xFFFF_FFFFL, ctx), -Errno.ENOENT, "initialise(vCPU 0xffffffff)");
@@ -61,7 +61,7 @@ public sealed class InitialiseErrors : XtfTest
         g.ExpectEq(g.VcpuOp(VcpuOp.Up, 1, 0), -Errno.EINVAL, "up(1) is still refused after failed initialises");
         g.ExpectEq(g.VcpuOp(VcpuOp.IsUp, 1, 0), 0, "is_up(1) after failed initialises");
 
-        // vm_assist is only validated for vCPU 0 (spec §4.2 row 10), but vCPU 0 is always
+        // vm_assist is only validated for vCPU 0 (docs/pv-abi.md §4.2 row 10), but vCPU 0 is always
         // initialised in dom0, so -EEXIST comes first (real Xen: -EEXIST); vCPU 1 accepts every bit.
         g.Set(bench.U64(VcpuGuestContext.Layout.VmAssist), -1);
         g.ExpectEq(g.VcpuOp(VcpuOp.Initialise, 0, ctx), -Errno.EEXIST, "initialise(0) with vm_assist = ~0: EEXIST first");

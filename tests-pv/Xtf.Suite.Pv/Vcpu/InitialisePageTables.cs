@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_initialise page-table checks (spec §4.2 rows 12, 14-16): starting in user mode without
+/// VCPUOP_initialise page-table checks (docs/pv-abi.md §4.2 rows 12, 14-16): starting in user mode without
 /// ctrlreg[1], a CR3 of MFN 0, of a frame far above memory, of a writable data page and of an L1
 /// page-table frame, and a bad user CR3 (ctrlreg[1]) in either mode are each -EINVAL. The low
 /// 12 bits of ctrlreg[3] are not checked: a CR3 with PWT/PCD set is accepted and the vCPU runs.
@@ -31,7 +31,7 @@ public sealed class InitialisePageTables : XtfTest
         var dataMfn = g.Var("data_mfn");
         var l1Mfn = g.Var("l1_mfn");
         g.Set(dataMfn, ContextBench.MfnOf(g, dataPage.Ptr));
-        // dom0 §2.6: the page after the L4 at pt_base is the first L1.
+        // docs/dom0.md §2.6: the page after the L4 at pt_base is the first L1.
         g.Set(l1Mfn, ContextBench.MfnOf(g, Val.At(g.StartInfo, StartInfo.Layout.PtBase) + 0x1000));
 
         b.Expect("user mode (no VGCF_in_kernel) with ctrlreg[1] = 0", () => g.Set(flags, 0));

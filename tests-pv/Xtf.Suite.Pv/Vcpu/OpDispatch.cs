@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// HYPERVISOR_vcpu_op dispatch (spec §4.0, dom0 §2.13): with 2 vCPUs, every command 0..13 and
+/// HYPERVISOR_vcpu_op dispatch (docs/pv-abi.md §4.0, docs/dom0.md §2.13): with 2 vCPUs, every command 0..13 and
 /// unknown commands on vCPU 2 or 0xffffffff give -ENOENT (the vCPU is looked up before the
 /// command), unknown commands on a real vCPU give -ENOSYS, and the 32-bit cmd and vcpuid
 /// parameters ignore the upper halves of their registers.

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_set_periodic_timer / stop_periodic_timer (spec §4.8, §6.1), observed through
+/// VCPUOP_set_periodic_timer / stop_periodic_timer (docs/pv-abi.md §4.8, §6.1), observed through
 /// VIRQ_TIMER's pending bit with events masked. Timing checks are one-sided so host load cannot
 /// break them: N ticks never take less than (N-1) periods, and they come within a generous
 /// bound (under QEMU TCG each tick is late by 1-8 ms and Xen re-arms from the late "now", so
@@ -30,7 +30,7 @@ public sealed class PeriodicTimer : XtfTest
         var port = TimerEvents.BindVirq(g, Virq.Timer, 0);
         var took = g.Var("took");
 
-        // Default period (10 ms, spec §4.1, dom0 §2.10).
+        // Default period (10 ms, docs/pv-abi.md §4.1, docs/dom0.md §2.10).
         g.Set(took, TimerEvents.TimeTicks(g, port, 5, 2000 * Ms));
         g.Expect(took != -1, "default period: 5 ticks within 2 s");
         g.Expect(took.UGe(4 * 10 * Ms - Slack), "default period: 5 ticks take at least 40 ms");

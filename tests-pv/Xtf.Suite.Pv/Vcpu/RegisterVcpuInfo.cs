@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_register_vcpu_info for the calling vCPU (spec §4.11): an offset above 4032 or not a
+/// VCPUOP_register_vcpu_info for the calling vCPU (docs/pv-abi.md §4.11): an offset above 4032 or not a
 /// multiple of 8 is -ENXIO before the frame is looked at; a frame the domain does not own (MFN
 /// 0, a huge MFN) or one that cannot be a plain writable page (the L4 at pt_base, an L1) is
 /// -EINVAL; an unreadable argument is -EFAULT. Moving vCPU 0's vcpu_info into a page of the

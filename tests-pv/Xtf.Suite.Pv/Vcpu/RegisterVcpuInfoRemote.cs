@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_register_vcpu_info for another vCPU (spec §4.11 row 5): refused with -EINVAL while
+/// VCPUOP_register_vcpu_info for another vCPU (docs/pv-abi.md §4.11 row 5): refused with -EINVAL while
 /// vCPU 1 is up, accepted once it is down; the new location receives vCPU 1's slot (upcall
 /// mask 1) with the selector all ones and upcall_pending 1; a second registration is -EINVAL.
 /// When vCPU 1 runs again, Xen keeps its time in the new location (version becomes non-zero

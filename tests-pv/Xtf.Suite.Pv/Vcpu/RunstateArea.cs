@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_register_runstate_memory_area (spec §4.7, §2.3): the area is written at once (for the
+/// VCPUOP_register_runstate_memory_area (docs/pv-abi.md §4.7, §2.3): the area is written at once (for the
 /// caller: its stored runstate, the same state and entry time get_runstate_info reports), and
 /// rewritten when the vCPU is switched back in after blocking, also with
 /// VMASST_TYPE_runstate_update_flag enabled (bit 63 of state_entry_time clear when seen from
@@ -80,7 +80,7 @@ public sealed class RunstateArea : XtfTest
         // Accepted: unwritable places just lose the updates; the old area is no longer written.
         g.ExpectEq(Register(0, unchecked((long)0xFFFF_8800_0000_0000)), 0, "area at the first address above the hole (not mapped)");
         g.ExpectEq(Register(0, 0x4000_0000), 0, "area at an unmapped address");
-        // Spec §4.7 calls 0 an "unregister"; in this dom0 VA 0 is mapped, so Xen's copies land
+        // docs/pv-abi.md §4.7 calls 0 an "unregister"; in this dom0 VA 0 is mapped, so Xen's copies land
         // at 0, which is harmless here.
         g.ExpectEq(Register(0, 0), 0, "area at 0");
         g.MemSet(area.Ptr, 0xa5, S);

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_get_runstate_info on another vCPU through its life (spec §4.6): never initialised and
+/// VCPUOP_get_runstate_info on another vCPU through its life (docs/pv-abi.md §4.6): never initialised and
 /// initialised-but-down are offline with only time[offline] counting; spinning after up is
 /// running; polling is blocked; a down while blocked leaves it blocked (Xen only turns a
 /// runnable vCPU offline when it goes to sleep); woken by an event it runs again; a down while

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_get_runstate_info on the calling vCPU (spec §4.6, §4.16): state is running, the
+/// VCPUOP_get_runstate_info on the calling vCPU (docs/pv-abi.md §4.6, §4.16): state is running, the
 /// entry time is not in the future, each time[] counter never decreases across spinning, a
 /// yield and a 5 ms block, the blocked counter grows across a block, and the sum of the counters
 /// grows exactly as system time does between two queries (within 1 ms). An unwritable output

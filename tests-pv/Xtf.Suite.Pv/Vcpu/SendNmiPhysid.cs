@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// The x86 commands VCPUOP_send_nmi and VCPUOP_get_physid (spec §4.12-4.13). send_nmi with a
+/// The x86 commands VCPUOP_send_nmi and VCPUOP_get_physid (docs/pv-abi.md §4.12-4.13). send_nmi with a
 /// non-NULL argument is -EINVAL; with NULL it returns 0 and the NMI enters trap_ctxt[2] before
 /// the call returns (events stay masked: NMIs ignore the upcall mask). An NMI sent to a
 /// never-initialised vCPU stays pending and is delivered when it first runs; one sent to a

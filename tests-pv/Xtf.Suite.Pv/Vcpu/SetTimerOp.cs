@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// HYPERVISOR_set_timer_op (hypercall 15, spec §6.3), observed through VIRQ_TIMER's pending bit
+/// HYPERVISOR_set_timer_op (hypercall 15, docs/pv-abi.md §6.3), observed through VIRQ_TIMER's pending bit
 /// with the periodic timer stopped: it always returns 0; a future time fires once, not early;
 /// a past time fires before the guest resumes; 0 cancels; a negative time or one more than 2^50
 /// ns ahead fires after 100 ms instead; it drives the same timer as VCPUOP_set_singleshot_timer

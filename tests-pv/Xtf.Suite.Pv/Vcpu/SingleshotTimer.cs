@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_set_singleshot_timer / stop_singleshot_timer (spec §4.9, §6.2), observed through
+/// VCPUOP_set_singleshot_timer / stop_singleshot_timer (docs/pv-abi.md §4.9, §6.2), observed through
 /// VIRQ_TIMER's pending bit with events masked and the periodic timer stopped: a future
 /// deadline fires once, never before the deadline; a deadline in the past (or 0) fires before
 /// the call returns and returns 0, also with VCPU_SSHOTTMR_future (no -ETIME since 4.17.3);

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// Xen system time as a guest computes it from vcpu_time_info (spec §3.1): 2000 successive
+/// Xen system time as a guest computes it from vcpu_time_info (docs/pv-abi.md §3.1): 2000 successive
 /// readings never go backwards, including across SCHEDOP_yield and 5 ms blocks; the stored
 /// system_time field itself never decreases; a 20 ms spin advances the clock by at least
 /// 20 ms; and the clock agrees with Xen's own NOW(): a single-shot timer set 10 ms ahead by this

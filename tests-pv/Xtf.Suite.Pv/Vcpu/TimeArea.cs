@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_register_vcpu_time_memory_area (spec §4.14): an unreadable argument, a non-canonical
+/// VCPUOP_register_vcpu_time_memory_area (docs/pv-abi.md §4.14): an unreadable argument, a non-canonical
 /// address and an address in Xen's hole are -EFAULT; 0 and an unmapped address are accepted.
 /// A registered area is written at once with the same 32 bytes as vcpu_info.time (version
 /// even), and Xen keeps it equal to vcpu_info.time when it next updates the time.

@@ -5,7 +5,7 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// vCPU 0's vcpu_time_info (spec §3.1, dom0 §2.12): the version is even when stable and the
+/// vCPU 0's vcpu_time_info (docs/pv-abi.md §3.1, docs/dom0.md §2.12): the version is even when stable and the
 /// fields read between two equal versions are plausible: system_time non-zero, a non-zero
 /// multiplier, a small shift, a TSC stamp not ahead of the TSC, and a derived TSC frequency
 /// between 10 MHz and 100 GHz. Nothing that varies between boots is printed.

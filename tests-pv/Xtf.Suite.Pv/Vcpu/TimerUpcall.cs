@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VIRQ_TIMER delivered as an upcall (spec §6, §7.10): with the event callback registered and
+/// VIRQ_TIMER delivered as an upcall (docs/pv-abi.md §6, §7.10): with the event callback registered and
 /// events unmasked, a single-shot deadline in the past enters the callback before the
 /// hypercall returns; SCHEDOP_block with a single-shot timer 20 ms ahead sleeps until then and
 /// the callback runs on the way out; the periodic timer's ticks enter the callback while the

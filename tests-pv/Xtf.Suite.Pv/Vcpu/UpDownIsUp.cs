@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// VCPUOP_up/down/is_up state machine (spec §4.3-4.5, dom0 §2.13): is_up of vCPU 0 (1), of a
+/// VCPUOP_up/down/is_up state machine (docs/pv-abi.md §4.3-4.5, docs/dom0.md §2.13): is_up of vCPU 0 (1), of a
 /// never-initialised vCPU (0) and of a nonexistent one (-ENOENT); down of a never-initialised
 /// vCPU is 0 and changes nothing; up before initialise is -EINVAL; after initialise the vCPU is
 /// down until up; up is idempotent; vCPU 0 downs the spinning vCPU 1 (is_up 0 at once, its

@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// The wallclock in shared_info (spec §3.3, dom0 §2.12): read under its version seqlock the
+/// The wallclock in shared_info (docs/pv-abi.md §3.3, docs/dom0.md §2.12): read under its version seqlock the
 /// version is even and non-zero, wc_sec is a date after 2020, wc_nsec is below 10^9 and
 /// wc_sec_hi is 0; the boot wallclock does not move across a yield and a block. The values
 /// themselves are not printed.
