@@ -7,21 +7,21 @@ namespace Xtf.Guest.Tests;
 [TestFixture]
 public sealed class CodeDecodeTests
 {
-    [TestCaseSource(typeof(Kernels), nameof(Kernels.CaseNames))]
+    [TestCaseSource(typeof(Kernels), nameof(Kernels.CorpusNames))]
     public void EveryInstructionDecodes(string name) =>
-        CodeDecodeChecks.EveryInstructionDecodes(Kernels.Get(name));
+        CodeDecodeChecks.EveryInstructionDecodes(Kernels.Corpus(name));
 
-    [TestCaseSource(typeof(Kernels), nameof(Kernels.CaseNames))]
+    [TestCaseSource(typeof(Kernels), nameof(Kernels.CorpusNames))]
     public void HypercallsTargetStubBoundaries(string name) =>
-        CodeDecodeChecks.HypercallsTargetStubBoundaries(Kernels.Get(name));
+        CodeDecodeChecks.HypercallsTargetStubBoundaries(Kernels.Corpus(name));
 
-    [TestCaseSource(typeof(Kernels), nameof(Kernels.CaseNames))]
+    [TestCaseSource(typeof(Kernels), nameof(Kernels.CorpusNames))]
     public void BranchesStayInsideTheCode(string name) =>
-        CodeDecodeChecks.BranchesStayInsideTheCode(Kernels.Get(name));
+        CodeDecodeChecks.BranchesStayInsideTheCode(Kernels.Corpus(name));
 
-    [TestCaseSource(typeof(Kernels), nameof(Kernels.CaseNames))]
+    [TestCaseSource(typeof(Kernels), nameof(Kernels.CorpusNames))]
     public void PrologueSavesStartInfoThenSwitchesStacks(string name) =>
-        CodeDecodeChecks.PrologueSavesStartInfoThenSwitchesStacks(Kernels.Get(name));
+        CodeDecodeChecks.PrologueSavesStartInfoThenSwitchesStacks(Kernels.Corpus(name));
 
     [Test]
     public void PrologueStoresRsiIntoTheStartInfoVariable()
@@ -43,9 +43,9 @@ public sealed class CodeDecodeTests
         }
     }
 
-    [TestCaseSource(typeof(Kernels), nameof(Kernels.CaseNames))]
+    [TestCaseSource(typeof(Kernels), nameof(Kernels.CorpusNames))]
     public void PrologueChecksTheHypercallPageBeforeAnyCall(string name) =>
-        CodeDecodeChecks.PrologueChecksTheHypercallPageBeforeAnyCall(Kernels.Get(name));
+        CodeDecodeChecks.PrologueChecksTheHypercallPageBeforeAnyCall(Kernels.Corpus(name));
 
     [Test]
     public void CallsToHypercallNumbersOutsideThePageAreRejected()

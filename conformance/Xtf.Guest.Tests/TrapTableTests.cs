@@ -9,15 +9,15 @@ namespace Xtf.Guest.Tests;
 [TestFixture]
 public sealed class TrapTableTests
 {
-    [TestCaseSource(typeof(Kernels), nameof(Kernels.CaseNames))]
+    [TestCaseSource(typeof(Kernels), nameof(Kernels.CorpusNames))]
     public void EveryVectorHasAnEntry(string name) =>
-        TrapTableChecks.EveryVectorHasAnEntry(Kernels.Get(name));
+        TrapTableChecks.EveryVectorHasAnEntry(Kernels.Corpus(name));
 
-    [TestCaseSource(typeof(Kernels), nameof(Kernels.CaseNames))]
+    [TestCaseSource(typeof(Kernels), nameof(Kernels.CorpusNames))]
     public void StubsAreDistinctAndResolved(string name) =>
-        TrapTableChecks.StubsAreDistinctAndResolved(Kernels.Get(name));
+        TrapTableChecks.StubsAreDistinctAndResolved(Kernels.Corpus(name));
 
-    [TestCaseSource(typeof(Kernels), nameof(Kernels.CaseNames))]
+    [TestCaseSource(typeof(Kernels), nameof(Kernels.CorpusNames))]
     public void EachStubNamesItsVectorAndFindsTheFrame(string name) =>
-        TrapTableChecks.EachStubNamesItsVectorAndFindsTheFrame(Kernels.Get(name));
+        TrapTableChecks.EachStubNamesItsVectorAndFindsTheFrame(Kernels.Corpus(name));
 }
