@@ -1,7 +1,6 @@
 using Xtf.Abi;
 using Xtf.Guest;
 using Xtf.Hosting;
-using Xtf.Suite.Pv;
 
 namespace Xtf.Guest.Tests;
 
@@ -37,56 +36,6 @@ public sealed class ExecutionTests
     /// <summary>What one Print prints, followed by a newline the helper adds.</summary>
     internal static string Printed(string format, params Val[] args) =>
         Body(Run(g => { g.Print(format + "\n", args); g.Success(); })).Single();
-
-    [Test]
-    public void ExampleRunsToSuccess()
-    {
-        var run = SimRun.Boot(Kernels.Get("test-pv64-example"));
-        Assert.That(run.End, Is.EqualTo(BootEnd.Shutdown), run.Fault);
-        Assert.That(run.Reason, Is.EqualTo(ShutdownReason.Poweroff));
-        Assert.That(run.Lines, Is.EqualTo(new[]
-        {
-            Header[0], Header[1], "Hello World", "Hello World", "Test result: SUCCESS",
-        }));
-        Assert.That(run.Hypercalls[0].Number, Is.EqualTo((int)Hypercall.SetTrapTable));
-        Assert.That(run.Hypercalls[^1].Number, Is.EqualTo((int)Hypercall.SchedOp));
-    }
-
-    [Test]
-    public void SelftestPrintsItsExpectedLinesAndSucceeds()
-    {
-        var run = SimRun.Boot(Kernels.Get("test-pv64-selftest"));
-        Assert.That(run.Fault, Is.Null, run.Output);
-        Assert.That(run.Lines, Is.SupersetOf(Selftest.ExpectedLines), run.Output);
-        Assert.That(run.Lines.Where(l => l.StartsWith("Fail", StringComparison.Ordinal)), Is.Empty, run.Output);
-        Assert.That(run.Result, Is.EqualTo("Test result: SUCCESS"), run.Output);
-        Assert.That(run.Reason, Is.EqualTo(ShutdownReason.Poweroff));
-    }
-
-    /// <summary>Catalog kernels on the simulator with the debug-Xen argument poison: each reaches a result.</summary>
-    [TestCase("test-pv64-example")]
-    [TestCase("test-pv64-selftest")]
-    [TestCase("test-pv64-xen-version")]
-    [TestCase("test-pv64-xen-capabilities")]
-    public void SimpleCatalogKernelsReachAResult(string name)
-    {
-        var run = SimRun.Boot(Kernels.Get(name));
-        Assert.That(run.Fault, Is.Null, run.Output);
-        Assert.That(run.End, Is.EqualTo(BootEnd.Shutdown), run.Output);
-        Assert.That(run.Lines[2], Is.EqualTo(Kernels.Case(name).Test.Title));
-        Assert.That(run.Result, Does.StartWith("Test result: "), run.Output);
-        Assert.That(run.Output, Does.Not.Contain("PANIC"), run.Output);
-    }
-
-    [Test]
-    public void XenVersionSucceedsAgainstTheSimulator()
-    {
-        var run = SimRun.Boot(Kernels.Get("test-pv64-xen-version"));
-        Assert.That(run.Lines, Does.Contain("Xen version 4.17"), run.Output);
-        Assert.That(run.Lines, Does.Contain("Extraversion: .7"), run.Output);
-        Assert.That(run.Lines, Has.Some.StartsWith("Features submap 0: 0x"), run.Output);
-        Assert.That(run.Result, Is.EqualTo("Test result: SUCCESS"), run.Output);
-    }
 
     // ------------------------------------------------------------------ result protocol
 
@@ -164,7 +113,7 @@ public sealed class ExecutionTests
     [Test]
     public void UnfilledHypercallPagePanicsWithoutUsingIt()
     {
-        var run = SimRun.Boot(Kernels.Get("test-pv64-example"), fillHypercallPage: false);
+        var run = SimRun.Boot(Kernels.Build(g => { g.Print("Hello World\n"); g.Success(); }), fillHypercallPage: false);
         Assert.That(run.Fault, Is.Null, run.Output);
         Assert.That(run.Reason, Is.EqualTo(ShutdownReason.Crash));
         Assert.That(run.Lines, Is.EqualTo(new[]

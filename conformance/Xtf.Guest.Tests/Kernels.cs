@@ -1,90 +1,87 @@
-using Iced.Intel;
-using Xtf.Elf;
 using Xtf.Guest;
 
 namespace Xtf.Guest.Tests;
 
-/// <summary>Builds kernels once per test run and reads them back the way Xen's loader would.</summary>
+/// <summary>Hand-written kernels for the generator's tests.</summary>
 internal static class Kernels
 {
-    private static readonly Lazy<TestCatalog> LazyCatalog =
-        new(() => TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly));
-
-    private static readonly Dictionary<string, KernelImage> Built = new(StringComparer.Ordinal);
-
-    public static TestCatalog Catalog => LazyCatalog.Value;
-
-    /// <summary>Full names of every catalog case, for TestCaseSource.</summary>
-    /// <summary>
-    /// The generator's kernels: every catalog case except those whose image a test deliberately
-    /// breaks (<see cref="XtfTest.ExpectedRefusal"/>), which Xen must refuse and no shape test applies to.
-    /// </summary>
-    public static IEnumerable<string> CaseNames() => Catalog.Cases.Where(c => c.Test.ExpectedRefusal is null).Select(c => c.FullName);
-
-    public static TestCase Case(string fullName) => Catalog.Cases.Single(c => c.FullName == fullName);
-
-    /// <summary>The kernel of a catalog case, built once.</summary>
-    public static KernelImage Get(string fullName)
-    {
-        lock (Built)
-        {
-            if (!Built.TryGetValue(fullName, out var image))
-                Built[fullName] = image = Case(fullName).Build();
-            return image;
-        }
-    }
-
     /// <summary>A kernel for a hand-written body.</summary>
     public static KernelImage Build(Action<GuestProgram> body, string title = "unit") =>
         KernelBuilder.Build("test-pv64-unit", title, body);
-}
 
-/// <summary>A parsed kernel: the ELF, its single PT_LOAD, and byte access by virtual address.</summary>
-internal sealed class LoadedKernel
-{
-    public LoadedKernel(KernelImage image)
+    /// <summary>
+    /// Small bodies that between them use each part of the generator (printk, variables and control
+    /// flow, hypercalls with five arguments, an event callback, checks, a panic), for the image checks
+    /// of <see cref="Xtf.Testing"/> that each suite also applies to all of its kernels.
+    /// </summary>
+    private static readonly Dictionary<string, Action<GuestProgram>> CorpusBodies = new(StringComparer.Ordinal)
     {
-        Image = image;
-        Elf = ElfImage.Parse(image.Bytes);
-        Load = Elf.ProgramHeaders.Single(p => p.Type == SegmentType.Load);
-        Memory = Elf.FileBytes(Load).ToArray();
-    }
-
-    public KernelImage Image { get; }
-    public ElfImage Elf { get; }
-    public ProgramHeader Load { get; }
-
-    /// <summary>The PT_LOAD's file bytes; index 0 is virtual address <see cref="ProgramHeader.VirtualAddress"/>.</summary>
-    public byte[] Memory { get; }
-
-    public ReadOnlySpan<byte> At(ulong va, int length)
-    {
-        if (va < Load.VirtualAddress || va + (ulong)length > Load.VirtualAddress + (ulong)Memory.Length)
-            throw new ArgumentOutOfRangeException(nameof(va), $"0x{va:x}+{length} is outside the image");
-        return Memory.AsSpan((int)(va - Load.VirtualAddress), length);
-    }
-
-    public ulong U64(ulong va) => BitConverter.ToUInt64(At(va, 8));
-
-    public ReadOnlySpan<byte> Code => At(Image.CodeBase, Image.CodeSize);
-
-    public bool InCode(ulong va) => va >= Image.CodeBase && va < Image.CodeBase + (ulong)Image.CodeSize;
-
-    /// <summary>Every instruction of the code region, decoded linearly from the code base.</summary>
-    public List<Instruction> Decode()
-    {
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(Code.ToArray()), Image.CodeBase);
-        var list = new List<Instruction>();
-        ulong end = Image.CodeBase + (ulong)Image.CodeSize;
-        while (decoder.IP < end)
+        ["empty"] = _ => { },
+        ["success"] = g => g.Success(),
+        ["print"] = g =>
         {
-            decoder.Decode(out var instruction);
-            list.Add(instruction);
-        }
-        return list;
-    }
+            var n = g.Var("n", 42);
+            g.Print("Hello %d %x\n", n, n + 1);
+            g.Success();
+        },
+        ["loop"] = g =>
+        {
+            var i = g.Var("i");
+            var sum = g.Var("sum");
+            g.While(i < 10, () =>
+            {
+                g.Set(sum, sum + i);
+                g.Set(i, i + 1);
+            });
+            g.If(sum == 45, () => g.Success(), () => g.Failure("sum %d", sum));
+        },
+        ["hypercall"] = g =>
+        {
+            var v = g.Var("v", 5);
+            g.Hypercall(Abi.Hypercall.MmuextOp, v, 0x11, v + 1, 0x33, v + 2);
+            g.Success();
+        },
+        ["event-callback"] = g =>
+        {
+            var x = g.Var("x");
+            var cb = g.EventCallback("cb", () =>
+            {
+                g.Set(x, x + 1);
+                g.If(x == 2, () => g.Print("two %d\n", x));
+            });
+            g.SetEventCallback(cb);
+            g.Success();
+        },
+        ["checks"] = g =>
+        {
+            var v = g.Var("v", -22);
+            g.ExpectEq(v, -22, "EINVAL");
+            g.ExpectNe(v, 5, "not five");
+            g.Warning("careful %d", v);
+            g.Success();
+        },
+        ["panic"] = g => g.Panic("bad %d thing", 42),
+    };
 
-    /// <summary>The absolute address a memory operand names (absolute disp32 or RIP-relative).</summary>
-    public static ulong MemoryAddress(in Instruction i) =>
-        i.IsIPRelativeMemoryOperand ? i.IPRelativeMemoryAddress : i.MemoryDisplacement64;
+    /// <summary>Names of the corpus kernels, for TestCaseSource.</summary>
+    public static IEnumerable<string> CorpusNames() => CorpusBodies.Keys;
+
+    public static string CorpusTitle(string name) => $"Corpus: {name}";
+
+    /// <summary>A fresh build of a corpus kernel, named test-pv64-corpus-&lt;name&gt;.</summary>
+    public static KernelImage BuildCorpus(string name) =>
+        KernelBuilder.Build($"test-pv64-corpus-{name}", CorpusTitle(name), CorpusBodies[name]);
+
+    private static readonly Dictionary<string, KernelImage> Built = new(StringComparer.Ordinal);
+
+    /// <summary>A corpus kernel, built once.</summary>
+    public static KernelImage Corpus(string name)
+    {
+        lock (Built)
+        {
+            if (!Built.TryGetValue(name, out var image))
+                Built[name] = image = BuildCorpus(name);
+            return image;
+        }
+    }
 }

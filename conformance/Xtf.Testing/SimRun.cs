@@ -4,7 +4,7 @@ using Xtf.Hosting;
 using Xtf.Sim;
 using Xtf.Sim.Xen;
 
-namespace Xtf.Guest.Tests;
+namespace Xtf.Testing;
 
 /// <summary>
 /// A generated kernel run on the simulator (<see cref="SimMachine"/>) as dom0, with the hooks the
