@@ -19,8 +19,11 @@ public sealed record SimOptions
     public string? Dom0CommandLine { get; init; }
     public string? XenCommandLine { get; init; }
     public bool KeepTraceText { get; init; } = true;
-    /// <summary>Fault injection for the fuzzer's own test only; off by default.</summary>
-    public PlantedBug PlantedBug { get; init; }
+    /// <summary>
+    /// Sees every hypercall (multicall entries included) and may answer one instead of its handler
+    /// or change the hypervisor's event state after it; off by default.
+    /// </summary>
+    public IHypercallInterposer? Interposer { get; init; }
     /// <summary>Sees the hypervisor's state around every hypercall (the fuzzer's invariant checker); off by default.</summary>
     public IHypervisorObserver? Observer { get; init; }
 
@@ -151,7 +154,7 @@ public sealed class SimMachine : ICpuPlatform
         hypercalls = options.LogHypercalls ? [] : null;
         var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd)
         {
-            PlantedBug = options.PlantedBug,
+            Interposer = options.Interposer,
             ForeignHypercall = options.ForeignHypercall,
             PoisonHypercallArguments = options.PoisonHypercallArguments,
             HypercallLog = hypercalls,

@@ -59,7 +59,7 @@ public sealed partial class Hypervisor
 
     private void FreePort(int port)
     {
-        if (PlantedBug != PlantedBug.CloseLeavesPending) SetBit(PendingWordAddress(port), port, false);
+        SetBit(PendingWordAddress(port), port, false);
         ref var p = ref Ports[port];
         p = default;
     }
@@ -287,7 +287,7 @@ public sealed partial class Hypervisor
         if (!Ports.IsUsable(port)) return 0;
         bool wasMasked = EvtchnMasked((int)port);
         SetBit(MaskWordAddress((int)port), (int)port, false);
-        if ((wasMasked || PlantedBug == PlantedBug.UnmaskReraisesUnmasked) && EvtchnPending((int)port))
+        if (wasMasked && EvtchnPending((int)port))
             MarkSelector(Domain.Vcpus[Ports[(int)port].NotifyVcpu], (int)port / 64);
         return 0;
     }

@@ -19,10 +19,25 @@ public interface IHypervisorObserver
     void AfterHypercall(HypervisorView view, in HypercallEvent call);
 }
 
-/// <summary>A read-only view of the hypervisor's state: event channels, the 2-level bits, vCPUs.</summary>
-public sealed class HypervisorView
+/// <summary>
+/// Interposes on every hypercall, the entries of a multicall included (fault injection: the
+/// fuzzer's test of itself). Off by default (<see cref="SimOptions.Interposer"/> is null). Unlike
+/// an <see cref="IHypervisorObserver"/> it may change what the guest sees: answer a hypercall in
+/// place of its handler, or change the event state once the handler has run.
+/// </summary>
+public interface IHypercallInterposer
 {
-    private readonly Hypervisor hv;
+    /// <summary>Before the handler: true answers the hypercall with <paramref name="rc"/> and the handler does not run.</summary>
+    bool TryAnswer(HypervisorControl hv, in HypercallEvent call, out long rc);
+
+    /// <summary>After the handler (or the answer), before the result is traced and returned (<see cref="HypercallEvent.Rc"/> set).</summary>
+    void AfterHandler(HypervisorControl hv, in HypercallEvent call);
+}
+
+/// <summary>A read-only view of the hypervisor's state: event channels, the 2-level bits, vCPUs.</summary>
+public class HypervisorView
+{
+    private protected readonly Hypervisor hv;
 
     internal HypervisorView(Hypervisor hypervisor) => hv = hypervisor;
 
@@ -50,6 +65,8 @@ public sealed class HypervisorView
     /// <summary>VCPUOP_is_up's answer (not VPF_down).</summary>
     public bool IsUp(int vcpu) => !hv.Domain.Vcpus[vcpu].Down;
     public bool Initialised(int vcpu) => hv.Domain.Vcpus[vcpu].Initialised;
+    /// <summary>VCPUOP_register_vcpu_info has succeeded for the vCPU.</summary>
+    public bool VcpuInfoRegistered(int vcpu) => hv.Domain.Vcpus[vcpu].VcpuInfoRegistered;
     public bool Blocked(int vcpu) => hv.Domain.Vcpus[vcpu].Blocked;
     public RunState Runstate(int vcpu) => hv.Domain.Vcpus[vcpu].Runstate;
 
@@ -65,14 +82,47 @@ public sealed class HypervisorView
     }
 }
 
+/// <summary>
+/// The narrow set of changes an <see cref="IHypercallInterposer"/> may make: the 2-level event
+/// bits, through the hypervisor's own operations (so their side effects are Xen's).
+/// </summary>
+public sealed class HypervisorControl : HypervisorView
+{
+    internal HypervisorControl(Hypervisor hypervisor) : base(hypervisor) { }
+
+    /// <summary>Sets or clears a port's bit in shared_info's evtchn_pending, nothing else (no selector, no upcall).</summary>
+    public void SetPendingBit(int port, bool pending)
+    {
+        if (port < 0 || port >= EventChannelTable.AbiMaxPorts) throw new ArgumentOutOfRangeException(nameof(port));
+        hv.SetPendingBit(port, pending);
+    }
+
+    /// <summary>Sets the vCPU's evtchn_pending_sel bit <paramref name="word"/>; a 0→1 change marks events pending on it (vcpu_mark_events_pending).</summary>
+    public void RaiseSelector(int vcpu, int word)
+    {
+        if (word < 0 || word >= 64) throw new ArgumentOutOfRangeException(nameof(word));
+        hv.RaiseSelector(hv.Domain.Vcpus[vcpu], word);
+    }
+}
+
 public sealed partial class Hypervisor
 {
     private HypervisorView? view;
+    private HypervisorControl? control;
+
+    /// <summary>Interposes on every hypercall (fault injection); null: none.</summary>
+    public IHypercallInterposer? Interposer { get; init; }
 
     /// <summary>Sees every guest hypercall (not the entries of a multicall, which are part of it); null: none.</summary>
     public IHypervisorObserver? Observer { get; init; }
 
     internal ulong PendingSelOf(Vcpu v) => PendingSel(v);
 
+    internal void SetPendingBit(int port, bool pending) => SetBit(PendingWordAddress(port), port, pending);
+
+    internal void RaiseSelector(Vcpu v, int word) => MarkSelector(v, word);
+
     private HypervisorView View => view ??= new HypervisorView(this);
+
+    private HypervisorControl Control => control ??= new HypervisorControl(this);
 }

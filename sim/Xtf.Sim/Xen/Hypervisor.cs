@@ -78,7 +78,17 @@ public sealed partial class Hypervisor
     }
 
     /// <summary>Runs one hypercall; null when the handler set the registers itself (iret) or never returns.</summary>
-    private long? Dispatch(Vcpu v, ulong nr, ulong a1, ulong a2, ulong a3, ulong a4, ulong a5) => nr switch
+    private long? Dispatch(Vcpu v, ulong nr, ulong a1, ulong a2, ulong a3, ulong a4, ulong a5)
+    {
+        if (Interposer is not { } interposer) return Handle(v, nr, a1, a2, a3, a4, a5);
+        var call = new HypercallEvent(v.Id, nr, a1, a2, a3, a4, a5, null);
+        long? rc = interposer.TryAnswer(Control, call, out long answer) ? answer : Handle(v, nr, a1, a2, a3, a4, a5);
+        interposer.AfterHandler(Control, call with { Rc = rc });
+        return rc;
+    }
+
+    /// <summary>The hypercall table (pv/hypercall.c's pv_hypercall_table): the handler for each number.</summary>
+    private long? Handle(Vcpu v, ulong nr, ulong a1, ulong a2, ulong a3, ulong a4, ulong a5) => nr switch
     {
         (ulong)Hypercall.SetTrapTable => SetTrapTable(v, a1),
         (ulong)Hypercall.MmuUpdate => MmuUpdate(v, a1, (uint)a2, a3, (uint)a4),
