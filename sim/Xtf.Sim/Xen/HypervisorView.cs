@@ -43,24 +43,24 @@ public class HypervisorView
 
     public int VcpuCount => hv.Domain.Vcpus.Count;
     public bool ShuttingDown => hv.Domain.IsShuttingDown;
-    public bool FifoActive => hv.FifoActive;
+    public bool FifoActive => hv.Events.Fifo.Active;
 
     /// <summary>Ports with storage (valid_evtchns).</summary>
-    public int ValidPorts => hv.Domain.Evtchn.ValidPorts;
+    public int ValidPorts => hv.Events.Ports.ValidPorts;
 
     /// <summary>A copy of one port's bookkeeping.</summary>
-    public Port Port(int port) => hv.Domain.Evtchn[port];
+    public Port Port(int port) => hv.Events.Ports[port];
 
     /// <summary>shared_info's evtchn_pending word <paramref name="word"/> (0..63).</summary>
-    public ulong PendingWord(int word) => hv.Memory.ReadU64(hv.Domain.SharedInfo + (ulong)SharedInfo.Layout.EvtchnPending + (ulong)(8 * word));
+    public ulong PendingWord(int word) => hv.Events.PendingWord(word);
 
     /// <summary>shared_info's evtchn_mask word <paramref name="word"/> (0..63).</summary>
-    public ulong MaskWord(int word) => hv.Memory.ReadU64(hv.Domain.SharedInfo + (ulong)SharedInfo.Layout.EvtchnMask + (ulong)(8 * word));
+    public ulong MaskWord(int word) => hv.Events.MaskWord(word);
 
     /// <summary>The vCPU's evtchn_pending_sel, wherever its vcpu_info lives now.</summary>
-    public ulong PendingSel(int vcpu) => hv.PendingSelOf(hv.Domain.Vcpus[vcpu]);
+    public ulong PendingSel(int vcpu) => hv.VcpuInfo.PendingSel(hv.Domain.Vcpus[vcpu]);
 
-    public bool UpcallPending(int vcpu) => hv.UpcallPending(hv.Domain.Vcpus[vcpu]);
+    public bool UpcallPending(int vcpu) => hv.VcpuInfo.UpcallPending(hv.Domain.Vcpus[vcpu]);
 
     /// <summary>VCPUOP_is_up's answer (not VPF_down).</summary>
     public bool IsUp(int vcpu) => !hv.Domain.Vcpus[vcpu].Down;
@@ -71,7 +71,7 @@ public class HypervisorView
     public RunState Runstate(int vcpu) => hv.Domain.Vcpus[vcpu].Runstate;
 
     /// <summary>Reads guest memory through the vCPU's page tables (as copy_from_guest); false when it faults.</summary>
-    public bool ReadGuest(int vcpu, ulong va, Span<byte> into) => hv.CopyFromGuest(hv.Domain.Vcpus[vcpu], va, into);
+    public bool ReadGuest(int vcpu, ulong va, Span<byte> into) => hv.Guest.CopyFromGuest(hv.Domain.Vcpus[vcpu], va, into);
 
     public bool ReadGuestU64(int vcpu, ulong va, out ulong value)
     {
@@ -94,35 +94,13 @@ public sealed class HypervisorControl : HypervisorView
     public void SetPendingBit(int port, bool pending)
     {
         if (port < 0 || port >= EventChannelTable.AbiMaxPorts) throw new ArgumentOutOfRangeException(nameof(port));
-        hv.SetPendingBit(port, pending);
+        hv.Events.SetPendingBit(port, pending);
     }
 
     /// <summary>Sets the vCPU's evtchn_pending_sel bit <paramref name="word"/>; a 0→1 change marks events pending on it (vcpu_mark_events_pending).</summary>
     public void RaiseSelector(int vcpu, int word)
     {
         if (word < 0 || word >= 64) throw new ArgumentOutOfRangeException(nameof(word));
-        hv.RaiseSelector(hv.Domain.Vcpus[vcpu], word);
+        hv.Events.MarkSelector(hv.Domain.Vcpus[vcpu], word);
     }
-}
-
-public sealed partial class Hypervisor
-{
-    private HypervisorView? view;
-    private HypervisorControl? control;
-
-    /// <summary>Interposes on every hypercall (fault injection); null: none.</summary>
-    public IHypercallInterposer? Interposer { get; init; }
-
-    /// <summary>Sees every guest hypercall (not the entries of a multicall, which are part of it); null: none.</summary>
-    public IHypervisorObserver? Observer { get; init; }
-
-    internal ulong PendingSelOf(Vcpu v) => PendingSel(v);
-
-    internal void SetPendingBit(int port, bool pending) => SetBit(PendingWordAddress(port), port, pending);
-
-    internal void RaiseSelector(Vcpu v, int word) => MarkSelector(v, word);
-
-    private HypervisorView View => view ??= new HypervisorView(this);
-
-    private HypervisorControl Control => control ??= new HypervisorControl(this);
 }
