@@ -28,7 +28,7 @@ public sealed record VcpuBootState
     public ulong KernelSp { get; init; }
 }
 
-/// <summary>dom0 as Xen's builder leaves it at first entry (xen-4.17-dom0.md §2). Addresses are guest-virtual unless named machine.</summary>
+/// <summary>dom0 as Xen's builder leaves it at first entry (docs/dom0.md §2). Addresses are guest-virtual unless named machine.</summary>
 public sealed record Dom0
 {
     // ---- the virtual layout (§2.4) ----

@@ -8,7 +8,7 @@ namespace Xtf.Sim.Builder;
 /// <summary>
 /// Xen 4.17's internal PV dom0 builder (xen/arch/x86/pv/dom0_build.c, dom0_construct_pv), redone
 /// step by step in Xen's order so that what the guest can see is byte-identical and Xen's log lines
-/// (and its failures) come out as on real Xen. Specification: xen-4.17-dom0.md §2.
+/// (and its failures) come out as on real Xen. Specification: docs/dom0.md §2.
 /// Not modelled: an initrd (QEMU's second module), INIT_P2M, BSD_SYMTAB "yes", bzImage wrapping.
 /// </summary>
 public sealed class Dom0Builder
@@ -404,7 +404,7 @@ public sealed class Dom0Builder
     /// kernel module smaller than the measured sizes (under 9 pages), the measured shared_info rule
     /// can put shared_info inside one of the small chunks near the relocated module, whose real
     /// positions for such sizes were not measured; on real Xen the total stays the same (nr_pages
-    /// follows from F alone, xen-4.17-dom0.md §2.3). Keep that invariant: hand the heap the missing
+    /// follows from F alone, docs/dom0.md §2.3). Keep that invariant: hand the heap the missing
     /// pages from the highest frames below the top reserve that no chunk holds. Only the P2M's last
     /// entries depend on this choice.
     /// </summary>

@@ -4,7 +4,7 @@ namespace Xtf.Sim.Builder;
 
 /// <summary>
 /// dom0's command line as Xen's create_dom0 cooks it (xen/arch/x86/setup.c, cmdline_cook and the
-/// lines after it; xen-4.17-dom0.md §1.3).
+/// lines after it; docs/dom0.md §1.3).
 /// </summary>
 public static class Dom0CommandLine
 {

@@ -4,7 +4,7 @@ namespace Xtf.Sim.Builder;
 
 /// <summary>
 /// One measured QEMU configuration (TCG, <c>-cpu max</c>, QEMU 10.0.2, Debian Xen 4.17.7) and the
-/// run-time heap facts Xen's dom0 builder depends on (xen-4.17-dom0.md §2.3, §2.7, §2.9). These are
+/// run-time heap facts Xen's dom0 builder depends on (docs/dom0.md §2.3, §2.7, §2.9). These are
 /// measurements, not derivations: Xen's free heap depends on firmware, CPU model and vCPU count.
 /// </summary>
 /// <param name="MemoryMiB">QEMU <c>-m</c>.</param>
@@ -66,7 +66,7 @@ public sealed record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vcpus)
         }
     }
 
-    /// <summary>The machine configurations measured on real Xen (xen-4.17-dom0.md §2.3).</summary>
+    /// <summary>The machine configurations measured on real Xen (docs/dom0.md §2.3).</summary>
     public static IReadOnlyList<(int MemoryMiB, int Pcpus, int Dom0Vcpus)> Measured { get; } =
     [
         (512, 1, 1), (512, 1, 2), (512, 2, 2), (768, 1, 1), (1024, 1, 1), (2048, 1, 1), (4096, 1, 1),

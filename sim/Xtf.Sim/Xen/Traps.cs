@@ -220,7 +220,7 @@ public sealed class Traps
     /// <summary>
     /// On return to the guest: a pending NMI first, through trap 2 (dropped when no handler is
     /// registered; held while an earlier NMI has not returned through iret), then an event upcall
-    /// if one is pending and not masked (spec §7.10).
+    /// if one is pending and not masked (docs/pv-abi.md §7.10).
     /// </summary>
     public void DeliverPendingUpcall(Vcpu v)
     {
