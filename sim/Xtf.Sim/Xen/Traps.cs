@@ -72,16 +72,14 @@ public sealed class Traps
 
     public long CallbackOp(Vcpu v, int cmd, ulong arg)
     {
-        Span<byte> b = stackalloc byte[16];
         switch (cmd)
         {
             case 0:   // CALLBACKOP_register
             {
-                if (!guest.CopyFromGuest(v, arg, b)) return -Errno.EFAULT;
-                ushort type = BinaryPrimitives.ReadUInt16LittleEndian(b);
-                ulong address = BinaryPrimitives.ReadUInt64LittleEndian(b[8..]);
+                if (!guest.TryRead(v, arg, out CallbackRegister r)) return -Errno.EFAULT;
+                ulong address = r.Address;
                 if (!GuestMemory.IsCanonical(address)) return -Errno.EINVAL;
-                switch (type)
+                switch (r.Type)
                 {
                     case 0: v.EventCallback = address; return 0;
                     case 1: v.FailsafeCallback = address; return 0;
@@ -93,9 +91,8 @@ public sealed class Traps
             }
             case 1:   // CALLBACKOP_unregister
             {
-                if (!guest.CopyFromGuest(v, arg, b[..4])) return -Errno.EFAULT;
-                ushort type = BinaryPrimitives.ReadUInt16LittleEndian(b);
-                return type switch
+                if (!guest.TryRead(v, arg, out CallbackUnregister u)) return -Errno.EFAULT;
+                return u.Type switch
                 {
                     0 or 1 or 2 or 5 or 7 => -Errno.EINVAL,
                     4 => UnregisterNmi(v),
@@ -117,22 +114,20 @@ public sealed class Traps
 
     public long? Iret(Vcpu v)
     {
-        // struct iret_context: rax, r11, rcx, flags, rip, cs, rflags, rsp, ss (lowest first).
         var c = v.Cpu;
-        Span<byte> f = stackalloc byte[9 * 8];
-        if (!guest.CopyFromGuest(v, c[Reg.Rsp], f))
+        if (!guest.TryRead(v, c[Reg.Rsp], out IretContext frame))
         {
             lifecycle.Crash(v, "iret: cannot read the frame");
             return null;
         }
-        static ulong Q(ReadOnlySpan<byte> frame, int i) => BinaryPrimitives.ReadUInt64LittleEndian(frame[(8 * i)..]);
-        ulong rax = Q(f, 0), r11 = Q(f, 1), rcx = Q(f, 2), flags = Q(f, 3), rip = Q(f, 4), cs = Q(f, 5), rflags = Q(f, 6), rsp = Q(f, 7), ss = Q(f, 8);
+        ulong rax = frame.Rax, r11 = frame.R11, rcx = frame.Rcx, flags = frame.Flags, rip = frame.Rip, cs = frame.Cs,
+            rflags = frame.Rflags, rsp = frame.Rsp, ss = frame.Ss;
         c.Rip = rip;
         c.Cs = (ushort)(cs | 3);
         c.Rflags = (rflags & ~(FlagIopl | FlagVm)) | FlagIf;
         c[Reg.Rsp] = rsp;
         c.Ss = (ushort)(ss | 3);
-        if ((flags & 0x100) == 0)   // !VGCF_in_syscall
+        if ((flags & IretContext.InSyscall) == 0)
         {
             c[Reg.R11] = r11;
             c[Reg.Rcx] = rcx;
