@@ -47,14 +47,17 @@ public sealed class Traps
             Array.Clear(v.Traps);
             return 0;
         }
+        // Decoded in place at TrapInfo's layout offsets: no record per entry on the boot path.
+        Span<byte> e = stackalloc byte[TrapInfo.Layout.Size];
         for (int i = 0; i < MaxTrapInfoEntries; i++)
         {
-            if (!guest.TryRead(v, traps, out TrapInfo e)) return -Errno.EFAULT;
-            if (e.Address == 0) break;
-            if (!GuestMemory.IsCanonical(e.Address)) return -Errno.EINVAL;
-            ushort cs = e.Cs;
+            if (!guest.CopyFromGuest(v, traps, e)) return -Errno.EFAULT;
+            ulong address = BinaryPrimitives.ReadUInt64LittleEndian(e[TrapInfo.Layout.Address..]);
+            if (address == 0) break;
+            if (!GuestMemory.IsCanonical(address)) return -Errno.EINVAL;
+            ushort cs = BinaryPrimitives.ReadUInt16LittleEndian(e[TrapInfo.Layout.Cs..]);
             if ((cs & 3) == 0) cs |= 3;    // 64-bit PV kernels run in ring 3
-            v.Traps[e.Vector] = new TrapEntry(e.Flags, cs, e.Address);
+            v.Traps[e[TrapInfo.Layout.Vector]] = new TrapEntry(e[TrapInfo.Layout.Flags], cs, address);
             traps += (ulong)TrapInfo.Layout.Size;
         }
         return 0;
