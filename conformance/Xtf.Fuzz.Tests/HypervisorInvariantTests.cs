@@ -1,5 +1,4 @@
 using Xtf.Fuzz;
-using Xtf.Sim.Xen;
 
 namespace Xtf.Fuzz.Tests;
 

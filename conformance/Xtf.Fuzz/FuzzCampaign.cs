@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Xtf.Hosting;
-using Xtf.Sim.Xen;
 
 namespace Xtf.Fuzz;
 

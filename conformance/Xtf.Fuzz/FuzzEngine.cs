@@ -36,7 +36,7 @@ public static class FuzzEngine
         // invariant checker sees what closing that case's ports does (its record is not part of the run).
         var image = ScriptKernel.Build([.. cases, Sentinel], out ulong indexAddress, out ulong resetArgument);
         var invariants = new HypervisorInvariants(indexAddress, resetArgument);
-        var host = new SimHost(new SimOptions { Seed = simSeed, KeepTraceText = false, PlantedBug = bug, InstructionLimit = 4_000_000_000, Observer = invariants });
+        var host = new SimHost(new SimOptions { Seed = simSeed, KeepTraceText = false, Interposer = PlantedBugs.Interposer(bug), InstructionLimit = 4_000_000_000, Observer = invariants });
         var t = host.Boot(new BootRequest(image.Name, image.Bytes, ScriptKernel.Vcpus));
         return Parse("sim", t, cases) with { Internal = invariants.Violations };
     }

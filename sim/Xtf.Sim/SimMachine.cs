@@ -19,8 +19,11 @@ public sealed record SimOptions
     public string? Dom0CommandLine { get; init; }
     public string? XenCommandLine { get; init; }
     public bool KeepTraceText { get; init; } = true;
-    /// <summary>Fault injection for the fuzzer's own test only; off by default.</summary>
-    public PlantedBug PlantedBug { get; init; }
+    /// <summary>
+    /// Sees every hypercall (multicall entries included) and may answer one instead of its handler
+    /// or change the hypervisor's event state after it; off by default.
+    /// </summary>
+    public IHypercallInterposer? Interposer { get; init; }
     /// <summary>Sees the hypervisor's state around every hypercall (the fuzzer's invariant checker); off by default.</summary>
     public IHypervisorObserver? Observer { get; init; }
 
@@ -151,13 +154,13 @@ public sealed class SimMachine : ICpuPlatform
         hypercalls = options.LogHypercalls ? [] : null;
         var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd)
         {
-            PlantedBug = options.PlantedBug,
+            Interposer = options.Interposer,
             ForeignHypercall = options.ForeignHypercall,
             PoisonHypercallArguments = options.PoisonHypercallArguments,
             HypercallLog = hypercalls,
             Observer = options.Observer,
         };
-        hv.DiscoverPageTables(dom0.Cr3);
+        hv.Mmu.DiscoverPageTables(dom0.Cr3);
         try
         {
             return RunLoop(hv, interpreter, domain);
@@ -211,7 +214,7 @@ public sealed class SimMachine : ICpuPlatform
                 if (pick != current)
                 {
                     // Interleaving only: each vCPU has its own pCPU in the model, so a change of
-                    // the interpreted vCPU is not a Xen context switch (see Hypervisor.SwitchIn).
+                    // the interpreted vCPU is not a Xen context switch (see Scheduler.SwitchIn).
                     if (current is not null && current.Cpu.Cr3 != pick.Cpu.Cr3) interpreter.FlushTlb();
                     current = pick;
                     trace.Schedule(pick.Id, clock.Now);
@@ -280,7 +283,7 @@ public sealed class SimMachine : ICpuPlatform
             {
                 if (v.Runstate != RunState.Running) continue;
                 trace.Timer(v.Id, "calibration", now);
-                hv.UpdateVcpuTime(v);
+                hv.Time.UpdateVcpuTime(v);
             }
             nextCalibration = (now / CalibrationNs + 1) * CalibrationNs;
         }
@@ -299,7 +302,7 @@ public sealed class SimMachine : ICpuPlatform
             {
                 v.SingleshotDeadline = null;
                 trace.Timer(v.Id, "singleshot", now);
-                hv.SendVirq(v, Virq.Timer);
+                hv.Events.SendVirq(v, Virq.Timer);
             }
             if (v.PollDeadline is { } p && p <= now)
             {
@@ -317,7 +320,7 @@ public sealed class SimMachine : ICpuPlatform
                 v.PeriodicLastEvent = now;
                 v.PeriodicDeadline = now + v.PeriodNs;
                 trace.Timer(v.Id, "periodic", now);
-                hv.SendVirq(v, Virq.Timer);
+                hv.Events.SendVirq(v, Virq.Timer);
             }
         }
         for (int k = 0; k < domain.Watchdogs.Length; k++)
@@ -326,7 +329,7 @@ public sealed class SimMachine : ICpuPlatform
             {
                 domain.Watchdogs[k] = null;
                 hv.Serial.Xen($"Watchdog timer fired for domain {domain.Id}");
-                hv.DomainShutdown((uint)ShutdownReason.Watchdog);
+                hv.Lifecycle.Shutdown((uint)ShutdownReason.Watchdog);
             }
         }
     }

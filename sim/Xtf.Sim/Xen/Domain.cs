@@ -1,4 +1,5 @@
 using System.Text;
+using Xtf.Abi;
 using Xtf.Sim.Memory;
 
 namespace Xtf.Sim.Xen;
@@ -15,7 +16,6 @@ public sealed class Domain
         P2m = p2m;
         Pcpus = pcpus;
         M2p = new MachineToPhysMap(p2m);
-        Evtchn = new EventChannelTable(int.MaxValue);   // dom0: max_evtchn_port unlimited
     }
 
     public ushort Id { get; }
@@ -28,7 +28,6 @@ public sealed class Domain
     public PhysToMachineMap P2m { get; }
     public MachineToPhysMap M2p { get; }
     public int Pcpus { get; }
-    public EventChannelTable Evtchn { get; }
 
     public ulong VmAssist { get; set; }
     public int? LatchedShutdownCode { get; set; }
@@ -37,6 +36,9 @@ public sealed class Domain
     public bool Crashed { get; set; }
     public ulong?[] Watchdogs { get; } = new ulong?[2];
     public bool PinOverrideActive { get; set; }
+
+    /// <summary>Whether a domid argument names this domain: DOMID_SELF or its own id (rcu_lock_domain_by_any_id).</summary>
+    public bool Is(ushort domid) => domid == DomId.Self || domid == Id;
 
     public bool Owns(ulong mfn) => M2p.ContainsKey(mfn) || mfn == SharedInfoMfn;
 }

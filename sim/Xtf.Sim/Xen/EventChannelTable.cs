@@ -2,7 +2,7 @@ using Xtf.Abi;
 
 namespace Xtf.Sim.Xen;
 
-/// <summary>Xen's internal port states (spec §2.7).</summary>
+/// <summary>Xen's internal port states (docs/pv-abi.md §2.7).</summary>
 public enum PortState { Free = 0, Reserved = 1, Unbound = 2, Interdomain = 3, Pirq = 4, Virq = 5, Ipi = 6 }
 
 /// <summary>One event-channel port's bookkeeping (pending and mask bits live in shared_info).</summary>

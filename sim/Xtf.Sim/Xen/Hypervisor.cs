@@ -1,5 +1,4 @@
-using System.Buffers.Binary;
-using System.Text;
+using System.Diagnostics;
 using Xtf.Abi;
 using Xtf.Sim.Cpu;
 using Xtf.Sim.Memory;
@@ -7,43 +6,74 @@ using Xtf.Sim.Memory;
 namespace Xtf.Sim.Xen;
 
 /// <summary>
-/// The hypervisor model: Xen 4.17's guest-visible behaviour for a 64-bit PV dom0. Each handler
-/// keeps Xen's order of checks and names the Xen source file it mirrors.
+/// The hypervisor model: Xen 4.17's guest-visible behaviour for a 64-bit PV dom0, composed of
+/// Xen's own subsystems (event channels, scheduling, vCPU operations, memory management, traps,
+/// time, the domain's lifecycle, console and version). This type owns the hypercall entry and the
+/// hypercall table; each handler keeps Xen's order of checks and names the Xen source it mirrors.
 /// </summary>
-public sealed partial class Hypervisor
+public sealed class Hypervisor
 {
     public const ulong HypervisorVirtStart = 0xFFFF_8000_0000_0000;
     public const ulong HypervisorVirtEnd = 0xFFFF_8800_0000_0000;
-    private const int MaxMulticallEntries = 4096;
-
-    private readonly X86Interpreter cpu;
-    private bool inMulticall;
-
-    public Hypervisor(Domain domain, X86Interpreter interpreter, VirtualClock clock, SerialLog serial, SimTrace trace, string xenCommandLine)
-    {
-        Domain = domain;
-        cpu = interpreter;
-        Clock = clock;
-        Serial = serial;
-        Trace = trace;
-        XenCommandLine = xenCommandLine;
-    }
-
-    public Domain Domain { get; }
-    public VirtualClock Clock { get; }
-    public SerialLog Serial { get; }
-    public SimTrace Trace { get; }
-    public string XenCommandLine { get; }
-    public MachineMemory Memory => Domain.Memory;
-
-    /// <summary>Set by handlers that change who may run (block, down, shutdown, yield).</summary>
-    public bool Reschedule { get; set; }
+    private const uint MaxMulticallEntries = 4096;
 
     /// <summary>The first hypercall number Xen 4.17 x86 assigns nothing to (48 mca and 49 paging_domctl_cont are the last).</summary>
     public const ulong FirstUnassignedHypercall = 50;
 
     /// <summary>What a debug Xen writes into the argument registers of a hypercall (CONFIG_DEBUG, pv/hypercall.c).</summary>
     public const ulong ArgumentPoison = 0xDEAD_BEEF_DEAD_F00D;
+
+    /// <summary>See <see cref="Scheduler.WakeLatencyNs"/>.</summary>
+    public const ulong WakeLatencyNs = Scheduler.WakeLatencyNs;
+
+    private bool inMulticall;
+    private HypervisorView? view;
+    private HypervisorControl? control;
+
+    public Hypervisor(Domain domain, X86Interpreter interpreter, VirtualClock clock, SerialLog serial, SimTrace trace, string xenCommandLine)
+    {
+        Domain = domain;
+        Clock = clock;
+        Serial = serial;
+        Trace = trace;
+        Guest = new GuestMemory(domain.Memory, interpreter);
+        VcpuInfo = new VcpuInfoArea(domain.Memory);
+        Time = new SystemTime(clock, Guest, VcpuInfo);
+        Scheduler = new Scheduler(domain, clock, trace, Guest, VcpuInfo, Time);
+        Lifecycle = new DomainLifecycle(domain, serial, trace, Scheduler);
+        Mmu = new Mmu(domain, Guest, interpreter);
+        Events = new EventChannels(domain, Guest, VcpuInfo, Scheduler, Mmu, trace);
+        Scheduler.Connect(Events, Lifecycle);
+        Vcpus = new VcpuOps(domain, clock, Guest, VcpuInfo, Scheduler, Events, Time, Lifecycle, Mmu);
+        Traps = new Traps(domain, Guest, VcpuInfo, Lifecycle, new PrivilegedOps(interpreter, VcpuInfo, trace), trace, serial);
+        Console = new SerialConsole(domain, Guest, serial, trace);
+        Version = new XenVersionOp(domain, Guest, xenCommandLine);
+    }
+
+    public Domain Domain { get; }
+    public VirtualClock Clock { get; }
+    public SerialLog Serial { get; }
+    public SimTrace Trace { get; }
+    public MachineMemory Memory => Domain.Memory;
+
+    public GuestMemory Guest { get; }
+    public VcpuInfoArea VcpuInfo { get; }
+    public SystemTime Time { get; }
+    public Scheduler Scheduler { get; }
+    public DomainLifecycle Lifecycle { get; }
+    public Mmu Mmu { get; }
+    public EventChannels Events { get; }
+    public VcpuOps Vcpus { get; }
+    public Traps Traps { get; }
+    public SerialConsole Console { get; }
+    public XenVersionOp Version { get; }
+
+    /// <summary>Set by handlers that change who may run (block, down, shutdown, yield).</summary>
+    public bool Reschedule
+    {
+        get => Scheduler.Reschedule;
+        set => Scheduler.Reschedule = value;
+    }
 
     /// <summary>Test hook (<see cref="SimOptions.ForeignHypercall"/>): results for unassigned numbers.</summary>
     public Func<ulong, ulong[], long?>? ForeignHypercall { get; init; }
@@ -53,6 +83,23 @@ public sealed partial class Hypervisor
 
     /// <summary>Test hook (<see cref="SimOptions.LogHypercalls"/>): receives every hypercall, multicall entries included.</summary>
     public List<HypercallRecord>? HypercallLog { get; init; }
+
+    /// <summary>Sees every guest hypercall (not the entries of a multicall, which are part of it); null: none.</summary>
+    public IHypervisorObserver? Observer { get; init; }
+
+    /// <summary>Interposes on every hypercall, multicall entries included (fault injection); null: none.</summary>
+    public IHypercallInterposer? Interposer { get; init; }
+
+    private HypervisorView View => view ??= new HypervisorView(this);
+    private HypervisorControl Control => control ??= new HypervisorControl(this);
+
+    // The entry points the run loop (SimMachine) and focused tests drive.
+
+    public void SwitchIn(Vcpu v) => Scheduler.SwitchIn(v);
+    public void SwitchOut(Vcpu v) => Scheduler.SwitchOut(v);
+    public void Wake(Vcpu v) => Scheduler.Wake(v);
+    public void DeliverException(Vcpu v, in VmExit e) => Traps.DeliverException(v, e);
+    public void DeliverPendingUpcall(Vcpu v) => Traps.DeliverPendingUpcall(v);
 
     // ------------------------------------------------------------ hypercall entry (xen/arch/x86/pv/hypercall.c)
 
@@ -78,202 +125,38 @@ public sealed partial class Hypervisor
     }
 
     /// <summary>Runs one hypercall; null when the handler set the registers itself (iret) or never returns.</summary>
-    private long? Dispatch(Vcpu v, ulong nr, ulong a1, ulong a2, ulong a3, ulong a4, ulong a5) => nr switch
+    private long? Dispatch(Vcpu v, ulong nr, ulong a1, ulong a2, ulong a3, ulong a4, ulong a5)
     {
-        (ulong)Hypercall.SetTrapTable => SetTrapTable(v, a1),
-        (ulong)Hypercall.MmuUpdate => MmuUpdate(v, a1, (uint)a2, a3, (uint)a4),
-        (ulong)Hypercall.SetCallbacks => SetCallbacks(v, a1, a2, a3),
-        (ulong)Hypercall.SchedOpCompat => SchedOpCompat(v, (int)a1, a2),
-        (ulong)Hypercall.MemoryOp => MemoryOp(v, a1, a2),
+        if (Interposer is not { } interposer) return Handle(v, nr, a1, a2, a3, a4, a5);
+        var call = new HypercallEvent(v.Id, nr, a1, a2, a3, a4, a5, null);
+        long? rc = interposer.TryAnswer(Control, call, out long answer) ? answer : Handle(v, nr, a1, a2, a3, a4, a5);
+        interposer.AfterHandler(Control, call with { Rc = rc });
+        return rc;
+    }
+
+    /// <summary>The hypercall table (pv/hypercall.c's pv_hypercall_table): the handler for each number.</summary>
+    private long? Handle(Vcpu v, ulong nr, ulong a1, ulong a2, ulong a3, ulong a4, ulong a5) => nr switch
+    {
+        (ulong)Hypercall.SetTrapTable => Traps.SetTrapTable(v, a1),
+        (ulong)Hypercall.MmuUpdate => Mmu.MmuUpdate(v, a1, (uint)a2, a3, (uint)a4),
+        (ulong)Hypercall.SetCallbacks => Traps.SetCallbacks(v, a1, a2, a3),
+        (ulong)Hypercall.SchedOpCompat => Scheduler.SchedOpCompat(v, (int)a1, a2),
+        (ulong)Hypercall.MemoryOp => Mmu.MemoryOp(v, a1, a2),
         (ulong)Hypercall.Multicall => Multicall(v, a1, (uint)a2),
-        (ulong)Hypercall.UpdateVaMapping => UpdateVaMapping(v, a1, a2, a3),
-        (ulong)Hypercall.SetTimerOp => SetTimerOp(v, unchecked((long)a1)),
-        (ulong)Hypercall.EventChannelOpCompat => EventChannelOpCompat(v, a1),
-        (ulong)Hypercall.XenVersion => XenVersion(v, (int)a1, a2),
-        (ulong)Hypercall.ConsoleIo => ConsoleIo(v, (uint)a1, (uint)a2, a3),
-        (ulong)Hypercall.VmAssist => VmAssist((uint)a1, (uint)a2),
-        (ulong)Hypercall.Iret => Iret(v),
-        (ulong)Hypercall.VcpuOp => VcpuOp(v, (int)a1, (uint)a2, a3),
-        (ulong)Hypercall.SchedOp => SchedOp(v, (int)a1, a2),
-        (ulong)Hypercall.CallbackOp => CallbackOp(v, (int)a1, a2),
-        (ulong)Hypercall.EventChannelOp => EventChannelOp(v, (int)a1, a2),
+        (ulong)Hypercall.UpdateVaMapping => Mmu.UpdateVaMapping(v, a1, a2, a3),
+        (ulong)Hypercall.SetTimerOp => Scheduler.SetTimerOp(v, unchecked((long)a1)),
+        (ulong)Hypercall.EventChannelOpCompat => Events.EventChannelOpCompat(v, a1),
+        (ulong)Hypercall.XenVersion => Version.XenVersion(v, (int)a1, a2),
+        (ulong)Hypercall.ConsoleIo => Console.ConsoleIo(v, (uint)a1, (uint)a2, a3),
+        (ulong)Hypercall.VmAssist => Lifecycle.VmAssist((uint)a1, (uint)a2),
+        (ulong)Hypercall.Iret => Traps.Iret(v),
+        (ulong)Hypercall.VcpuOp => Vcpus.VcpuOp(v, (int)a1, (uint)a2, a3),
+        (ulong)Hypercall.SchedOp => Scheduler.SchedOp(v, (int)a1, a2),
+        (ulong)Hypercall.CallbackOp => Traps.CallbackOp(v, (int)a1, a2),
+        (ulong)Hypercall.EventChannelOp => Events.EventChannelOp(v, (int)a1, a2),
         >= FirstUnassignedHypercall when ForeignHypercall is { } foreign => foreign(nr, [a1, a2, a3, a4, a5]) ?? -Errno.ENOSYS,
         _ => -Errno.ENOSYS,
     };
-
-    // ------------------------------------------------------------ guest memory (xen/arch/x86/usercopy.c)
-
-    /// <summary>access_ok for a 64-bit PV guest: only the start address is tested (spec §0.3).</summary>
-    public static bool AccessOk(ulong va) => va < 0x0000_8000_0000_0000 || va >= HypervisorVirtEnd;
-
-    public static bool IsCanonical(ulong va) => (ulong)((long)(va << 16) >> 16) == va;
-
-    public bool CopyFromGuest(Vcpu v, ulong va, Span<byte> into)
-    {
-        if (!AccessOk(va)) return false;
-        while (into.Length > 0)
-        {
-            int inPage = (int)Math.Min((ulong)into.Length, MachineMemory.PageSize - (va & MachineMemory.PageMask));
-            if (!cpu.Translate(v.Cpu, va, AccessKind.Read, false, out ulong ma, out _) || !Memory.Contains(ma)) return false;
-            Memory.Read(ma, into[..inPage]);
-            into = into[inPage..];
-            va += (ulong)inPage;
-        }
-        return true;
-    }
-
-    /// <summary>Writes guest memory page by page; earlier pages stay written if a later one faults (as Xen).</summary>
-    public bool CopyToGuest(Vcpu v, ulong va, ReadOnlySpan<byte> data)
-    {
-        if (!AccessOk(va)) return false;
-        while (data.Length > 0)
-        {
-            int inPage = (int)Math.Min((ulong)data.Length, MachineMemory.PageSize - (va & MachineMemory.PageMask));
-            if (!cpu.Translate(v.Cpu, va, AccessKind.Write, false, out ulong ma, out _) || !Memory.Contains(ma)) return false;
-            Memory.Write(ma, data[..inPage]);
-            data = data[inPage..];
-            va += (ulong)inPage;
-        }
-        return true;
-    }
-
-    private bool ReadU64(Vcpu v, ulong va, out ulong value)
-    {
-        Span<byte> b = stackalloc byte[8];
-        bool ok = CopyFromGuest(v, va, b);
-        value = ok ? BinaryPrimitives.ReadUInt64LittleEndian(b) : 0;
-        return ok;
-    }
-
-    private bool ReadU32(Vcpu v, ulong va, out uint value)
-    {
-        Span<byte> b = stackalloc byte[4];
-        bool ok = CopyFromGuest(v, va, b);
-        value = ok ? BinaryPrimitives.ReadUInt32LittleEndian(b) : 0;
-        return ok;
-    }
-
-    private bool WriteU64(Vcpu v, ulong va, ulong value)
-    {
-        Span<byte> b = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
-        return CopyToGuest(v, va, b);
-    }
-
-    // ------------------------------------------------------------ console_io (xen/drivers/char/console.c)
-
-    private long ConsoleIo(Vcpu v, uint cmd, uint count, ulong buffer)
-    {
-        // Permission first: dom0 may use every command.
-        if (!Domain.IsHardwareDomain) return -Errno.EPERM;
-        switch (cmd)
-        {
-            case (uint)Abi.ConsoleIo.Write:
-            {
-                Span<byte> chunk = stackalloc byte[127];
-                ulong at = buffer;
-                while (count > 0)
-                {
-                    int n = (int)Math.Min(count, 127u);
-                    if (!CopyFromGuest(v, at, chunk[..n])) return -Errno.EFAULT;
-                    Serial.Guest(chunk[..n]);
-                    Trace.Console(chunk[..n]);
-                    at += (ulong)n;
-                    count -= (uint)n;
-                }
-                return 0;
-            }
-            case (uint)Abi.ConsoleIo.Read:
-                return count > int.MaxValue ? -Errno.E2BIG : 0;   // no serial input in the simulator
-            default:
-                return -Errno.ENOSYS;
-        }
-    }
-
-    // ------------------------------------------------------------ xen_version (xen/common/kernel.c)
-
-    private long XenVersion(Vcpu v, int cmd, ulong arg)
-    {
-        switch (cmd)
-        {
-            case (int)XenVer.Version:
-                return (XenIdentity.Major << 16) | XenIdentity.Minor;
-            case (int)XenVer.Extraversion:
-                return CopyString(v, arg, XenIdentity.ExtraVersion, 16);
-            case (int)XenVer.CompileInfo:
-            {
-                var info = new byte[XenCompileInfo.Layout.Size];
-                Ascii(XenIdentity.Compiler, info.AsSpan(XenCompileInfo.Layout.Compiler, 64));
-                Ascii(XenIdentity.CompileBy, info.AsSpan(XenCompileInfo.Layout.CompileBy, 16));
-                Ascii(XenIdentity.CompileDomain, info.AsSpan(XenCompileInfo.Layout.CompileDomain, 32));
-                Ascii(XenIdentity.CompileDate, info.AsSpan(XenCompileInfo.Layout.CompileDate, 32));
-                return CopyToGuest(v, arg, info) ? 0 : -Errno.EFAULT;
-            }
-            case (int)XenVer.Capabilities:
-                return CopyString(v, arg, XenIdentity.Capabilities, 1024);
-            case (int)XenVer.Changeset:
-                return CopyString(v, arg, XenIdentity.Changeset, 64);
-            case (int)XenVer.PlatformParameters:
-                return WriteU64(v, arg, HypervisorVirtStart) ? 0 : -Errno.EFAULT;
-            case (int)XenVer.GetFeatures:
-            {
-                Span<byte> fi = stackalloc byte[XenFeatureInfo.Layout.Size];
-                if (!CopyFromGuest(v, arg, fi)) return -Errno.EFAULT;
-                uint idx = BinaryPrimitives.ReadUInt32LittleEndian(fi[XenFeatureInfo.Layout.SubmapIdx..]);
-                if (idx != 0) return -Errno.EINVAL;
-                uint submap = XenIdentity.BaseFeatures;
-                if ((Domain.VmAssist & (1UL << (int)VmAssistType.PaeExtendedCr3)) != 0) submap |= XenIdentity.FeaturePaePgdirAbove4gb;
-                if (Domain.IsHardwareDomain) submap |= XenIdentity.FeatureDom0;
-                BinaryPrimitives.WriteUInt32LittleEndian(fi[XenFeatureInfo.Layout.Submap..], submap);
-                return CopyToGuest(v, arg, fi) ? 0 : -Errno.EFAULT;
-            }
-            case (int)XenVer.Pagesize:
-                return arg != 0 ? -Errno.EINVAL : MachineMemory.PageSize;
-            case (int)XenVer.GuestHandle:
-                return CopyToGuest(v, arg, new byte[16]) ? 0 : -Errno.EFAULT;
-            case (int)XenVer.Commandline:
-                return CopyString(v, arg, XenCommandLine, 1024);
-            case (int)XenVer.BuildId:
-            {
-                byte[] id = Convert.FromHexString(XenIdentity.BuildIdHex);
-                if (arg == 0) return id.Length;
-                if (!ReadU32(v, arg, out uint len)) return -Errno.EFAULT;
-                if (len == 0) return -Errno.EINVAL;
-                if (len < id.Length) return -Errno.ENOBUFS;
-                return CopyToGuest(v, arg + 4, id) ? id.Length : -Errno.EFAULT;
-            }
-            default:
-                return -Errno.ENOSYS;
-        }
-    }
-
-    private long CopyString(Vcpu v, ulong arg, string text, int size)
-    {
-        var buf = new byte[size];
-        Ascii(text, buf);
-        return CopyToGuest(v, arg, buf) ? 0 : -Errno.EFAULT;
-    }
-
-    private static void Ascii(string text, Span<byte> into)
-    {
-        int n = Math.Min(text.Length, into.Length - 1);
-        Encoding.ASCII.GetBytes(text.AsSpan(0, n), into);
-    }
-
-    // ------------------------------------------------------------ vm_assist (xen/common/domain.c)
-
-    public const ulong VmAssistValidMask = 0x1_0000_003F;
-
-    private long VmAssist(uint cmd, uint type)
-    {
-        if (type >= 64 || (VmAssistValidMask & (1UL << (int)type)) == 0) return -Errno.EINVAL;
-        switch (cmd)
-        {
-            case 0: Domain.VmAssist |= 1UL << (int)type; return 0;
-            case 1: Domain.VmAssist &= ~(1UL << (int)type); return 0;
-            default: return -Errno.ENOSYS;
-        }
-    }
 
     // ------------------------------------------------------------ multicall (xen/common/multicall.c)
 
@@ -283,18 +166,17 @@ public sealed partial class Hypervisor
         inMulticall = true;
         try
         {
-            Span<byte> entry = stackalloc byte[MulticallEntry.Layout.Size];
             for (uint i = 0; i < count && i < MaxMulticallEntries; i++)
             {
                 ulong at = list + i * (ulong)MulticallEntry.Layout.Size;
-                if (!CopyFromGuest(v, at, entry)) return -Errno.EFAULT;
-                ulong op = BinaryPrimitives.ReadUInt64LittleEndian(entry);
-                static ulong Arg(ReadOnlySpan<byte> e, int k) => BinaryPrimitives.ReadUInt64LittleEndian(e[(MulticallEntry.Layout.Args + 8 * k)..]);
-                ulong a1 = Arg(entry, 0), a2 = Arg(entry, 1), a3 = Arg(entry, 2), a4 = Arg(entry, 3), a5 = Arg(entry, 4);
+                if (!Guest.TryRead(v, at, out MulticallEntry entry)) return -Errno.EFAULT;
+                Debug.Assert(entry.Args.Length >= 5);
+                ulong op = entry.Op;
+                ulong a1 = entry.Args[0], a2 = entry.Args[1], a3 = entry.Args[2], a4 = entry.Args[3], a5 = entry.Args[4];
                 long? result = op == (ulong)Hypercall.Iret ? -Errno.ENOSYS : Dispatch(v, op, a1, a2, a3, a4, a5);
                 Trace.Hypercall(v.Id, op, a1, a2, a3, result);
                 HypercallLog?.Add(new HypercallRecord(v.Id, op, [a1, a2, a3, a4, a5], result));
-                if (!WriteU64(v, at + (ulong)MulticallEntry.Layout.Result, unchecked((ulong)(result ?? 0)))) return -Errno.EFAULT;
+                if (!Guest.WriteU64(v, at + (ulong)MulticallEntry.Layout.Result, unchecked((ulong)(result ?? 0)))) return -Errno.EFAULT;
                 if (Domain.IsShuttingDown || v.Blocked) break;
             }
             return 0;

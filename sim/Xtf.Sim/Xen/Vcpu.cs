@@ -6,7 +6,7 @@ namespace Xtf.Sim.Xen;
 /// <summary>One trap_info slot as set_trap_table stores it.</summary>
 public readonly record struct TrapEntry(byte Flags, ushort Cs, ulong Address);
 
-/// <summary>Per-vCPU state Xen keeps (spec §4.1), beside the registers.</summary>
+/// <summary>Per-vCPU state Xen keeps (docs/pv-abi.md §4.1), beside the registers.</summary>
 public sealed class Vcpu
 {
     public const ulong DefaultPeriodNs = 10_000_000;
@@ -37,7 +37,7 @@ public sealed class Vcpu
     /// <summary>Runnable and on its pCPU: the simulator may interpret it.</summary>
     public bool OnPcpu => Runnable && StartsAt is null;
 
-    // runstate (spec §2.3, §4.6)
+    // runstate (docs/pv-abi.md §2.3, §4.6)
     public RunState Runstate { get; private set; } = RunState.Offline;
     public ulong RunstateEntryTime { get; private set; }
     public ulong[] RunstateTime { get; } = new ulong[4];
@@ -52,7 +52,7 @@ public sealed class Vcpu
         RunstateEntryTime = now;
     }
 
-    // timers (spec §6)
+    // timers (docs/pv-abi.md §6)
     public ulong PeriodNs { get; set; } = DefaultPeriodNs;
     public ulong PeriodicLastEvent { get; set; }
     public ulong? PeriodicDeadline { get; set; }

@@ -22,7 +22,7 @@ public static class XenIdentity
     public const string Capabilities = "xen-3.0-x86_64 hvm-3.0-x86_32 hvm-3.0-x86_32p hvm-3.0-x86_64 ";
     public const string XenCommandLineBase = "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all noreboot console_timestamps=boot";
 
-    /// <summary>XENVER_get_features submap 0 for a 64-bit PV guest (spec §9), before the dom0 and pae bits.</summary>
+    /// <summary>XENVER_get_features submap 0 for a 64-bit PV guest (docs/pv-abi.md §9), before the dom0 and pae bits.</summary>
     public const uint BaseFeatures = 0x000220E0;
     public const uint FeatureDom0 = 1u << 11;
     public const uint FeaturePaePgdirAbove4gb = 1u << 4;

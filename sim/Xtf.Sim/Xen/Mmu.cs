@@ -1,16 +1,38 @@
-using System.Buffers.Binary;
+using System.Diagnostics;
 using Xtf.Abi;
 using Xtf.Sim.Cpu;
 using Xtf.Sim.Memory;
 
 namespace Xtf.Sim.Xen;
 
-public sealed partial class Hypervisor
+/// <summary>
+/// Memory management and page-type tracking (xen/arch/x86/mm.c, xen/common/memory.c): which
+/// frames are the domain's page tables, mmu_update, update_va_mapping, memory_op. Invariants: a
+/// frame is a page table of one level only; a page-table frame is never mapped writable by an
+/// update that passed validation.
+/// </summary>
+public sealed class Mmu
 {
-    private const ulong PtePresent = 1, PteRw = 2, PteAddressMask = 0x000F_FFFF_FFFF_F000;
+    private const ulong PtePresent = 1, PteRw = 2, PtePse = 0x80, PteAddressMask = 0x000F_FFFF_FFFF_F000;
+    private const int EntriesPerTable = 512;
+    /// <summary>Requests one mmu_update handles before it stops (Xen would preempt and continue).</summary>
+    private const uint MaxRequests = 4096;
 
     /// <summary>MMU_PT_UPDATE_NO_TRANSLATE (public xen.h, 4.11 on): command 3.</summary>
     private const int MmuPtUpdateNoTranslate = 3;
+
+    private readonly Domain domain;
+    private readonly GuestMemory guest;
+    private readonly X86Interpreter cpu;
+
+    public Mmu(Domain domain, GuestMemory guest, X86Interpreter interpreter)
+    {
+        this.domain = domain;
+        this.guest = guest;
+        cpu = interpreter;
+    }
+
+    private MachineMemory Memory => domain.Memory;
 
     /// <summary>Frames the domain's page tables occupy, by level (4 = L4), found by walking from each vCPU's CR3.</summary>
     public Dictionary<ulong, int> PageTableFrames { get; } = new();
@@ -23,7 +45,7 @@ public sealed partial class Hypervisor
         foreach (var (frame, level) in PageTableFrames)
         {
             if (level != 1) continue;
-            for (int i = 0; i < 512; i++)
+            for (int i = 0; i < EntriesPerTable; i++)
             {
                 ulong e = Memory.ReadU64((frame << 12) + (ulong)(8 * i));
                 if ((e & (PtePresent | PteRw)) == (PtePresent | PteRw) && (e & PteAddressMask) >> 12 == mfn) return true;
@@ -32,26 +54,39 @@ public sealed partial class Hypervisor
         return false;
     }
 
-    /// <summary>Records the page-table frames reachable from <paramref name="cr3"/> (bounded walk).</summary>
+    /// <summary>Records the page-table frames reachable from <paramref name="cr3"/> (bounded walk: four levels).</summary>
     public void DiscoverPageTables(ulong cr3)
     {
         void Walk(ulong mfn, int level)
         {
             if (level < 1 || !Memory.Contains(mfn << 12) || !PageTableFrames.TryAdd(mfn, level) || level == 1) return;
-            int entries = level == 4 ? 256 : 512;            // L4 slots from 256 up belong to Xen
+            int entries = level == 4 ? 256 : EntriesPerTable;            // L4 slots from 256 up belong to Xen
             for (int i = 0; i < entries; i++)
             {
                 ulong e = Memory.ReadU64((mfn << 12) + (ulong)(8 * i));
-                if ((e & PtePresent) == 0 || (level <= 3 && (e & 0x80) != 0)) continue;
+                if ((e & PtePresent) == 0 || (level <= 3 && (e & PtePse) != 0)) continue;
                 Walk((e & PteAddressMask) >> 12, level - 1);
             }
         }
         Walk(cr3 >> 12, 4);
     }
 
+    /// <summary>
+    /// get_page_type: a frame can take a special type (a descriptor table when <paramref name="level"/>
+    /// is 0, a page table of that level otherwise) only if the domain owns it and no writable
+    /// mapping of it exists; a frame already typed as that page-table level qualifies.
+    /// </summary>
+    public bool CanBeTyped(ulong mfn, int level)
+    {
+        Debug.Assert(level is >= 0 and <= 4);
+        if (!domain.M2p.ContainsKey(mfn)) return false;
+        if (PageTableFrames.TryGetValue(mfn, out int existing)) return existing == level;
+        return !IsMappedWritable(mfn);
+    }
+
     // ------------------------------------------------------------ memory_op (xen/common/memory.c)
 
-    private long MemoryOp(Vcpu v, ulong cmdWord, ulong arg)
+    public long MemoryOp(Vcpu v, ulong cmdWord, ulong arg)
     {
         int cmd = (int)(cmdWord & 0x3F);
         switch (cmd)
@@ -61,12 +96,12 @@ public sealed partial class Hypervisor
             case (int)Abi.MemoryOp.MaximumGpfn:
             {
                 Span<byte> d = stackalloc byte[2];
-                if (!CopyFromGuest(v, arg, d)) return -Errno.EFAULT;
-                ushort domid = BinaryPrimitives.ReadUInt16LittleEndian(d);
-                if (!FindDomain(domid)) return -Errno.ESRCH;
+                if (!guest.CopyFromGuest(v, arg, d)) return -Errno.EFAULT;
+                ushort domid = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(d);   // a domid_t
+                if (!domain.Is(domid)) return -Errno.ESRCH;
                 return cmd switch
                 {
-                    (int)Abi.MemoryOp.CurrentReservation => Domain.P2m.Length,
+                    (int)Abi.MemoryOp.CurrentReservation => domain.P2m.Length,
                     (int)Abi.MemoryOp.MaximumReservation => 0xFFFF_FFFFL,
                     _ => 0,          // a PV domain has no gpfn space beyond its p2m
                 };
@@ -82,9 +117,9 @@ public sealed partial class Hypervisor
 
     // ------------------------------------------------------------ update_va_mapping (xen/arch/x86/mm.c)
 
-    private long UpdateVaMapping(Vcpu v, ulong va, ulong pte, ulong flags)
+    public long UpdateVaMapping(Vcpu v, ulong va, ulong pte, ulong flags)
     {
-        if (!IsCanonical(va)) return -Errno.EINVAL;
+        if (!GuestMemory.IsCanonical(va)) return -Errno.EINVAL;
         if (!FindL1Entry(v.Cpu.Cr3, va, out ulong entryAddress)) return -Errno.EINVAL;
         long rc = ValidateL1Entry(pte);
         if (rc != 0) return rc;
@@ -101,7 +136,7 @@ public sealed partial class Hypervisor
         {
             int index = (int)((va >> (12 + 9 * (level - 1))) & 0x1FF);
             ulong e = Memory.ReadU64(table + (ulong)(8 * index));
-            if ((e & PtePresent) == 0 || (e & 0x80) != 0)
+            if ((e & PtePresent) == 0 || (e & PtePse) != 0)
             {
                 entryAddress = 0;
                 return false;
@@ -117,24 +152,22 @@ public sealed partial class Hypervisor
     {
         if ((pte & PtePresent) == 0) return 0;
         ulong mfn = (pte & PteAddressMask) >> 12;
-        if (!Domain.Owns(mfn)) return -Errno.EINVAL;
+        if (!domain.Owns(mfn)) return -Errno.EINVAL;
         if ((pte & PteRw) != 0 && IsPageTableFrame(mfn)) return -Errno.EBUSY;   // the writable type cannot be taken (measured -EBUSY)
         return 0;
     }
 
     // ------------------------------------------------------------ mmu_update (xen/arch/x86/mm.c)
 
-    private long MmuUpdate(Vcpu v, ulong requests, uint count, ulong doneAddress, uint foreignDom)
+    public long MmuUpdate(Vcpu v, ulong requests, uint count, ulong doneAddress, uint foreignDom)
     {
-        if (foreignDom != DomId.Self && foreignDom != Domain.Id) return -Errno.ESRCH;
-        Span<byte> req = stackalloc byte[Abi.MmuUpdate.Layout.Size];
+        if (foreignDom != DomId.Self && foreignDom != domain.Id) return -Errno.ESRCH;
         uint done = 0;
         long rc = 0;
-        for (; done < count && done < 4096; done++)
+        for (; done < count && done < MaxRequests; done++)
         {
-            if (!CopyFromGuest(v, requests + done * (ulong)Abi.MmuUpdate.Layout.Size, req)) { rc = -Errno.EFAULT; break; }
-            ulong ptr = BinaryPrimitives.ReadUInt64LittleEndian(req[Abi.MmuUpdate.Layout.Ptr..]);
-            ulong val = BinaryPrimitives.ReadUInt64LittleEndian(req[Abi.MmuUpdate.Layout.Val..]);
+            if (!guest.TryRead(v, requests + done * (ulong)Abi.MmuUpdate.Layout.Size, out Abi.MmuUpdate req)) { rc = -Errno.EFAULT; break; }
+            ulong ptr = req.Ptr, val = req.Val;
             switch ((int)(ptr & 7))                          // the command is the low 3 bits (entries are 8-byte aligned)
             {
                 case (int)MmuUpdateCmd.NormalPtUpdate:
@@ -151,8 +184,8 @@ public sealed partial class Hypervisor
                 case (int)MmuUpdateCmd.MachphysUpdate:
                 {
                     ulong mfn = ptr >> 12;
-                    if (!Domain.M2p.ContainsKey(mfn)) { rc = -Errno.EINVAL; break; }
-                    Domain.M2p[mfn] = val;
+                    if (!domain.M2p.ContainsKey(mfn)) { rc = -Errno.EINVAL; break; }
+                    domain.M2p[mfn] = val;
                     break;
                 }
                 default:
@@ -162,12 +195,7 @@ public sealed partial class Hypervisor
             if (rc != 0) break;
         }
         cpu.FlushTlb();
-        if (doneAddress != 0)
-        {
-            Span<byte> d = stackalloc byte[4];
-            BinaryPrimitives.WriteUInt32LittleEndian(d, done);
-            if (!CopyToGuest(v, doneAddress, d)) return -Errno.EFAULT;
-        }
+        if (doneAddress != 0 && !guest.WriteU32(v, doneAddress, done)) return -Errno.EFAULT;
         return rc;
     }
 }

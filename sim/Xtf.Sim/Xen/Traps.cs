@@ -4,78 +4,57 @@ using Xtf.Sim.Cpu;
 
 namespace Xtf.Sim.Xen;
 
-public sealed partial class Hypervisor
+/// <summary>
+/// Traps, callbacks and their delivery to a 64-bit PV guest (xen/arch/x86/pv/traps.c,
+/// pv/callback.c, pv/iret.c, traps.c, x86_64/entry.S): the virtual IDT, the callback entry points,
+/// iret, and the bounce frame that enters the guest's handler for an exception, an NMI or an event
+/// upcall. Privileged instructions are emulated by <see cref="PrivilegedOps"/> before a #GP(0) is
+/// delivered.
+/// </summary>
+public sealed class Traps
 {
-    private const ulong FlagIf = 1UL << 9, FlagTf = 1UL << 8, FlagNt = 1UL << 14, FlagRf = 1UL << 16,
+    internal const ulong FlagIf = 1UL << 9, FlagTf = 1UL << 8, FlagNt = 1UL << 14, FlagRf = 1UL << 16,
         FlagVm = 1UL << 17, FlagAc = 1UL << 18, FlagIopl = 3UL << 12;
     private const ushort KernelCs = 0xE033, KernelSs = 0xE02B;
+    /// <summary>trap_info entries one set_trap_table reads before it stops (Xen would preempt and continue).</summary>
+    private const int MaxTrapInfoEntries = 4096;
 
-    // ------------------------------------------------------------ vcpu_info access
+    private readonly Domain domain;
+    private readonly GuestMemory guest;
+    private readonly VcpuInfoArea vcpuInfo;
+    private readonly DomainLifecycle lifecycle;
+    private readonly PrivilegedOps privilegedOps;
+    private readonly SimTrace trace;
+    private readonly SerialLog serial;
 
-    private readonly Dictionary<int, byte[]> dummyVcpuInfo = new();
-
-    private Span<byte> VcpuInfo(Vcpu v)
+    public Traps(Domain domain, GuestMemory guest, VcpuInfoArea vcpuInfo, DomainLifecycle lifecycle, PrivilegedOps privilegedOps, SimTrace trace, SerialLog serial)
     {
-        if (v.VcpuInfo is { } ma) return Memory.Span(ma, VcpuInfoLayout.Size);
-        if (!dummyVcpuInfo.TryGetValue(v.Id, out var dummy)) dummyVcpuInfo[v.Id] = dummy = new byte[VcpuInfoLayout.Size];
-        return dummy;
-    }
-
-    private static class VcpuInfoLayout
-    {
-        public const int Size = 64, UpcallPending = 0, UpcallMask = 1, PendingSel = 8, Cr2 = 16;
-    }
-
-    private void NoteVcpuInfoWrite(Vcpu v)
-    {
-        if (v.VcpuInfo is { } ma) Memory.NoteWrite(ma >> 12);
-    }
-
-    public bool UpcallPending(Vcpu v) => VcpuInfo(v)[VcpuInfoLayout.UpcallPending] != 0;
-    public bool UpcallMasked(Vcpu v) => VcpuInfo(v)[VcpuInfoLayout.UpcallMask] != 0;
-
-    public void SetUpcallMask(Vcpu v, bool masked)
-    {
-        VcpuInfo(v)[VcpuInfoLayout.UpcallMask] = masked ? (byte)1 : (byte)0;
-        NoteVcpuInfoWrite(v);
-    }
-
-    public void SetUpcallPending(Vcpu v, bool pending)
-    {
-        VcpuInfo(v)[VcpuInfoLayout.UpcallPending] = pending ? (byte)1 : (byte)0;
-        NoteVcpuInfoWrite(v);
-    }
-
-    private ulong PendingSel(Vcpu v) => BinaryPrimitives.ReadUInt64LittleEndian(VcpuInfo(v)[VcpuInfoLayout.PendingSel..]);
-
-    private void SetPendingSel(Vcpu v, ulong sel)
-    {
-        BinaryPrimitives.WriteUInt64LittleEndian(VcpuInfo(v)[VcpuInfoLayout.PendingSel..], sel);
-        NoteVcpuInfoWrite(v);
-    }
-
-    private void SetCr2(Vcpu v, ulong cr2)
-    {
-        BinaryPrimitives.WriteUInt64LittleEndian(VcpuInfo(v)[VcpuInfoLayout.Cr2..], cr2);
-        NoteVcpuInfoWrite(v);
+        this.domain = domain;
+        this.guest = guest;
+        this.vcpuInfo = vcpuInfo;
+        this.lifecycle = lifecycle;
+        this.privilegedOps = privilegedOps;
+        this.trace = trace;
+        this.serial = serial;
     }
 
     // ------------------------------------------------------------ set_trap_table (xen/arch/x86/pv/callback.c)
 
-    private long SetTrapTable(Vcpu v, ulong traps)
+    public long SetTrapTable(Vcpu v, ulong traps)
     {
         if (traps == 0)
         {
             Array.Clear(v.Traps);
             return 0;
         }
+        // Decoded in place at TrapInfo's layout offsets: no record per entry on the boot path.
         Span<byte> e = stackalloc byte[TrapInfo.Layout.Size];
-        for (int i = 0; i < 4096; i++)    // bounded: Xen would preempt and continue
+        for (int i = 0; i < MaxTrapInfoEntries; i++)
         {
-            if (!CopyFromGuest(v, traps, e)) return -Errno.EFAULT;
+            if (!guest.CopyFromGuest(v, traps, e)) return -Errno.EFAULT;
             ulong address = BinaryPrimitives.ReadUInt64LittleEndian(e[TrapInfo.Layout.Address..]);
             if (address == 0) break;
-            if (!IsCanonical(address)) return -Errno.EINVAL;
+            if (!GuestMemory.IsCanonical(address)) return -Errno.EINVAL;
             ushort cs = BinaryPrimitives.ReadUInt16LittleEndian(e[TrapInfo.Layout.Cs..]);
             if ((cs & 3) == 0) cs |= 3;    // 64-bit PV kernels run in ring 3
             v.Traps[e[TrapInfo.Layout.Vector]] = new TrapEntry(e[TrapInfo.Layout.Flags], cs, address);
@@ -86,26 +65,24 @@ public sealed partial class Hypervisor
 
     // ------------------------------------------------------------ set_callbacks / callback_op (xen/arch/x86/pv/callback.c)
 
-    private long SetCallbacks(Vcpu v, ulong eventAddress, ulong failsafeAddress, ulong syscallAddress)
+    public long SetCallbacks(Vcpu v, ulong eventAddress, ulong failsafeAddress, ulong syscallAddress)
     {
-        if (IsCanonical(eventAddress)) v.EventCallback = eventAddress;
-        if (IsCanonical(failsafeAddress)) v.FailsafeCallback = failsafeAddress;
-        if (IsCanonical(syscallAddress)) v.SyscallCallback = syscallAddress;
+        if (GuestMemory.IsCanonical(eventAddress)) v.EventCallback = eventAddress;
+        if (GuestMemory.IsCanonical(failsafeAddress)) v.FailsafeCallback = failsafeAddress;
+        if (GuestMemory.IsCanonical(syscallAddress)) v.SyscallCallback = syscallAddress;
         return 0;
     }
 
-    private long CallbackOp(Vcpu v, int cmd, ulong arg)
+    public long CallbackOp(Vcpu v, int cmd, ulong arg)
     {
-        Span<byte> b = stackalloc byte[16];
         switch (cmd)
         {
             case 0:   // CALLBACKOP_register
             {
-                if (!CopyFromGuest(v, arg, b)) return -Errno.EFAULT;
-                ushort type = BinaryPrimitives.ReadUInt16LittleEndian(b);
-                ulong address = BinaryPrimitives.ReadUInt64LittleEndian(b[8..]);
-                if (!IsCanonical(address)) return -Errno.EINVAL;
-                switch (type)
+                if (!guest.TryRead(v, arg, out CallbackRegister r)) return -Errno.EFAULT;
+                ulong address = r.Address;
+                if (!GuestMemory.IsCanonical(address)) return -Errno.EINVAL;
+                switch (r.Type)
                 {
                     case 0: v.EventCallback = address; return 0;
                     case 1: v.FailsafeCallback = address; return 0;
@@ -117,9 +94,8 @@ public sealed partial class Hypervisor
             }
             case 1:   // CALLBACKOP_unregister
             {
-                if (!CopyFromGuest(v, arg, b[..4])) return -Errno.EFAULT;
-                ushort type = BinaryPrimitives.ReadUInt16LittleEndian(b);
-                return type switch
+                if (!guest.TryRead(v, arg, out CallbackUnregister u)) return -Errno.EFAULT;
+                return u.Type switch
                 {
                     0 or 1 or 2 or 5 or 7 => -Errno.EINVAL,
                     4 => UnregisterNmi(v),
@@ -139,29 +115,27 @@ public sealed partial class Hypervisor
 
     // ------------------------------------------------------------ iret (xen/arch/x86/pv/iret.c)
 
-    private long? Iret(Vcpu v)
+    public long? Iret(Vcpu v)
     {
-        // struct iret_context: rax, r11, rcx, flags, rip, cs, rflags, rsp, ss (lowest first).
         var c = v.Cpu;
-        Span<byte> f = stackalloc byte[9 * 8];
-        if (!CopyFromGuest(v, c[Reg.Rsp], f))
+        if (!guest.TryRead(v, c[Reg.Rsp], out IretContext frame))
         {
-            CrashDomain(v, "iret: cannot read the frame");
+            lifecycle.Crash(v, "iret: cannot read the frame");
             return null;
         }
-        static ulong Q(ReadOnlySpan<byte> frame, int i) => BinaryPrimitives.ReadUInt64LittleEndian(frame[(8 * i)..]);
-        ulong rax = Q(f, 0), r11 = Q(f, 1), rcx = Q(f, 2), flags = Q(f, 3), rip = Q(f, 4), cs = Q(f, 5), rflags = Q(f, 6), rsp = Q(f, 7), ss = Q(f, 8);
+        ulong rax = frame.Rax, r11 = frame.R11, rcx = frame.Rcx, flags = frame.Flags, rip = frame.Rip, cs = frame.Cs,
+            rflags = frame.Rflags, rsp = frame.Rsp, ss = frame.Ss;
         c.Rip = rip;
         c.Cs = (ushort)(cs | 3);
         c.Rflags = (rflags & ~(FlagIopl | FlagVm)) | FlagIf;
         c[Reg.Rsp] = rsp;
         c.Ss = (ushort)(ss | 3);
-        if ((flags & 0x100) == 0)   // !VGCF_in_syscall
+        if ((flags & IretContext.InSyscall) == 0)
         {
             c[Reg.R11] = r11;
             c[Reg.Rcx] = rcx;
         }
-        SetUpcallMask(v, (rflags & FlagIf) == 0);
+        vcpuInfo.SetUpcallMask(v, (rflags & FlagIf) == 0);
         c[Reg.Rax] = rax;
         v.InNmi = false;                       // iret ends NMI delivery (async_exception_cleanup)
         return null;
@@ -189,26 +163,26 @@ public sealed partial class Hypervisor
                 c.Rip -= 2;
             }
         }
-        else if (vector == 13 && hasError && error == 0 && EmulatePrivilegedOp(v))
+        else if (vector == 13 && hasError && error == 0 && privilegedOps.Emulate(v))
             return;        // do_general_protection: Xen emulates what it can before injecting #GP(0)
         if (vector == 14)
         {
             error &= ~4u;   // Xen shows a kernel-mode fault without the user bit (measured)
             v.GuestCr2 = e.Cr2;
-            SetCr2(v, e.Cr2);
+            vcpuInfo.SetCr2(v, e.Cr2);
         }
-        Trace.Exception(v.Id, vector, hasError ? error : null, c.Rip, e.Detail);
+        trace.Exception(v.Id, vector, hasError ? error : null, c.Rip, e.Detail);
 
         var trap = v.Traps[vector];
         if (trap.Address == 0)
         {
-            Serial.Xen($"d{Domain.Id}v{v.Id} Unhandled: vec {vector}, {VectorName(vector)}[{(hasError ? error : 0xFFFFFFFF):x4}]");
-            CrashDomain(v, null);
+            serial.Xen($"d{domain.Id}v{v.Id} Unhandled: vec {vector}, {VectorName(vector)}[{(hasError ? error : 0xFFFFFFFF):x4}]");
+            lifecycle.Crash(v, null);
             return;
         }
         bool fault = vector is not (3 or 4) && !e.SoftwareInterrupt;
         if (!BounceFrame(v, c.Rip, hasError ? error : null, fault, trap.Cs, trap.Address, (trap.Flags & 4) != 0))
-            CrashDomain(v, "create_bounce_frame: cannot write the guest stack");
+            lifecycle.Crash(v, "create_bounce_frame: cannot write the guest stack");
     }
 
     /// <summary>
@@ -218,7 +192,7 @@ public sealed partial class Hypervisor
     private bool BounceFrame(Vcpu v, ulong rip, uint? error, bool fault, ushort handlerCs, ulong handler, bool maskEvents)
     {
         var c = v.Cpu;
-        bool mask = UpcallMasked(v);
+        bool mask = vcpuInfo.UpcallMasked(v);
         ulong rflags = c.Rflags & ~(FlagIf | FlagIopl);
         if (!mask) rflags |= FlagIf;
         if (fault) rflags |= FlagRf;
@@ -230,49 +204,49 @@ public sealed partial class Hypervisor
         ulong sp = (c[Reg.Rsp] & ~15UL) - (ulong)(8 * words.Length);
         Span<byte> frame = stackalloc byte[8 * 8];
         for (int i = 0; i < words.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(frame[(8 * i)..], words[i]);
-        if (!CopyToGuest(v, sp, frame[..(8 * words.Length)])) return false;
+        if (!guest.CopyToGuest(v, sp, frame[..(8 * words.Length)])) return false;
 
         c[Reg.Rsp] = sp;
         c.Rip = handler;
         c.Cs = (ushort)(handlerCs | 3);
         c.Ss = KernelSs;
         c.Rflags = (c.Rflags & ~(FlagTf | FlagNt | FlagRf | FlagAc | FlagVm)) | FlagIf;
-        if (maskEvents) SetUpcallMask(v, true);
+        if (maskEvents) vcpuInfo.SetUpcallMask(v, true);
         return true;
     }
 
     /// <summary>
     /// On return to the guest: a pending NMI first, through trap 2 (dropped when no handler is
     /// registered; held while an earlier NMI has not returned through iret), then an event upcall
-    /// if one is pending and not masked (spec §7.10).
+    /// if one is pending and not masked (docs/pv-abi.md §7.10).
     /// </summary>
     public void DeliverPendingUpcall(Vcpu v)
     {
-        if (v.NmiPending && v.Initialised && !v.InNmi && !Domain.IsShuttingDown)
+        if (v.NmiPending && v.Initialised && !v.InNmi && !domain.IsShuttingDown)
         {
             v.NmiPending = false;
             var nmi = v.Traps[2];
             if (nmi.Address != 0)
             {
-                Trace.Exception(v.Id, 2, null, v.Cpu.Rip, "nmi");
+                trace.Exception(v.Id, 2, null, v.Cpu.Rip, "nmi");
                 if (!BounceFrame(v, v.Cpu.Rip, null, fault: false, nmi.Cs, nmi.Address, (nmi.Flags & 4) != 0))
                 {
-                    CrashDomain(v, "NMI: cannot write the guest stack");
+                    lifecycle.Crash(v, "NMI: cannot write the guest stack");
                     return;
                 }
                 v.InNmi = true;
                 return;
             }
         }
-        if (Domain.IsShuttingDown || !UpcallPending(v) || UpcallMasked(v)) return;
+        if (domain.IsShuttingDown || !vcpuInfo.UpcallPending(v) || vcpuInfo.UpcallMasked(v)) return;
         if (v.EventCallback == 0)
         {
-            CrashDomain(v, "event upcall with no event callback registered");
+            lifecycle.Crash(v, "event upcall with no event callback registered");
             return;
         }
-        Trace.Upcall(v.Id, v.Cpu.Rip);
+        trace.Upcall(v.Id, v.Cpu.Rip);
         if (!BounceFrame(v, v.Cpu.Rip, null, fault: false, KernelCs, v.EventCallback, maskEvents: true))
-            CrashDomain(v, "event upcall: cannot write the guest stack");
+            lifecycle.Crash(v, "event upcall: cannot write the guest stack");
     }
 
     private static string VectorName(int vector) => vector switch

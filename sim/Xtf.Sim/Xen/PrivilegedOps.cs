@@ -3,8 +3,23 @@ using Xtf.Sim.Cpu;
 
 namespace Xtf.Sim.Xen;
 
-public sealed partial class Hypervisor
+/// <summary>
+/// Privileged-instruction emulation for a 64-bit PV guest kernel (xen/arch/x86/pv/emul-priv-op.c):
+/// what Xen emulates when the guest's ring-3 kernel executes an instruction only ring 0 may.
+/// </summary>
+public sealed class PrivilegedOps
 {
+    private readonly X86Interpreter cpu;
+    private readonly VcpuInfoArea vcpuInfo;
+    private readonly SimTrace trace;
+
+    public PrivilegedOps(X86Interpreter interpreter, VcpuInfoArea vcpuInfo, SimTrace trace)
+    {
+        cpu = interpreter;
+        this.vcpuInfo = vcpuInfo;
+        this.trace = trace;
+    }
+
     /// <summary>
     /// CR0 as a 64-bit PV guest reads it: the host's CR0 without TS (PE MP ET NE WP AM PG), with
     /// the guest's own virtual TS or'd in. Measured on Xen 4.17.7 under QEMU -cpu max: 0x80050033.
@@ -26,7 +41,7 @@ public sealed partial class Hypervisor
     /// mov from CR0/CR2/CR3/CR4 and mov to CR2, in guest kernel mode. Anything else returns
     /// false and the caller injects the #GP, as Xen does for what it cannot emulate.
     /// </summary>
-    private bool EmulatePrivilegedOp(Vcpu v)
+    public bool Emulate(Vcpu v)
     {
         var c = v.Cpu;
         // Fetch and decode with the guest's execute permission; an unfetchable or other
@@ -58,12 +73,12 @@ public sealed partial class Hypervisor
             {
                 case 2:
                     v.GuestCr2 = value;
-                    SetCr2(v, value);
+                    vcpuInfo.SetCr2(v, value);
                     break;
                 default: return false;                           // not modelled: the #GP is delivered
             }
         }
-        Trace.Exception(v.Id, 13, 0, c.Rip, "emulated " + ins.Code);
+        trace.Exception(v.Id, 13, 0, c.Rip, "emulated " + ins.Code);
         c.Rip = ins.NextIP;
         return true;
     }
