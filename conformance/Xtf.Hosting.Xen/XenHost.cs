@@ -22,7 +22,7 @@ public sealed record XenHostOptions
 /// <summary>
 /// Boots a kernel as dom0 of real Xen under qemu-system-x86_64 (multiboot: Xen as -kernel, the
 /// test kernel as the first module), watches the serial log for the end of the run, and kills
-/// QEMU by its own PID. The recipe and its timings are in shared/spec/real-xen-in-qemu.md.
+/// QEMU by its own PID. The QEMU command line is in docs/architecture.md ("Real Xen").
 /// </summary>
 public sealed class XenHost : ITestHost
 {

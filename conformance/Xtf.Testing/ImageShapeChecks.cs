@@ -6,7 +6,7 @@ using Xtf.Guest;
 namespace Xtf.Testing;
 
 /// <summary>
-/// The shape real-xen-in-qemu.md measured as accepted by Xen 4.17's dom0 builder, checked on one
+/// The shape measured as accepted (docs/dom0.md §2.2) by Xen 4.17's dom0 builder, checked on one
 /// generated kernel: one RWX PT_LOAD at VA = PA = 0x100000, a PT_NOTE inside it, Xen's notes, a jmp
 /// at the entry and a poisoned hypercall page. The generator's tests apply these to hand-written
 /// kernels, each suite's tests to every kernel of the suite.
