@@ -80,17 +80,7 @@ public sealed class CodeDecodeTests
         // Xen's event frame is rcx, r11, rip, cs, rflags, rsp, ss. The iret stub pushes rcx, r11, rax
         // itself, so at the jmp the callback must have dropped rcx and r11 and pushed the iret flags:
         // rsp is 8 above its value at entry, and every register it saved is restored.
-        var image = Kernels.Build(g =>
-        {
-            var x = g.Var("x");
-            var cb = g.EventCallback("cb", () =>
-            {
-                g.Set(x, x + 1);
-                g.If(x == 2, () => g.Print("two %d\n", x));
-            });
-            g.SetEventCallback(cb);
-            g.Success();
-        });
+        var image = Kernels.Corpus("event-callback");
         var k = new LoadedKernel(image);
         var code = k.Decode();
         int at = code.FindIndex(i => i.IP == image.Symbols["cb"]);
