@@ -14,7 +14,7 @@ namespace Xtf.Suite.Pv.Tests;
 /// </summary>
 public sealed class PvSuiteTests
 {
-    private static readonly TestCatalog Catalog = TestCatalog.FromAssemblies(typeof(Example).Assembly);
+    private static TestCatalog Catalog => SuiteKernels.Catalog;
 
     private static IEnumerable<TestCaseData> For(string host) =>
         Catalog.Cases.Select(c => new TestCaseData(c.FullName)

@@ -9,7 +9,7 @@ namespace Xtf.Suite.Pv.Tests.Simulator;
 [NonParallelizable]
 public sealed class ReuseTests
 {
-    private static readonly TestCatalog Catalog = TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly);
+    private static TestCatalog Catalog => SuiteKernels.Catalog;
 
     [Test]
     public void ARunIsTheSameWhateverRanBeforeIt()

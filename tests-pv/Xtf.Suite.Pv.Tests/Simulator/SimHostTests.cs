@@ -10,7 +10,7 @@ namespace Xtf.Suite.Pv.Tests.Simulator;
 [Parallelizable(ParallelScope.All)]
 public sealed class SimHostTests
 {
-    private static readonly TestCatalog Catalog = TestCatalog.FromAssemblies(typeof(Xtf.Suite.Pv.Example).Assembly);
+    private static TestCatalog Catalog => SuiteKernels.Catalog;
 
     private static TestOutcome Sim(KernelImage k, ulong seed = SimOptions.DefaultSeed, long budget = 200_000_000, int vcpus = 1) =>
         Sim(k.Name, k.Bytes, seed, budget, vcpus);

@@ -1,8 +1,8 @@
 using Xtf.Guest;
 
-namespace Xtf.Suite.Pv.Tests.Images;
+namespace Xtf.Suite.Pv.Tests;
 
-/// <summary>The suite's kernels, each built once per test run.</summary>
+/// <summary>The suite's one catalogue for every test here, and its kernels, each built once per test run.</summary>
 internal static class SuiteKernels
 {
     private static readonly Lazy<TestCatalog> LazyCatalog =
