@@ -11,9 +11,6 @@ public sealed record TestCase(XtfTest Test, Environments Environment)
     public KernelImage Build() => KernelBuilder.Build(Test, Environment);
 }
 
-/// <summary>One suite assembly found by <see cref="TestCatalog.Discover"/>.</summary>
-public sealed record SuiteInfo(string Name, string Description, Assembly Assembly);
-
 /// <summary>The tests found in suite assemblies, in a stable order.</summary>
 public sealed class TestCatalog
 {
@@ -32,9 +29,6 @@ public sealed class TestCatalog
 
     public IReadOnlyList<TestCase> Cases { get; }
 
-    /// <summary>The suites that were found, by name.</summary>
-    public IReadOnlyList<SuiteInfo> Suites { get; private init; } = [];
-
     /// <summary>
     /// Every suite in <paramref name="directory"/> (default: the application's own folder): each
     /// <see cref="SuiteFilePattern"/> file that carries <see cref="XtfSuiteAttribute"/>, in name order.
@@ -42,15 +36,11 @@ public sealed class TestCatalog
     public static TestCatalog Discover(string? directory = null)
     {
         directory ??= AppContext.BaseDirectory;
-        var suites = new List<SuiteInfo>();
-        foreach (var file in Directory.GetFiles(directory, SuiteFilePattern).Order(StringComparer.Ordinal))
-        {
-            if (Path.GetFileNameWithoutExtension(file).EndsWith(".Tests", StringComparison.Ordinal)) continue;
-            var assembly = Load(file);
-            if (assembly.GetCustomAttribute<XtfSuiteAttribute>() is { } suite)
-                suites.Add(new SuiteInfo(suite.Name, suite.Description, assembly));
-        }
-        return FromSuites(suites);
+        return FromAssemblies(Directory.GetFiles(directory, SuiteFilePattern).Order(StringComparer.Ordinal)
+            .Where(file => !Path.GetFileNameWithoutExtension(file).EndsWith(".Tests", StringComparison.Ordinal))
+            .Select(Load)
+            .Where(assembly => assembly.GetCustomAttribute<XtfSuiteAttribute>() is not null)
+            .ToArray());
     }
 
     /// <summary>A suite the application was built with loads by name; one dropped in beside it, from its path.</summary>
@@ -61,18 +51,10 @@ public sealed class TestCatalog
         catch (FileNotFoundException) { return AssemblyLoadContext.Default.LoadFromAssemblyPath(Path.GetFullPath(file)); }
     }
 
-    public static TestCatalog FromSuites(IReadOnlyList<SuiteInfo> suites) =>
-        new(TestsIn(suites.Select(s => s.Assembly))) { Suites = suites };
-
-    public static TestCatalog FromAssemblies(params Assembly[] assemblies) => FromSuites(
-        assemblies.Select(a => a.GetCustomAttribute<XtfSuiteAttribute>() is { } s
-            ? new SuiteInfo(s.Name, s.Description, a)
-            : new SuiteInfo(a.GetName().Name ?? "?", "", a)).ToList());
-
-    private static IEnumerable<XtfTest> TestsIn(IEnumerable<Assembly> assemblies) =>
+    public static TestCatalog FromAssemblies(params Assembly[] assemblies) => new(
         assemblies.SelectMany(a => a.GetTypes())
             .Where(t => typeof(XtfTest).IsAssignableFrom(t) && !t.IsAbstract && t.GetConstructor(Type.EmptyTypes) is not null)
-            .Select(t => (XtfTest)Activator.CreateInstance(t)!);
+            .Select(t => (XtfTest)Activator.CreateInstance(t)!));
 
     /// <summary>Cases whose full name (test-pv64-x) or short name (x) matches any glob; all when none given.</summary>
     public IReadOnlyList<TestCase> Select(IReadOnlyCollection<string> globs)
