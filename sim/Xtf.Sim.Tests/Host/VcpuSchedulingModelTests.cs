@@ -25,7 +25,7 @@ public sealed class VcpuSchedulingModelTests
         Assert.That(VcpuOpCall(rig, Abi.VcpuOp.Up, 1), Is.Zero);
         Assert.That(v1.Runstate, Is.EqualTo(RunState.Runnable));
         Assert.That(v1.OnPcpu, Is.False, "not interpreted before it reaches its pCPU");
-        Assert.That(v1.StartsAt, Is.EqualTo(t0 + Hypervisor.WakeLatencyNs));
+        Assert.That(v1.StartsAt, Is.EqualTo(t0 + Scheduler.WakeLatencyNs));
         Assert.That(TimeVersion(rig, 1), Is.Zero, "vcpu_info.time untouched until the switch-in");
 
         rig.Hv.SwitchIn(v1);          // what SimMachine does when StartsAt passes

@@ -23,9 +23,6 @@ public sealed class Hypervisor
     /// <summary>What a debug Xen writes into the argument registers of a hypercall (CONFIG_DEBUG, pv/hypercall.c).</summary>
     public const ulong ArgumentPoison = 0xDEAD_BEEF_DEAD_F00D;
 
-    /// <summary>See <see cref="Scheduler.WakeLatencyNs"/>.</summary>
-    public const ulong WakeLatencyNs = Scheduler.WakeLatencyNs;
-
     private bool inMulticall;
     private HypervisorView? view;
     private HypervisorControl? control;
