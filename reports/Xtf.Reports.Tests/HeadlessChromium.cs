@@ -149,6 +149,11 @@ public sealed class HeadlessChromium
     /// the status read from the leaf's rendered status icon.
     /// </summary>
     public const string AllureLeavesScript = "(async () => {\n" + SettleScript + """
+          // Under load the app can sit on a stable loading screen for longer than one settle: wait
+          // (bounded, 60 s) until the tree itself exists, then let it settle again.
+          for (let i = 0; i < 240 && !document.querySelector('[data-testid="tree-section"], [data-testid="tree-leaf"]'); i++)
+            await sleep(250);
+          await settle();
           for (let round = 0; round < 12; round++) {
             const closed = [...document.querySelectorAll('[data-testid="tree-section"]')]
               .filter(s => !(s.nextElementSibling && s.nextElementSibling.getAttribute('data-testid') === 'tree-content'));
