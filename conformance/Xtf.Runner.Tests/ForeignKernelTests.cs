@@ -200,7 +200,7 @@ public sealed class ForeignKernelTests
         Assert.That(stdout.ToString(), Does.Contain("SUCCESS"));
         string[] hosts = host == "both" ? ["sim", "xen"] : [host];
         foreach (var h in hosts)
-            Assert.That(File.Exists(Path.Combine(results, h, KernelName + ".log")), Is.True, $"the runner keeps the {h} transcript");
+            Assert.That(File.Exists(Path.Combine(results, "foreign", KernelName, h, KernelName + ".log")), Is.True, $"the runner keeps the {h} transcript in the kernel's own folder");
         if (host == "both") Assert.That(stdout.ToString(), Does.Contain("transcripts agree"));
     }
 

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using Xtf.Guest;
 using Xtf.Hosting;
@@ -27,9 +28,20 @@ public static class Bench
     private static readonly TimeSpan WarmUpWindow = TimeSpan.FromSeconds(0.5), WarmUpLimit = TimeSpan.FromSeconds(60);
     private const int WarmUpQuietWindows = 2, WarmUpQuietMethods = 2;
 
-    public static int Run(Options o, TextWriter w)
+    public static Command Command(TextWriter stdout)
     {
-        double seconds = o.GetSeconds("seconds", 3);
+        var seconds = CommandOptions.Seconds("--seconds", "how long each figure counts runs", 3);
+        var breakdown = CommandOptions.Flag("--breakdown", "also time each phase of one example run (kernel image, dom0 build, run)");
+        var command = new Command("bench", "Simulator speed: guest instructions per second and complete example runs per second (figures, never assertions)")
+        {
+            seconds, breakdown,
+        };
+        command.SetAction(r => Run(r.GetValue(seconds), r.GetValue(breakdown), stdout));
+        return command;
+    }
+
+    public static int Run(double seconds, bool breakdown, TextWriter w)
+    {
         var example = XtfCli.Catalog.Select(["test-pv64-example"]).Single();
         var options = new SimOptions { KeepTraceText = false, InstructionLimit = 4_000_000_000 };
 
@@ -56,7 +68,7 @@ public static class Bench
         w.WriteLine($"example kernel, image built once: {boots} boots in {bootElapsed.TotalSeconds:0.00} s = {boots / bootElapsed.TotalSeconds:0} boots/s " +
                     $"({boots / bootCpu.TotalSeconds:0} per CPU-second; build dom0, run to shutdown)");
 
-        if (o.Has("breakdown")) Breakdown(example, options, w);
+        if (breakdown) Breakdown(example, options, w);
         return 0;
     }
 

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Xtf.Hosting;
@@ -13,7 +14,16 @@ public static partial class Doctor
     [GeneratedRegex(@"version (\d+)\.(\d+)(\.\d+)?")]
     private static partial Regex QemuVersion();
 
-    public static int Report(Options o, TextWriter w)
+    public static Command Command(TextWriter stdout)
+    {
+        var qemu = CommandOptions.TextWithDefault("--qemu", "the qemu-system-x86_64 to check", "PATH", RunOptions.DefaultQemu);
+        var xen = CommandOptions.TextWithDefault("--xen", "the hypervisor image to check", "PATH", XenBuild.DebianDefault);
+        var command = new Command("doctor", "Report what is installed for real-Xen runs and reports, with the command that fixes each gap") { qemu, xen };
+        command.SetAction(r => Report(r.GetValue(qemu)!, r.GetValue(xen)!, stdout));
+        return command;
+    }
+
+    public static int Report(string qemuName, string xenPath, TextWriter w)
     {
         bool ready = true;
         void Line(string what, string state, string detail, string? fix = null)
@@ -22,7 +32,6 @@ public static partial class Doctor
             if (fix is not null) w.WriteLine($"{"",-10} {"",-8} fix: {fix}");
         }
 
-        string qemuName = o.Get("qemu") ?? "qemu-system-x86_64";
         string? qemu = EmulatorProcesses.FindOnPath(qemuName);
         if (qemu is null)
         {
@@ -37,7 +46,6 @@ public static partial class Doctor
             else Line("qemu", "ok", $"{qemu}: QEMU {text}");
         }
 
-        string xenPath = o.Get("xen") ?? XenBuild.DebianDefault;
         try
         {
             var b = XenBuild.Prepare(xenPath);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using Xtf.Hosting;
 using Xtf.Hosting.Xen;
@@ -15,19 +16,25 @@ public static class ReportCommands
 
     public const string SetupCommand = "bash scripts/setup-report-tools.sh";
 
-    public static readonly string[] Valued = ["output", "shard", "timing-ratio", "timing-seconds"];
-    public static readonly string[] Flags = ["no-html"];
+    public static Command ReportCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var folders = CommandOptions.Words("RESULTS_DIR", "results folders to merge (shards of one run, or reruns: the later start wins); default: results");
+        var output = CommandOptions.TextWithDefault("--output", "where the report goes", "DIR", "report", "-o");
+        var noHtml = CommandOptions.Flag("--no-html", "skip the Allure HTML (write Allure results, JUnit, matrix.md and summary.html only)");
+        var command = new Command("report", "Merge results folders into Allure results and HTML, junit.xml, matrix.md and summary.html") { folders, output, noHtml };
+        command.SetAction(r => Report(r.GetValue(folders) ?? [], r.GetValue(output)!, r.GetValue(noHtml), stdout, stderr));
+        return command;
+    }
 
     /// <summary>xtf report [RESULTS_DIR...] [--output DIR] [--no-html]</summary>
-    public static int Report(Options o, TextWriter stdout, TextWriter stderr)
+    public static int Report(IReadOnlyList<string> given, string output, bool noHtml, TextWriter stdout, TextWriter stderr)
     {
-        var folders = o.Positional.Count > 0 ? o.Positional.ToList() : ["results"];
+        var folders = given.Count > 0 ? given.ToList() : ["results"];
         foreach (var f in folders)
             if (!Directory.Exists(f)) throw new UsageException($"results folder '{f}' does not exist");
-        string output = o.Get("output") ?? "report";
         var set = ResultSet.Load(folders);
         if (set.Results.Count == 0) throw new UsageException($"no result records (<host>/<test>.json) in {string.Join(", ", folders)}");
-        foreach (var i in set.Ignored) stderr.WriteLine($"xtf: ignored {i}");
+        foreach (var i in set.Ignored) stderr.WriteLine($"xtf report: ignored {i}");
 
         Directory.CreateDirectory(output);
         string allureResults = Path.Combine(output, "allure-results");
@@ -40,19 +47,19 @@ public static class ReportCommands
         stdout.WriteLine($"report: {Path.GetFullPath(Path.Combine(output, "summary.html"))}");
         stdout.WriteLine($"report: {Path.GetFullPath(Path.Combine(output, "junit.xml"))}");
         stdout.WriteLine($"report: {Path.GetFullPath(allureResults)}");
-        if (o.Has("no-html")) return ExitCodes.Success;
+        if (noHtml) return ExitCodes.Success;
 
         string htmlDir = Path.Combine(output, "allure-report");
         var tool = AllureTool.Find();
         if (tool.Missing is { } missing)
         {
-            stderr.WriteLine($"xtf: no Allure HTML: {missing}; fix: {SetupCommand}");
+            stderr.WriteLine($"xtf report: no Allure HTML: {missing}; fix: {SetupCommand}");
             return AllureMissing;
         }
         var (ok, detail) = tool.Generate(allureResults, htmlDir);
         if (!ok)
         {
-            stderr.WriteLine($"xtf: allure generate failed: {detail}");
+            stderr.WriteLine($"xtf report: allure generate failed: {detail}");
             return AllureMissing;
         }
         stdout.WriteLine($"report: {Path.GetFullPath(Path.Combine(htmlDir, "index.html"))} (Allure {tool.Version})");
@@ -64,18 +71,51 @@ public static class ReportCommands
     /// --xen-cmdline X --xen-cmdline Y for one hypervisor with two command lines): runs both into
     /// --output (default ./compare)/{baseline,candidate}, then compares.
     /// </summary>
-    public static int Compare(Options o, TextWriter stdout, TextWriter stderr)
+    public static Command CompareCommand(TextWriter stdout, TextWriter stderr)
     {
-        var rule = new RunComparison.TimingRule(
-            o.Get("timing-ratio") is { } r ? ParsePositive(r, "--timing-ratio") : 2.0,
-            o.Get("timing-seconds") is { } s ? ParsePositive(s, "--timing-seconds") : 1.0);
-        var xens = o.GetAll("xen");
-        var cmdlines = o.GetAll("xen-cmdline");
+        var words = CommandOptions.Words("ARG", "BASELINE_DIR CANDIDATE_DIR; or, with --xen A --xen B, the tests to run (names or globs; default: every test)");
+        var xen = new Option<string[]>("--xen")
+        {
+            Description = "a hypervisor image; twice: run the tests on both (A the baseline), then compare",
+            HelpName = "PATH",
+            Arity = new ArgumentArity(1, 2),
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var cmdline = new Option<string[]>("--xen-cmdline")
+        {
+            Description = "a Xen command line (\"\" for none); twice: run one hypervisor with each, then compare",
+            HelpName = "TEXT",
+            Arity = new ArgumentArity(1, 2),
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var output = CommandOptions.TextWithDefault("--output", "with --xen/--xen-cmdline twice: where the two runs go (OUTPUT/baseline, OUTPUT/candidate)", "DIR", "compare", "-o");
+        var ratio = CommandOptions.Positive("--timing-ratio", "a timing counts as changed only when the slower run took this many times the faster", 2.0);
+        var seconds = CommandOptions.Positive("--timing-seconds", "... and at least this many seconds longer", 1.0);
+        var run = new RunOptions();
+        var command = new Command("compare", "What changed between two results folders (new failures, fixed tests, changed transcripts and timings); " +
+                                             "or run the tests on two hypervisors or two Xen command lines first")
+        {
+            words, xen, cmdline, output, ratio, seconds,
+        };
+        foreach (var passed in run.PassedOnByCompare) command.Options.Add(passed);
+        command.SetAction(r =>
+        {
+            // The run options are handed on as typed, to the two `xtf run` commands compare prints and runs.
+            var passOn = run.PassedOnByCompare
+                .Select(o => (o.Name, Value: r.GetResult(o) is { Implicit: false, Tokens.Count: > 0 } given ? given.Tokens[^1].Value : null))
+                .Where(x => x.Value is not null).Select(x => (x.Name, x.Value!)).ToList();
+            return Compare(r.GetValue(words) ?? [], r.GetValue(xen) ?? [], r.GetValue(cmdline) ?? [], r.GetValue(output)!,
+                new RunComparison.TimingRule(r.GetValue(ratio), r.GetValue(seconds)), passOn, stdout, stderr);
+        });
+        return command;
+    }
+
+    public static int Compare(IReadOnlyList<string> words, IReadOnlyList<string> xens, IReadOnlyList<string> cmdlines, string root,
+        RunComparison.TimingRule rule, IReadOnlyList<(string Name, string Value)> passOn, TextWriter stdout, TextWriter stderr)
+    {
         string baseline, candidate, baseName, candName;
         if (xens.Count > 1 || cmdlines.Count > 1)
         {
-            if (xens.Count > 2 || cmdlines.Count > 2) throw new UsageException("compare takes at most two --xen and two --xen-cmdline");
-            string root = o.Get("output") ?? "compare";
             baseline = Path.Combine(root, "baseline");
             candidate = Path.Combine(root, "candidate");
             string Xen(int i) => xens.Count == 0 ? XenBuild.DebianDefault : xens[Math.Min(i, xens.Count - 1)];
@@ -87,9 +127,8 @@ public static class ReportCommands
                 if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
                 var args = new List<string> { "run", "--host", "xen", "--xen", Xen(i), "--results", dir };
                 if (Cmd(i) is { Length: > 0 } cmd) args.AddRange(["--xen-cmdline", cmd]);
-                foreach (var name in new[] { "qemu", "accel", "jobs", "timeout", "memory", "vcpus", "shard" })
-                    if (o.Get(name) is { } v) args.AddRange([$"--{name}", v]);
-                args.AddRange(o.Positional);
+                foreach (var (name, value) in passOn) args.AddRange([name, value]);
+                args.AddRange(words);
                 stdout.WriteLine($"compare: {(i == 0 ? "baseline" : "candidate")}: xtf {string.Join(" ", args)}");
                 int code = XtfCli.Run([.. args], stdout, stderr);
                 if (code is ExitCodes.Usage or ExitCodes.InternalError or 130) return code;
@@ -97,8 +136,9 @@ public static class ReportCommands
         }
         else
         {
-            if (o.Positional.Count != 2) throw new UsageException("compare takes BASELINE_DIR CANDIDATE_DIR, or --xen A --xen B");
-            (baseline, candidate) = (o.Positional[0], o.Positional[1]);
+            if (xens.Count == 1 || cmdlines.Count == 1) throw new UsageException("--xen and --xen-cmdline compare when given twice (A, then B)");
+            if (words.Count != 2) throw new UsageException("give two results folders (BASELINE_DIR CANDIDATE_DIR), or --xen A --xen B");
+            (baseline, candidate) = (words[0], words[1]);
             foreach (var f in new[] { baseline, candidate })
                 if (!Directory.Exists(f)) throw new UsageException($"results folder '{f}' does not exist");
             (baseName, candName) = (baseline, candidate);
@@ -112,9 +152,6 @@ public static class ReportCommands
         return comparison.Regressed ? Regressed : ExitCodes.Success;
     }
 
-    private static double ParsePositive(string text, string name) =>
-        double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out double v) && v > 0 && v < 1e6
-            ? v : throw new UsageException($"{name} must be a positive number, not '{text}'");
 }
 
 /// <summary>The `allure` command line from the npm registry, installed into reports/node_modules by the setup script.</summary>

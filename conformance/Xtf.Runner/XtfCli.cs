@@ -1,5 +1,5 @@
-using System.Diagnostics;
-using System.Reflection;
+using System.CommandLine;
+using System.CommandLine.Invocation;
 using Xtf.Elf;
 using Xtf.Guest;
 using Xtf.Hosting;
@@ -12,133 +12,131 @@ namespace Xtf.Runner;
 /// <summary>The xtf command line. Every failure is one line on stderr and a documented exit code.</summary>
 public static class XtfCli
 {
+    /// <summary>The overview: `xtf`, `xtf --help`, `xtf help`. Each command's own options: `xtf COMMAND --help`.</summary>
     public const string Usage = """
-        usage: xtf <command> [options]
+        usage: xtf <command> [options]          (xtf <command> --help: that command's options)
 
         commands:
-          list [GLOB...]                 list tests (XTF names, e.g. test-pv64-example)
-          run [GLOB...] [options]        build and run tests; or run --kernel FILE
+          list [TEST...]                 list tests (XTF names, e.g. test-pv64-example; globs select)
+          run [TEST...] [options]        build and run tests on the simulator, real Xen (--host xen) or both;
+                                         or run --kernel FILE (a foreign kernel, results in RESULTS/foreign/)
+          build NAME -o FILE             write one test's kernel image (ELF)
           report [RESULTS_DIR...]        merge results folders (shards) into Allure, JUnit, matrix.md, summary.html
           compare BASELINE CANDIDATE     what changed between two results folders; exit 1 if anything regressed
-          compare --xen A --xen B [GLOB...]  run the tests on two hypervisors (or --xen-cmdline twice), then compare
-          build NAME -o FILE             write one test's kernel image (ELF)
+          compare --xen A --xen B [TEST...]  run the tests on two hypervisors (or --xen-cmdline twice), then compare
           doctor                         report what is installed for real Xen, with fixes
-          bench [--seconds N]            simulator speed: guest instructions/s, example runs/s
-                 [--breakdown]           and where one example run's time goes
-          fuzz [options]                 property-based hypercall fuzzing (see fuzz options)
+          bench [--seconds N] [--breakdown]  simulator speed: guest instructions/s, example runs/s
+          fuzz [options]                 property-based hypercall fuzzing against a model, the simulator and real Xen
+          completion bash                print the tab-completion script: eval "$(xtf completion bash)"
 
-        run options:
-          --host sim|xen|both            where to run: the simulator (default), real Xen under QEMU,
-                                         or both with the transcripts compared (DIVERGED if they differ)
-          --seed N                       simulator scheduling seed (default 0x5eed; printed)
-          --budget N                     simulator instruction limit per run (default 500000000)
-          --kernel FILE                  run a foreign kernel that speaks XTF's console protocol
-          --xen PATH                     hypervisor image (default /boot/xen-4.17-amd64.gz; .gz is unpacked)
-          --qemu PATH                    qemu-system-x86_64 to use
-          --accel tcg|kvm                QEMU accelerator (default tcg)
-          --vcpus N                      dom0 vCPUs (dom0_max_vcpus and -smp); default: the test's own
-          --jobs N                       QEMU instances in parallel (default: number of CPUs)
-          --timeout SECONDS              per-boot limit (default 60); a run that hits it is CRASH "timeout"
-          --memory MIB                   guest RAM for QEMU (default 512)
-          --xen-cmdline TEXT             extra Xen command-line options
-          --results DIR                  where transcripts and result records go (default ./results)
-          --shard K/N                    run only shard K of N (tests sorted by name, dealt round-robin)
-          --verbose                      print each transcript's guest lines
-
-        exit codes (worst result wins): 0 SUCCESS, 3 SKIP, 4 ERROR, 5 FAILURE, 6 CRASH, 7 DIVERGED;
-          2 bad usage or input (unknown option, unreadable or malformed kernel, missing QEMU or Xen);
-          1 internal error.
+        exit codes of run (worst result wins): 0 SUCCESS, 3 SKIP, 4 ERROR, 5 FAILURE, 6 CRASH, 7 DIVERGED;
+          2 bad usage or input (unknown command or option, an option the command does not have, a bad value,
+            an unreadable or malformed kernel, missing QEMU or Xen), always one line on stderr; 1 internal error.
           report: 0 written, 8 written without the Allure HTML (allure or node missing, or allure failed).
           compare: 0 nothing regressed, 1 a new failure or a changed transcript.
+          fuzz: 0 clean, 5 model disagreement, 7 sim and real Xen diverged, 6 a boot lost records.
         """;
-
-    private static readonly HashSet<string> RunValued =
-        ["host", "kernel", "xen", "qemu", "accel", "vcpus", "jobs", "timeout", "memory", "xen-cmdline", "results", "o", "output", "seed", "budget", "seconds",
-         "area", "cases", "batch", "replay"];
-    private static readonly HashSet<string> RunFlags = ["verbose", "help", "breakdown"];
 
     /// <summary>Every suite beside the runner (Xtf.Suite.*.dll with [XtfSuite]), found at start-up.</summary>
     public static TestCatalog Catalog { get; } = TestCatalog.Discover();
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        string who = "xtf";
         try
         {
-            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            if (args.Length == 0)
             {
-                stdout.WriteLine(Usage + "\n" + FuzzCommand.UsageText);
-                return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Success;
+                stdout.WriteLine(Usage);
+                return ExitCodes.Usage;
             }
-            if (args[0] == "--version")
+            if (args is ["--version"])
             {
                 stdout.WriteLine($"xtf {typeof(XtfCli).Assembly.GetName().Version}");
                 return ExitCodes.Success;
             }
-            var rest = args.Skip(1).ToList();
-            var o = Options.Parse(rest, new HashSet<string>([.. RunValued, .. ReportCommands.Valued]), new HashSet<string>([.. RunFlags, .. ReportCommands.Flags]));
-            if (o.Has("help")) { stdout.WriteLine(Usage); return ExitCodes.Success; }
-            return args[0] switch
+            if (args[0] == "help") args = [.. args[1..], "--help"];   // xtf help run = xtf run --help
+            var root = XtfCommandLine.Build(stdout, stderr);
+            var parsed = root.Parse(args, XtfCommandLine.Parser);
+            who = XtfCommandLine.Name(parsed.CommandResult.Command);
+            if (parsed.Action is ParseErrorAction) throw new UsageException(XtfCommandLine.FirstError(parsed, root));
+            return parsed.Invoke(new InvocationConfiguration
             {
-                "report" => ReportCommands.Report(o, stdout, stderr),
-                "compare" => ReportCommands.Compare(o, stdout, stderr),
-                "list" => List(o, stdout),
-                "run" => RunTests(o, stdout, stderr),
-                "build" => BuildOne(o, stdout),
-                "doctor" => Doctor.Report(o, stdout),
-                "bench" => Bench.Run(o, stdout),
-                "fuzz" => FuzzCommand.Run(o, stdout, stderr),
-                _ => throw new UsageException($"unknown command '{args[0]}'"),
-            };
+                Output = stdout,
+                Error = stderr,
+                EnableDefaultExceptionHandler = false,   // every failure is one line below, never a stack trace
+                ProcessTerminationTimeout = null,         // the run command handles interruption itself
+            });
         }
         catch (UsageException e)
         {
-            stderr.WriteLine($"xtf: {e.Message} (see xtf --help)");
+            stderr.WriteLine($"{who}: {e.Message} (see {who} --help)");
             return ExitCodes.Usage;
         }
         catch (InputException e)
         {
-            stderr.WriteLine($"xtf: {e.Message}");
+            stderr.WriteLine($"{who}: {e.Message}");
             return ExitCodes.Usage;
         }
         catch (HostException e)
         {
-            stderr.WriteLine($"xtf: {e.Message}");
+            stderr.WriteLine($"{who}: {e.Message}");
             return ExitCodes.Usage;
         }
         catch (OperationCanceledException)
         {
-            stderr.WriteLine("xtf: interrupted");
+            stderr.WriteLine($"{who}: interrupted");
             return 130;
         }
         catch (Exception e)
         {
-            stderr.WriteLine($"xtf: internal error: {e.GetType().Name}: {e.Message}");
+            stderr.WriteLine($"{who}: internal error: {e.GetType().Name}: {e.Message}");
             if (Environment.GetEnvironmentVariable("XTF_DEBUG") == "1") stderr.WriteLine(e);
             return ExitCodes.InternalError;
         }
     }
 
-    private static int List(Options o, TextWriter stdout)
+    internal static Command ListCommand(TextWriter stdout)
     {
-        var cases = Select(o);
+        var tests = RunOptions.TestNames("tests to list: XTF names or globs; default: every test");
+        var command = new Command("list", "List the suite's tests: XTF name, environment, area, title") { tests };
+        command.SetAction(r => List(r.GetValue(tests) ?? [], stdout));
+        return command;
+    }
+
+    internal static Command RunCommand(TextWriter stdout, TextWriter stderr) =>
+        new RunOptions().Command(settings => RunTests(settings, stdout, stderr));
+
+    internal static Command BuildCommand(TextWriter stdout)
+    {
+        var name = RunOptions.TestNames("the test: its XTF name, or a short name that matches exactly one test", "NAME");
+        var output = CommandOptions.Text("--output", "the ELF file to write", "FILE", "-o");
+        var command = new Command("build", "Write one test's kernel image (ELF with Xen's notes) to a file") { name, output };
+        command.SetAction(r => BuildOne(r.GetValue(name) ?? [], r.GetValue(output), stdout));
+        return command;
+    }
+
+    private static int List(IReadOnlyList<string> globs, TextWriter stdout)
+    {
+        var cases = Select(globs);
         foreach (var c in cases)
             stdout.WriteLine($"{c.FullName,-44} {EnvironmentNames.Slug(c.Environment),-9} {c.Test.Category,-12} {c.Test.Title}");
         return ExitCodes.Success;
     }
 
-    private static IReadOnlyList<TestCase> Select(Options o)
+    private static IReadOnlyList<TestCase> Select(IReadOnlyList<string> globs)
     {
-        var cases = Catalog.Select(o.Positional);
-        if (cases.Count == 0) throw new UsageException($"no test matches {string.Join(" ", o.Positional)}");
+        var cases = Catalog.Select(globs);
+        if (cases.Count == 0) throw new UsageException($"no test matches {string.Join(" ", globs)}");
         return cases;
     }
 
-    private static int BuildOne(Options o, TextWriter stdout)
+    private static int BuildOne(IReadOnlyList<string> names, string? output, TextWriter stdout)
     {
-        string output = o.Get("o") ?? o.Get("output") ?? throw new UsageException("build needs -o FILE");
-        if (o.Positional.Count != 1) throw new UsageException("build takes exactly one test name");
-        var cases = Select(o);
-        if (cases.Count != 1) throw new UsageException($"'{o.Positional[0]}' matches {cases.Count} tests");
+        if (output is null) throw new UsageException("-o FILE is required (where the kernel image goes)");
+        if (names.Count != 1) throw new UsageException($"give exactly one test name, not {names.Count}");
+        var cases = Select(names);
+        if (cases.Count != 1) throw new UsageException($"'{names[0]}' matches {cases.Count} tests");
         var image = cases[0].Build();
         File.WriteAllBytes(output, image.Bytes);
         stdout.WriteLine($"{image.Name}: {image.Bytes.Length} bytes, entry 0x{image.Entry:x}, code 0x{image.CodeBase:x}+0x{image.CodeSize:x} -> {output}");
@@ -149,28 +147,26 @@ public static class XtfCli
     private sealed record Planned(string Name, Func<BootRequest> Request, string? SkipReason = null, int? ExpectedShutdown = null,
         string? ExpectedRefusal = null, string Title = "", string Category = "", int Vcpus = 1);
 
-    private static int RunTests(Options o, TextWriter stdout, TextWriter stderr)
+    private static int RunTests(RunSettings o, TextWriter stdout, TextWriter stderr)
     {
-        string hostName = o.Get("host") ?? "sim";
-        if (hostName is not ("sim" or "xen" or "both")) throw new UsageException($"--host must be sim, xen or both, not '{hostName}'");
-        int jobs = o.GetInt("jobs", Environment.ProcessorCount, 1, 64);
-        int? vcpus = o.Get("vcpus") is null ? null : o.GetInt("vcpus", 1, 1, 64);
-        var timeout = TimeSpan.FromSeconds(o.GetSeconds("timeout", 60));
-        string resultsDir = o.Get("results") ?? "results";
-        ulong seed = ParseSeed(o.Get("seed"));
-        long budget = o.Get("budget") is { } b ? (long.TryParse(b, out long n) && n > 0 ? n : throw new UsageException($"--budget must be a positive number of instructions, not '{b}'")) : 500_000_000;
+        string hostName = o.Host;
+        int jobs = o.Jobs;
+        int? vcpus = o.Vcpus;
+        var timeout = o.Timeout;
+        string resultsDir = o.ResultsDir;
+        ulong seed = o.Seed;
+        long budget = o.Budget;
 
         var xenOptions = new XenHostOptions
         {
-            Xen = o.Get("xen") ?? XenBuild.DebianDefault,
-            Qemu = o.Get("qemu") ?? "qemu-system-x86_64",
-            Accel = o.Get("accel") is { } accel && accel is "tcg" or "kvm" ? accel
-                : o.Get("accel") is { } bad ? throw new UsageException($"--accel must be tcg or kvm, not '{bad}'") : "tcg",
-            MemoryMiB = o.GetInt("memory", 512, 128, 65536),
+            Xen = o.Xen,
+            Qemu = o.Qemu,
+            Accel = o.Accel,
+            MemoryMiB = o.MemoryMiB,
             Timeout = timeout,
-            XenCommandLine = o.Get("xen-cmdline"),
+            XenCommandLine = o.XenCommandLine,
         };
-        var simOptions = new SimOptions { Seed = seed, MemoryMiB = xenOptions.MemoryMiB, InstructionLimit = budget, XenCommandLine = o.Get("xen-cmdline") };
+        var simOptions = new SimOptions { Seed = seed, MemoryMiB = xenOptions.MemoryMiB, InstructionLimit = budget, XenCommandLine = o.XenCommandLine };
 
         var hosts = new List<ITestHost>();
         if (hostName is "sim" or "both") hosts.Add(new SimHost(simOptions));
@@ -182,10 +178,11 @@ public static class XtfCli
         }
 
         List<Planned> plan;
-        if (o.Get("kernel") is { } kernelPath)
+        if (o.Kernel is { } kernelPath)
         {
-            if (o.Positional.Count > 0) throw new UsageException("--kernel and test names do not mix");
+            if (o.Tests.Count > 0) throw new UsageException("--kernel and test names do not mix");
             var foreign = ForeignKernel.Load(kernelPath);
+            resultsDir = RunRecords.ForeignFolder(resultsDir, foreign.Name);   // never among the suite's records
             xen?.Validate();
             string? skip = foreign.Is32Bit && (xen is null || XenConfig.HasPv32(xen.Build.SourcePath) == false)
                 ? "32-bit PV kernel, but this Xen is built without CONFIG_PV32" : null;
@@ -194,10 +191,9 @@ public static class XtfCli
         }
         else
         {
-            var cases = Select(o);
-            if (o.Get("shard") is { } shardText)
+            var cases = Select(o.Tests);
+            if (o.Shard is { } shard)
             {
-                if (!ShardSpec.TryParse(shardText, out var shard)) throw new UsageException($"--shard must be K/N with 1 <= K <= N, not '{shardText}'");
                 cases = shard.Select(cases, c => c.FullName);
                 stdout.WriteLine($"shard {shard}: {cases.Count} test(s)");
                 if (cases.Count == 0) return ExitCodes.Success;
@@ -222,17 +218,21 @@ public static class XtfCli
             else stdout.WriteLine($"host sim: Xen 4.17.7 model; seed 0x{seed:x}; budget {budget} instructions; jobs {jobs}");
         }
 
+        // The folder holds this run only: the previous run's records, transcripts and summaries go first.
+        int replaced = RunRecords.ReplacePreviousRun(resultsDir);
+        if (replaced > 0) stdout.WriteLine($"results: {Path.GetFullPath(resultsDir)}: the previous run's {replaced} record(s) replaced");
+
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
         Console.CancelKeyPress += onCancel;
         try
         {
             var context = new RunContext(resultsDir, $"0x{seed:x}", xen?.Build.Version, xen is null ? null : Doctor.QemuVersionLine(xenOptions.Qemu),
-                xenOptions.XenCommandLine, o.Get("shard"));
+                xenOptions.XenCommandLine, o.Shard?.ToString());
             List<Finished> finished;
             try
             {
-                finished = Execute(plan, hosts, jobs, context, o.Has("verbose"), stdout, cancel.Token);
+                finished = Execute(plan, hosts, jobs, context, o.Verbose, stdout, cancel.Token);
             }
             finally
             {
@@ -246,15 +246,6 @@ public static class XtfCli
         {
             Console.CancelKeyPress -= onCancel;
         }
-    }
-
-    private static ulong ParseSeed(string? text)
-    {
-        if (text is null) return SimOptions.DefaultSeed;
-        bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
-        if (ulong.TryParse(hex ? text[2..] : text, hex ? System.Globalization.NumberStyles.HexNumber : System.Globalization.NumberStyles.None,
-                System.Globalization.CultureInfo.InvariantCulture, out ulong seed)) return seed;
-        throw new UsageException($"--seed must be a number (decimal or 0x hex), not '{text}'");
     }
 
     private sealed record Finished(string Name, TestStatus Status);

@@ -36,6 +36,11 @@ public static class Matrix
             sb.Append($" | {Agreement(set, test)} |\n");
         }
         if (set.Results.Any(r => r.Record.Warnings)) sb.Append("\n\\* with warnings\n");
+        if (set.ForeignFolders.Count > 0)
+        {
+            sb.Append("\nForeign kernels (`xtf run --kernel`) are not in this matrix; each has its own results folder:\n\n");
+            foreach (var f in set.ForeignFolders) sb.Append($"- {f}\n");
+        }
         return sb.ToString();
     }
 }
@@ -75,6 +80,12 @@ public static class SummaryPage
             sb.Append("<td>").Append(Matrix.Agreement(set, test)).Append("</td></tr>\n");
         }
         sb.Append("</tbody></table>\n");
+        if (set.ForeignFolders.Count > 0)
+        {
+            sb.Append("<p id=\"foreign\">Foreign kernels (<code>xtf run --kernel</code>) are not in this matrix; each has its own results folder:</p>\n<ul>\n");
+            foreach (var f in set.ForeignFolders) sb.Append("<li><code>").Append(E(f)).Append("</code></li>\n");
+            sb.Append("</ul>\n");
+        }
 
         var problems = set.Results.Select(r => r.Record).Where(r => !StatusWords.IsGood(r.ReportStatus) && r.ReportStatus != "DIVERGED").ToList();
         sb.Append("<h2>Failures</h2>\n");

@@ -31,6 +31,14 @@ public sealed class ResultSet
     public IReadOnlyList<string> Ignored { get; }
     /// <summary>The fuzz summaries found, by folder.</summary>
     public IReadOnlyList<(string Path, string Text)> FuzzSummaries { get; }
+    /// <summary>
+    /// Results folders of foreign kernels (`xtf run --kernel`) inside these folders (RESULTS/foreign/&lt;name&gt;):
+    /// their records are not part of this set; reports name the folders so they can be reported on their own.
+    /// </summary>
+    public IReadOnlyList<string> ForeignFolders { get; private init; } = [];
+
+    /// <summary>The folder, inside a results folder, that holds one results folder per foreign kernel.</summary>
+    public const string ForeignFolderName = "foreign";
 
     private ResultSet(List<LoadedResult> results, List<string> folders, List<string> ignored, List<(string, string)> fuzz)
     {
@@ -50,10 +58,13 @@ public sealed class ResultSet
         var ignored = new List<string>();
         var fuzz = new List<(string, string)>();
         var roots = new List<string>();
+        var foreign = new List<string>();
         foreach (string folder in folders)
         {
             string root = Path.GetFullPath(folder);
             roots.Add(root);
+            string foreignRoot = Path.Combine(root, ForeignFolderName);
+            if (Directory.Exists(foreignRoot)) foreign.AddRange(Directory.GetDirectories(foreignRoot).Order(StringComparer.Ordinal));
             foreach (string hostDir in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
             {
                 foreach (string file in Directory.GetFiles(hostDir, "*.json").Order(StringComparer.Ordinal))
@@ -73,7 +84,7 @@ public sealed class ResultSet
                 if (File.Exists(path)) fuzz.Add((path, File.ReadAllText(path)));
             }
         }
-        return new ResultSet(Order(byKey.Values), roots, ignored, fuzz);
+        return new ResultSet(Order(byKey.Values), roots, ignored, fuzz) { ForeignFolders = foreign };
     }
 
     private static List<LoadedResult> Order(IEnumerable<LoadedResult> results) =>
