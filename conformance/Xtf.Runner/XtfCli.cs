@@ -60,6 +60,8 @@ public static class XtfCli
             var parsed = root.Parse(args, XtfCommandLine.Parser);
             who = XtfCommandLine.Name(parsed.CommandResult.Command);
             if (parsed.Action is ParseErrorAction) throw new UsageException(XtfCommandLine.FirstError(parsed, root));
+            if (parsed.Action == parsed.CommandResult.Command.Action && XtfCommandLine.FlagGivenAValue(args, parsed) is { } flagError)
+                throw new UsageException(flagError);
             return parsed.Invoke(new InvocationConfiguration
             {
                 Output = stdout,

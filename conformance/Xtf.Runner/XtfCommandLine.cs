@@ -87,6 +87,22 @@ internal static class XtfCommandLine
         return "bad command line";
     }
 
+    /// <summary>
+    /// "--verbose=yes": the parser splits a flag and its would-be value into the flag and a word; the
+    /// word would then be taken for a test name. Such a flag is refused, naming it.
+    /// </summary>
+    public static string? FlagGivenAValue(IEnumerable<string> args, ParseResult parsed)
+    {
+        var flags = parsed.CommandResult.Command.Options.Where(o => o.Arity.MaximumNumberOfValues == 0)
+            .SelectMany(o => o.Aliases.Append(o.Name)).ToHashSet(StringComparer.Ordinal);
+        foreach (string arg in args.TakeWhile(a => a != "--"))
+        {
+            int eq = arg.IndexOfAny(['=', ':']);
+            if (eq > 0 && CommandOptions.LooksLikeOption(arg) && flags.Contains(arg[..eq])) return $"{arg[..eq]} takes no value";
+        }
+        return null;
+    }
+
     /// <summary>Tab completion: the [suggest] directive answers; this script asks it for bash.</summary>
     public const string BashScript = """
         # xtf tab completion for bash. Enable it with:  eval "$(xtf completion bash)"
