@@ -230,7 +230,14 @@ public static class XtfCli
         var errors = new HangupTolerantWriter(stderr);
         var context = new RunContext(resultsDir, $"0x{seed:x}", xen?.Build.Version, xen is null ? null : Doctor.QemuVersionLine(xenOptions.Qemu),
             xenOptions.XenCommandLine, o.Get("shard"));
-        var runStart = DateTimeOffset.Now;   // report data only
+        var running = new RunCompletion
+        {
+            State = RunCompletion.Running,
+            Hosts = hosts.Select(h => h.Name).ToList(),
+            Planned = plan.Select(p => p.Name).ToList(),
+            Start = DateTimeOffset.Now,   // report data only
+        };
+        running.WriteTo(resultsDir);   // a run killed outright stays "running": reports flag it
         List<Finished>? finished = null;
         bool interrupted = false;
         RunCompletion state;
@@ -243,15 +250,12 @@ public static class XtfCli
         {
             // Also after an interruption or an internal error: the finished tests' records are valid.
             var done = (finished ?? []).Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
-            state = new RunCompletion
+            state = running with
             {
                 State = finished is null ? RunCompletion.Aborted : interrupted ? RunCompletion.Interrupted : RunCompletion.Complete,
                 Cause = interrupted ? interruption.Cause : null,
                 Signal = interrupted ? interruption.Signal : null,
-                Hosts = hosts.Select(h => h.Name).ToList(),
-                Planned = plan.Select(p => p.Name).ToList(),
-                Finished = plan.Select(p => p.Name).Where(done.Contains).ToList(),
-                Start = runStart,
+                Finished = running.Planned.Where(done.Contains).ToList(),
                 Stop = DateTimeOffset.Now,
             };
             state.WriteTo(resultsDir);

@@ -29,7 +29,7 @@ public static class AllureResults
     /// <summary>The categories, matched in order on the status and on the message, which starts with our word.</summary>
     public static readonly (string Name, string Status, string Word)[] Categories =
     [
-        ("Run interrupted: the tests it did not finish have no verdict", "broken", "INTERRUPTED"),
+        ("Run interrupted: the tests it did not finish have no verdict", "broken", "(?:INTERRUPTED|ABORTED|UNFINISHED)"),
         ("Simulator diverged from real Xen", "failed", "DIVERGED"),
         ("Crashed: no result line (panic, Xen crash, timeout)", "broken", "CRASH"),
         ("Test failures", "failed", "FAILURE"),
@@ -184,7 +184,7 @@ public static class AllureResults
     /// </summary>
     private static JsonObject IncompleteRunJson(string folder, RunCompletion state, string uuid)
     {
-        string word = state.State.ToUpperInvariant();
+        string word = state.Word;
         long start = state.Start.ToUnixTimeMilliseconds(), stop = Math.Max(start, state.Stop.ToUnixTimeMilliseconds());
         return new JsonObject
         {

@@ -85,8 +85,8 @@ public static class JUnitReport
             w.WriteAttributeString("classname", "xtf.run");
             w.WriteAttributeString("time", Seconds(Math.Max(0, (state.Stop - state.Start).TotalSeconds)));
             w.WriteStartElement("error");
-            w.WriteAttributeString("type", state.State.ToUpperInvariant());
-            w.WriteAttributeString("message", Clean($"{state.State.ToUpperInvariant()}: run {state.Describe()}"));
+            w.WriteAttributeString("type", state.Word);
+            w.WriteAttributeString("message", Clean($"{state.Word}: run {state.Describe()}"));
             w.WriteString(Clean($"without a verdict (no record): {string.Join(", ", state.Unfinished)}\n"));
             w.WriteEndElement();
             w.WriteEndElement();

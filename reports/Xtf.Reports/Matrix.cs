@@ -27,7 +27,7 @@ public static class Matrix
         sb.Append("# xtf results: test × host\n\n");
         foreach (var (folder, state) in set.Incomplete)
         {
-            sb.Append($"**{state.State.ToUpperInvariant()} RUN** — {folder}: run {state.Describe()}. The tests it did not finish have no verdict here");
+            sb.Append($"**{state.Word} RUN** — {folder}: run {state.Describe()}. The tests it did not finish have no verdict here");
             sb.Append(state.Unfinished.Count > 0 ? $": {string.Join(", ", state.Unfinished)}.\n\n" : ".\n\n");
         }
         sb.Append(string.Join(", ", set.Counts().Select(c => $"{c.Count} {c.Status}"))).Append($" ({set.Results.Count} runs of {set.Tests.Count} tests)\n\n");
@@ -65,7 +65,7 @@ public static class SummaryPage
             sb.Append("<div id=\"interrupted\"><p>This run did not complete: the tests it did not finish have no verdict here.</p><ul>\n");
             foreach (var (folder, state) in set.Incomplete)
             {
-                sb.Append("<li>").Append(E(state.State.ToUpperInvariant())).Append(" RUN — ").Append(E(folder)).Append(": run ").Append(E(state.Describe()));
+                sb.Append("<li>").Append(E(state.Word)).Append(" RUN — ").Append(E(folder)).Append(": run ").Append(E(state.Describe()));
                 if (state.Unfinished.Count > 0) sb.Append(". Without a verdict: ").Append(E(string.Join(", ", state.Unfinished)));
                 sb.Append("</li>\n");
             }

@@ -70,7 +70,7 @@ public sealed class ResultSet
             var run = RunCompletion.Load(root);
             if (run is not null) runs.Add((root, run));
             // A test the folder's last run did not finish has no record from that run: one found is older, not its verdict.
-            HashSet<string> unfinished = run is null || run.IsComplete ? [] : run.Unfinished.ToHashSet(StringComparer.Ordinal);
+            var incomplete = run is { IsComplete: false } ? run : null;
             foreach (string hostDir in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
             {
                 foreach (string file in Directory.GetFiles(hostDir, "*.json").Order(StringComparer.Ordinal))
@@ -80,7 +80,7 @@ public sealed class ResultSet
                     catch (IOException e) { ignored.Add($"{file}: {e.Message}"); continue; }
                     var r = ResultRecord.Parse(text);
                     if (r is null) { ignored.Add($"{file}: not an {ResultRecord.SchemaId} record"); continue; }
-                    if (unfinished.Contains(r.Test)) { ignored.Add($"{file}: older than the {run!.State} run in this folder, which did not finish {r.Test}"); continue; }
+                    if (incomplete?.Predates(r) == true) { ignored.Add($"{file}: older than the {incomplete.State} run in this folder, which did not finish {r.Test}"); continue; }
                     var loaded = new LoadedResult(r, root);
                     if (!byKey.TryGetValue(r.Key, out var seen) || seen.Record.Start <= r.Start) byKey[r.Key] = loaded;
                 }

@@ -53,7 +53,7 @@ public sealed class RunComparison
         timing ??= new TimingRule();
         var c = new RunComparison();
         foreach (var (side, set) in new[] { ("baseline", baseline), ("candidate", candidate) })
-            c.IncompleteRuns.AddRange(set.Incomplete.Select(r => $"{r.State.State.ToUpperInvariant()}: {side} {r.Folder}: run {r.State.Describe()}"));
+            c.IncompleteRuns.AddRange(set.Incomplete.Select(r => $"{r.State.Word}: {side} {r.Folder}: run {r.State.Describe()}"));
         var cand = candidate.Results.ToDictionary(r => r.Record.Key, StringComparer.Ordinal);
         var keys = new HashSet<string>(StringComparer.Ordinal);
         foreach (var b in baseline.Results)
