@@ -26,6 +26,9 @@ public static class EmulatorProcesses
     private static int started;
     private static int callersHandlingSignals;
 
+    /// <summary>How many callers handle the signals themselves right now (see <see cref="CallerHandlesSignals"/>).</summary>
+    public static int SignalsClaimed => Volatile.Read(ref callersHandlingSignals);
+
     /// <summary>
     /// While a caller handles SIGINT, SIGTERM and SIGHUP itself (it cancels its boots, and each
     /// cancelled boot kills its own QEMU), the fallback handlers here leave the emulators alone: a
