@@ -7,11 +7,14 @@ using Xtf.Hosting;
 namespace Xtf.Hosting.Xen;
 
 /// <summary>
-/// Every emulator process the runner starts, so none outlives it. Three layers:
-/// a host kills its own QEMU by PID when the boot ends; Ctrl-C, SIGTERM, SIGHUP and normal exit
-/// kill whatever is still registered; and where util-linux's setpriv exists, each QEMU gets
-/// PR_SET_PDEATHSIG=SIGKILL, so even a SIGKILLed runner takes its QEMUs with it. The death signal
-/// is tied to the forking thread, so all processes are started from one thread that never exits.
+/// Every emulator process the runner starts, so none outlives it. Four layers:
+/// each QEMU runs in a session of its own (util-linux's setsid), so a terminal's Ctrl-C reaches
+/// the runner only and the runner decides what a boot in flight becomes; a host kills its own
+/// QEMU by PID when the boot ends or is cancelled; normal exit, and SIGINT, SIGTERM and SIGHUP
+/// unless a caller handles those itself (<see cref="CallerHandlesSignals"/>), kill whatever is
+/// still registered; and where util-linux's setpriv exists, each QEMU gets PR_SET_PDEATHSIG=SIGKILL,
+/// so even a SIGKILLed runner takes its QEMUs with it. The death signal is tied to the forking
+/// thread, so all processes are started from one thread that never exits.
 /// </summary>
 public static class EmulatorProcesses
 {
@@ -19,7 +22,33 @@ public static class EmulatorProcesses
     private static readonly BlockingCollection<(ProcessStartInfo Info, TaskCompletionSource<Process> Done)> Requests = new();
     private static readonly List<PosixSignalRegistration> Signals = new();
     private static readonly Lazy<string?> Setpriv = new(() => FindOnPath("setpriv"));
+    private static readonly Lazy<string?> Setsid = new(() => FindOnPath("setsid"));
     private static int started;
+    private static int callersHandlingSignals;
+
+    /// <summary>How many callers handle the signals themselves right now (see <see cref="CallerHandlesSignals"/>).</summary>
+    public static int SignalsClaimed => Volatile.Read(ref callersHandlingSignals);
+
+    /// <summary>
+    /// While a caller handles SIGINT, SIGTERM and SIGHUP itself (it cancels its boots, and each
+    /// cancelled boot kills its own QEMU), the fallback handlers here leave the emulators alone: a
+    /// QEMU killed before the caller's cancellation is seen would end its boot as "emulator exited",
+    /// a false verdict. Disposing the returned object hands the signals back.
+    /// </summary>
+    public static IDisposable CallerHandlesSignals()
+    {
+        Interlocked.Increment(ref callersHandlingSignals);
+        return new SignalClaim();
+    }
+
+    private sealed class SignalClaim : IDisposable
+    {
+        private int disposed;
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) == 0) Interlocked.Decrement(ref callersHandlingSignals);
+        }
+    }
 
     public static int LiveCount => Live.Count;
 
@@ -34,15 +63,17 @@ public static class EmulatorProcesses
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        if (dieWithRunner && Setpriv.Value is { } setpriv && OperatingSystem.IsLinux())
+        // setsid and setpriv each exec the next program in place (the child is no process-group
+        // leader, so setsid does not fork): the PID the runner holds is QEMU's own.
+        var chain = new List<string>();
+        if (dieWithRunner && OperatingSystem.IsLinux())
         {
-            info.FileName = setpriv;
-            info.ArgumentList.Add("--pdeathsig");
-            info.ArgumentList.Add("KILL");
-            info.ArgumentList.Add("--");
-            info.ArgumentList.Add(fileName);
+            if (Setsid.Value is { } setsid) chain.Add(setsid);
+            if (Setpriv.Value is { } setpriv) chain.AddRange([setpriv, "--pdeathsig", "KILL", "--"]);
         }
-        else info.FileName = fileName;
+        chain.Add(fileName);
+        info.FileName = chain[0];
+        foreach (var arg in chain.Skip(1)) info.ArgumentList.Add(arg);
         foreach (var arg in arguments) info.ArgumentList.Add(arg);
 
         var done = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -77,7 +108,10 @@ public static class EmulatorProcesses
         if (!OperatingSystem.IsWindows())
         {
             foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
-                Signals.Add(PosixSignalRegistration.Create(sig, _ => KillAll()));
+                Signals.Add(PosixSignalRegistration.Create(sig, context =>
+                {
+                    if (context.Signal == PosixSignal.SIGQUIT || Volatile.Read(ref callersHandlingSignals) == 0) KillAll();
+                }));
         }
     }
 

@@ -70,12 +70,17 @@ public sealed class XenHost : ITestHost
         ];
     }
 
+    /// <summary>
+    /// Boots the request and returns its transcript. When <paramref name="cancellation"/> fires, the
+    /// boot throws <see cref="OperationCanceledException"/> (never a transcript, which would become a
+    /// verdict), whatever QEMU did meanwhile; either way QEMU is killed and the boot folder deleted.
+    /// </summary>
     public async Task<Transcript> BootAsync(BootRequest request, CancellationToken cancellation = default)
     {
+        cancellation.ThrowIfCancellationRequested();
         var xen = build.Value;
         string qemuPath = qemu.Value;
-        string dir = Path.Combine(Path.GetTempPath(), $"xtf-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
+        string dir = BootFolders.Create();
         string kernelFile = Path.Combine(dir, "kernel");
         string logFile = Path.Combine(dir, "serial.log");
         try
@@ -94,9 +99,12 @@ public sealed class XenHost : ITestHost
                 clock.Stop();
                 if (end == BootEnd.EmulatorExited)
                 {
-                    string err = (await stderr).Trim();
+                    string err = (await stderr.WaitAsync(cancellation)).Trim();
                     detail = $"exit code {process.ExitCode}" + (err.Length > 0 ? ": " + err.Split('\n')[0] : "");
                 }
+                // An interruption that arrived while the boot was ending (QEMU killed by a signal, say)
+                // leaves no verdict: the boot did not finish on its own.
+                cancellation.ThrowIfCancellationRequested();
                 return new Transcript(Name, request.Name, log, end, detail, clock.Elapsed);
             }
             finally

@@ -13,6 +13,8 @@ public static class ReportCommands
     public const int AllureMissing = 8;
     /// <summary>compare: something regressed.</summary>
     public const int Regressed = 1;
+    /// <summary>report and compare: a run in the folders did not complete (interrupted; run.json); wins over 1 and 8.</summary>
+    public const int IncompleteRun = 9;
 
     public const string SetupCommand = "bash scripts/setup-report-tools.sh";
 
@@ -33,8 +35,10 @@ public static class ReportCommands
         foreach (var f in folders)
             if (!Directory.Exists(f)) throw new UsageException($"results folder '{f}' does not exist");
         var set = ResultSet.Load(folders);
-        if (set.Results.Count == 0) throw new UsageException($"no result records (<host>/<test>.json) in {string.Join(", ", folders)}");
+        if (set.Results.Count == 0 && set.Runs.Count == 0) throw new UsageException($"no result records (<host>/<test>.json) in {string.Join(", ", folders)}");
         foreach (var i in set.Ignored) stderr.WriteLine($"xtf report: ignored {i}");
+        var incomplete = set.IncompleteRuns();
+        foreach (var line in incomplete) stderr.WriteLine($"xtf report: {line}; the report says so (exit {IncompleteRun})");
 
         Directory.CreateDirectory(output);
         string allureResults = Path.Combine(output, "allure-results");
@@ -47,23 +51,23 @@ public static class ReportCommands
         stdout.WriteLine($"report: {Path.GetFullPath(Path.Combine(output, "summary.html"))}");
         stdout.WriteLine($"report: {Path.GetFullPath(Path.Combine(output, "junit.xml"))}");
         stdout.WriteLine($"report: {Path.GetFullPath(allureResults)}");
-        if (noHtml) return ExitCodes.Success;
+        if (noHtml) return incomplete.Count > 0 ? IncompleteRun : ExitCodes.Success;
 
         string htmlDir = Path.Combine(output, "allure-report");
         var tool = AllureTool.Find();
         if (tool.Missing is { } missing)
         {
             stderr.WriteLine($"xtf report: no Allure HTML: {missing}; fix: {SetupCommand}");
-            return AllureMissing;
+            return incomplete.Count > 0 ? IncompleteRun : AllureMissing;
         }
         var (ok, detail) = tool.Generate(allureResults, htmlDir);
         if (!ok)
         {
             stderr.WriteLine($"xtf report: allure generate failed: {detail}");
-            return AllureMissing;
+            return incomplete.Count > 0 ? IncompleteRun : AllureMissing;
         }
         stdout.WriteLine($"report: {Path.GetFullPath(Path.Combine(htmlDir, "index.html"))} (Allure {tool.Version})");
-        return ExitCodes.Success;
+        return incomplete.Count > 0 ? IncompleteRun : ExitCodes.Success;
     }
 
     /// <summary>
@@ -131,7 +135,7 @@ public static class ReportCommands
                 args.AddRange(words);
                 stdout.WriteLine($"compare: {(i == 0 ? "baseline" : "candidate")}: xtf {string.Join(" ", args)}");
                 int code = XtfCli.Run([.. args], stdout, stderr);
-                if (code is ExitCodes.Usage or ExitCodes.InternalError or 130) return code;
+                if (code is ExitCodes.Usage or ExitCodes.InternalError or > 128) return code;   // > 128: interrupted
             }
         }
         else
@@ -145,11 +149,11 @@ public static class ReportCommands
         }
         var a = ResultSet.Load([baseline]);
         var b = ResultSet.Load([candidate]);
-        if (a.Results.Count == 0) throw new UsageException($"no result records in {baseline}");
-        if (b.Results.Count == 0) throw new UsageException($"no result records in {candidate}");
+        if (a.Results.Count == 0 && a.Runs.Count == 0) throw new UsageException($"no result records in {baseline}");
+        if (b.Results.Count == 0 && b.Runs.Count == 0) throw new UsageException($"no result records in {candidate}");
         var comparison = RunComparison.Compare(a, b, rule);
         stdout.Write(comparison.Render(baseName, candName));
-        return comparison.Regressed ? Regressed : ExitCodes.Success;
+        return comparison.IncompleteRuns.Count > 0 ? IncompleteRun : comparison.Regressed ? Regressed : ExitCodes.Success;
     }
 
 }

@@ -224,30 +224,53 @@ public static class XtfCli
         int replaced = RunRecords.ReplacePreviousRun(resultsDir);
         if (replaced > 0) stdout.WriteLine($"results: {Path.GetFullPath(resultsDir)}: the previous run's {replaced} record(s) replaced");
 
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
-        Console.CancelKeyPress += onCancel;
+        // SIGINT, SIGTERM, SIGHUP or a dead parent: the boots in flight are cancelled and get no
+        // verdict, the finished tests keep theirs, and run.json says the run was interrupted.
+        using var interruption = RunInterruption.Listen();
+        bool terminal = ProgressLine.IsTerminal(stdout);
+        var output = new HangupTolerantWriter(stdout);
+        var errors = new HangupTolerantWriter(stderr);
+        var context = new RunContext(resultsDir, $"0x{seed:x}", xen?.Build.Version, xen is null ? null : Doctor.QemuVersionLine(xenOptions.Qemu),
+            xenOptions.XenCommandLine, o.Shard?.ToString());
+        var running = new RunCompletion
+        {
+            State = RunCompletion.Running,
+            Hosts = hosts.Select(h => h.Name).ToList(),
+            Planned = plan.Select(p => p.Name).ToList(),
+            Start = DateTimeOffset.Now,   // report data only
+        };
+        running.WriteTo(resultsDir);   // a run killed outright stays "running": reports flag it
+        List<Finished>? finished = null;
+        bool interrupted = false;
+        RunCompletion state;
         try
         {
-            var context = new RunContext(resultsDir, $"0x{seed:x}", xen?.Build.Version, xen is null ? null : Doctor.QemuVersionLine(xenOptions.Qemu),
-                xenOptions.XenCommandLine, o.Shard?.ToString());
-            List<Finished> finished;
-            try
-            {
-                finished = Execute(plan, hosts, jobs, context, o.Verbose, stdout, cancel.Token);
-            }
-            finally
-            {
-                RunRecords.WriteRunSummaries(resultsDir, stdout);   // also after Ctrl-C: the finished tests' records are valid
-            }
-            var counts = finished.GroupBy(x => x.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.Word()}");
-            stdout.WriteLine($"{finished.Count} test(s): {string.Join(", ", counts)}; transcripts in {Path.GetFullPath(resultsDir)}");
-            return ExitCodes.Worst(finished.Select(x => x.Status));
+            finished = Execute(plan, hosts, jobs, context, o.Verbose, output, terminal, interruption.Token);
+            interrupted = interruption.IsInterrupted;
         }
         finally
         {
-            Console.CancelKeyPress -= onCancel;
+            // Also after an interruption or an internal error: the finished tests' records are valid.
+            var done = (finished ?? []).Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+            state = running with
+            {
+                State = finished is null ? RunCompletion.Aborted : interrupted ? RunCompletion.Interrupted : RunCompletion.Complete,
+                Cause = interrupted ? interruption.Cause : null,
+                Signal = interrupted ? interruption.Signal : null,
+                Finished = running.Planned.Where(done.Contains).ToList(),
+                Stop = DateTimeOffset.Now,
+            };
+            state.WriteTo(resultsDir);
+            RunRecords.WriteRunSummaries(resultsDir, output);
         }
+        if (interrupted)
+        {
+            errors.WriteLine($"xtf: run {state.Describe()}; records in {Path.GetFullPath(resultsDir)} ({RunCompletion.FileName}: {RunCompletion.Interrupted})");
+            return interruption.ExitCode;
+        }
+        var counts = finished.GroupBy(x => x.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.Word()}");
+        output.WriteLine($"{finished.Count} test(s): {string.Join(", ", counts)}; transcripts in {Path.GetFullPath(resultsDir)}");
+        return ExitCodes.Worst(finished.Select(x => x.Status));
     }
 
     private sealed record Finished(string Name, TestStatus Status);
@@ -258,29 +281,32 @@ public static class XtfCli
         public RunInfo Info => new(Seed, XenVersion, QemuVersion, XenCommandLine, Shard);
     }
 
+    /// <summary>
+    /// Runs the plan. A test finishes when every host has its transcript before <paramref name="cancel"/>
+    /// fires; only then are its transcripts and records written. On cancellation the boots in flight and
+    /// the tests not started end without a record; the finished ones are returned.
+    /// </summary>
     private static List<Finished> Execute(List<Planned> plan, List<ITestHost> hosts, int jobs, RunContext context, bool verbose,
-        TextWriter stdout, CancellationToken cancel)
+        TextWriter stdout, bool terminal, CancellationToken cancel)
     {
         string resultsDir = context.ResultsDir;
-        var progress = new ProgressLine(stdout, plan.Count, ProgressLine.IsTerminal(stdout));
+        var progress = new ProgressLine(stdout, plan.Count, terminal);
         var gate = new SemaphoreSlim(jobs);
         foreach (var h in hosts) Directory.CreateDirectory(Path.Combine(resultsDir, h.Name));
         int width = Math.Max(40, plan.Max(p => p.Name.Length) + 2);
 
-        async Task<(TestOutcome, DateTimeOffset)> RunOn(ITestHost host, BootRequest request, int? expectedShutdown, string? expectedRefusal)
+        async Task<(Transcript, TestOutcome, DateTimeOffset)> RunOn(ITestHost host, BootRequest request, int? expectedShutdown, string? expectedRefusal)
         {
             await gate.WaitAsync(cancel);
             try
             {
+                cancel.ThrowIfCancellationRequested();
                 progress.Started(request.Name);
                 var started = DateTimeOffset.Now;   // report data only: never reaches the simulator
                 var transcript = await host.BootAsync(request, cancel);
-                string stem = Path.Combine(resultsDir, host.Name, request.Name);
-                AtomicFile.WriteAllText(stem + ".log", transcript.Log, System.Text.Encoding.Latin1);
-                if (transcript.Trace is { } trace) AtomicFile.WriteAllText(stem + ".trace", trace);
                 var outcome = ConsoleProtocol.Evaluate(transcript);
-                if (expectedRefusal is not null) return (outcome.ExpectRefusal(expectedRefusal), started);
-                return (expectedShutdown is { } reason ? outcome.ExpectShutdown(reason) : outcome, started);
+                if (expectedRefusal is not null) return (transcript, outcome.ExpectRefusal(expectedRefusal), started);
+                return (transcript, expectedShutdown is { } reason ? outcome.ExpectShutdown(reason) : outcome, started);
             }
             finally
             {
@@ -297,7 +323,16 @@ public static class XtfCli
             }
             var request = p.Request();
             var runs = await Task.WhenAll(hosts.Select(h => RunOn(h, request, p.ExpectedShutdown, p.ExpectedRefusal)));
-            var outcomes = runs.Select(x => x.Item1).ToArray();
+            // A host that does not watch the token (the simulator) may finish after the interruption:
+            // the test still counts as unfinished, like the boots that were cut off.
+            cancel.ThrowIfCancellationRequested();
+            foreach (var (transcript, _, _) in runs)
+            {
+                string stem = Path.Combine(resultsDir, transcript.Host, request.Name);
+                AtomicFile.WriteAllText(stem + ".log", transcript.Log, System.Text.Encoding.Latin1);
+                if (transcript.Trace is { } trace) AtomicFile.WriteAllText(stem + ".trace", trace);
+            }
+            var outcomes = runs.Select(x => x.Item2).ToArray();
             string line;
             TestStatus status;
             string? diff = null;
@@ -317,7 +352,7 @@ public static class XtfCli
                 line = $"{p.Name.PadRight(width)} {word,-8} sim {sim.Elapsed.TotalSeconds,5:0.00}s  xen {xen.Elapsed.TotalSeconds,5:0.00}s  " +
                        (diff is null ? "transcripts agree" : "transcripts differ") + (xen.Message.Length > 0 ? "  " + xen.Message : "");
             }
-            foreach (var (outcome, started) in runs)
+            foreach (var (_, outcome, started) in runs)
                 RunRecords.For(outcome, started, p.Title, p.Category, request.Vcpus, context, hosts.Count > 1 ? diff : null, hosts.Count > 1).WriteTo(resultsDir);
             var printed = new List<string> { line };
             if (diff is not null) printed.AddRange(diff.Split('\n').Select(d => "    " + d));
@@ -327,11 +362,16 @@ public static class XtfCli
         }).ToArray();
         try
         {
-            return Task.WhenAll(tasks).GetAwaiter().GetResult().ToList();
+            // Every task ends: a cancelled boot kills its QEMU and deletes its folder before it throws.
+            Task.WhenAll(tasks).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
         }
         finally
         {
             progress.Clear();
         }
+        return tasks.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result).ToList();
     }
 }

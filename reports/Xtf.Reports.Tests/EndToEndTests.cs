@@ -141,6 +141,9 @@ public sealed class EndToEndTests
         foreach (var f in files) Assert.That(ResultRecord.Parse(File.ReadAllText(f)), Is.Not.Null, f);
         var set = ResultSet.Load([results]);
         Assert.That(set.Ignored, Is.Empty);
+        // SIGKILL leaves no chance to record the end: run.json still says "running", and reports flag it.
+        Assert.That(set.Incomplete.Single().State.State, Is.EqualTo(RunCompletion.Running));
+        Assert.That(Matrix.Markdown(set), Does.Contain("**UNFINISHED RUN**"));
         foreach (var r in set.Results)
         {
             string transcript = r.ReadTranscript() ?? "";

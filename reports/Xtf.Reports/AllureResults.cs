@@ -29,6 +29,7 @@ public static class AllureResults
     /// <summary>The categories, matched in order on the status and on the message, which starts with our word.</summary>
     public static readonly (string Name, string Status, string Word)[] Categories =
     [
+        ("Run interrupted: the tests it did not finish have no verdict", "broken", "(?:INTERRUPTED|ABORTED|UNFINISHED)"),
         ("Simulator diverged from real Xen", "failed", "DIVERGED"),
         ("Crashed: no result line (panic, Xen crash, timeout)", "broken", "CRASH"),
         ("Test failures", "failed", "FAILURE"),
@@ -72,10 +73,15 @@ public static class AllureResults
             };
             AtomicFile.WriteAllText(Path.Combine(outDir, $"{uuid}-container.json"), container.ToJsonString(Indented));
         }
+        foreach (var (folder, state) in set.Incomplete)
+        {
+            string uuid = UuidFor("run", folder, state.Start.ToUnixTimeMilliseconds().ToString());
+            AtomicFile.WriteAllText(Path.Combine(outDir, $"{uuid}-result.json"), IncompleteRunJson(folder, state, uuid).ToJsonString(Indented));
+        }
         AtomicFile.WriteAllText(Path.Combine(outDir, "environment.properties"), EnvironmentProperties(set));
         AtomicFile.WriteAllText(Path.Combine(outDir, "categories.json"), CategoriesJson().ToJsonString(Indented));
         AtomicFile.WriteAllText(Path.Combine(outDir, "executor.json"), (executor ?? ExecutorInfo.FromEnvironment()).ToJson().ToJsonString(Indented));
-        return set.Results.Count;
+        return set.Results.Count + set.Incomplete.Count;
     }
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
@@ -172,6 +178,41 @@ public static class AllureResults
         };
     }
 
+    /// <summary>
+    /// A run that did not complete, as one broken result of its own ("xtf run [interrupted]"): Allure shows
+    /// it in its category, and the tests without a verdict are named in it, not given results.
+    /// </summary>
+    private static JsonObject IncompleteRunJson(string folder, RunCompletion state, string uuid)
+    {
+        string word = state.Word;
+        long start = state.Start.ToUnixTimeMilliseconds(), stop = Math.Max(start, state.Stop.ToUnixTimeMilliseconds());
+        return new JsonObject
+        {
+            ["uuid"] = uuid,
+            ["historyId"] = Hex(SHA256.HashData(Encoding.UTF8.GetBytes("xtf.run|" + folder)))[..32],
+            ["name"] = $"xtf run [{state.State}]",
+            ["fullName"] = "xtf.run",
+            ["description"] = $"The run into {folder} did not complete.",
+            ["status"] = "broken",
+            ["statusDetails"] = new JsonObject
+            {
+                ["known"] = false,
+                ["muted"] = false,
+                ["flaky"] = false,
+                ["message"] = $"{word}: run {state.Describe()}",
+                ["trace"] = "without a verdict (no record): " + string.Join(", ", state.Unfinished),
+            },
+            ["stage"] = "finished",
+            ["start"] = start,
+            ["stop"] = stop,
+            ["labels"] = new JsonArray { Label("parentSuite", "pv64"), Label("suite", "run"), Label("framework", "xtf.net"), Label("language", "csharp") },
+            ["parameters"] = new JsonArray { Parameter("folder", folder) },
+            ["links"] = new JsonArray(),
+            ["steps"] = new JsonArray(),
+            ["attachments"] = new JsonArray(),
+        };
+    }
+
     /// <summary>A guest line's step status: XTF's "Fail", "Error" and "Skip" prefixes; anything else passed.</summary>
     public static string StepStatus(string line) =>
         line.StartsWith("Fail", StringComparison.Ordinal) ? "failed"
@@ -207,6 +248,8 @@ public static class AllureResults
         Distinct("sim.seed", r => r.Seed);
         Distinct("xen.cmdline", r => r.XenCommandLine);
         Distinct("shards", r => r.Shard);
+        if (set.Incomplete.Count > 0)
+            lines.Add(("run.state", string.Join("; ", set.Incomplete.Select(r => $"{r.Folder}: {r.State.Describe()}"))));
         var sb = new StringBuilder();
         foreach (var (k, v) in lines) sb.Append(Escape(k, true)).Append('=').Append(Escape(v, false)).Append('\n');
         return sb.ToString();

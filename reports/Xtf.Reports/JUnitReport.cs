@@ -10,6 +10,9 @@ namespace Xtf.Reports;
 /// JUnit XML as GitLab (artifacts:reports:junit) and Jenkins read it: &lt;testsuites&gt; with one
 /// &lt;testsuite&gt; per host and one &lt;testcase&gt; per test × host; &lt;failure&gt; for FAILURE and
 /// DIVERGED, &lt;error&gt; for ERROR and CRASH, &lt;skipped&gt; for SKIP; the transcript as system-out.
+/// A run that did not complete (interrupted) adds a &lt;testsuite name="xtf run"&gt; whose one testcase is
+/// an &lt;error type="INTERRUPTED"&gt; naming the tests without a verdict (no testcase is invented for
+/// them), and every testsuite carries the property xtf.run.state.
 /// </summary>
 public static class JUnitReport
 {
@@ -22,7 +25,8 @@ public static class JUnitReport
             w.WriteStartDocument();
             w.WriteStartElement("testsuites");
             w.WriteAttributeString("name", "xtf");
-            WriteCounts(w, set.Results);
+            var incomplete = set.Incomplete;
+            WriteCounts(w, set.Results, incomplete.Count);
             foreach (var host in set.Hosts)
             {
                 var results = set.Results.Where(r => r.Record.Host == host).ToList();
@@ -31,22 +35,63 @@ public static class JUnitReport
                 WriteCounts(w, results);
                 w.WriteAttributeString("timestamp", results.Min(r => r.Record.Start).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture));
                 w.WriteAttributeString("hostname", host);
+                WriteRunState(w, incomplete);
                 foreach (var loaded in results) WriteCase(w, loaded);
                 w.WriteEndElement();
             }
+            if (incomplete.Count > 0) WriteIncompleteRuns(w, incomplete);
             w.WriteEndElement();
             w.WriteEndDocument();
         }
         AtomicFile.WriteAllBytes(path, ms.ToArray());
     }
 
-    private static void WriteCounts(XmlWriter w, IReadOnlyCollection<LoadedResult> results)
+    /// <summary>The counts of a testsuite (or, with the incomplete runs' error cases added, of the whole document).</summary>
+    private static void WriteCounts(XmlWriter w, IReadOnlyCollection<LoadedResult> results, int runErrors = 0)
     {
-        w.WriteAttributeString("tests", results.Count.ToString(CultureInfo.InvariantCulture));
+        w.WriteAttributeString("tests", (results.Count + runErrors).ToString(CultureInfo.InvariantCulture));
         w.WriteAttributeString("failures", results.Count(r => Kind(r.Record.ReportStatus) == "failure").ToString(CultureInfo.InvariantCulture));
-        w.WriteAttributeString("errors", results.Count(r => Kind(r.Record.ReportStatus) == "error").ToString(CultureInfo.InvariantCulture));
+        w.WriteAttributeString("errors", (results.Count(r => Kind(r.Record.ReportStatus) == "error") + runErrors).ToString(CultureInfo.InvariantCulture));
         w.WriteAttributeString("skipped", results.Count(r => Kind(r.Record.ReportStatus) == "skipped").ToString(CultureInfo.InvariantCulture));
         w.WriteAttributeString("time", Seconds(results.Sum(r => r.Record.Seconds)));
+    }
+
+    private static void WriteRunState(XmlWriter w, IReadOnlyList<(string Folder, RunCompletion State)> incomplete)
+    {
+        if (incomplete.Count == 0) return;
+        w.WriteStartElement("properties");
+        w.WriteStartElement("property");
+        w.WriteAttributeString("name", "xtf.run.state");
+        w.WriteAttributeString("value", Clean(string.Join("; ", incomplete.Select(r => $"{r.Folder}: {r.State.Describe()}"))));
+        w.WriteEndElement();
+        w.WriteEndElement();
+    }
+
+    /// <summary>One error case per run that did not complete: CI shows the run as broken, and no test gets a made-up verdict.</summary>
+    private static void WriteIncompleteRuns(XmlWriter w, IReadOnlyList<(string Folder, RunCompletion State)> incomplete)
+    {
+        w.WriteStartElement("testsuite");
+        w.WriteAttributeString("name", "xtf run");
+        w.WriteAttributeString("tests", incomplete.Count.ToString(CultureInfo.InvariantCulture));
+        w.WriteAttributeString("failures", "0");
+        w.WriteAttributeString("errors", incomplete.Count.ToString(CultureInfo.InvariantCulture));
+        w.WriteAttributeString("skipped", "0");
+        w.WriteAttributeString("time", Seconds(incomplete.Sum(r => Math.Max(0, (r.State.Stop - r.State.Start).TotalSeconds))));
+        WriteRunState(w, incomplete);
+        foreach (var (folder, state) in incomplete)
+        {
+            w.WriteStartElement("testcase");
+            w.WriteAttributeString("name", $"run {state.State}: {folder}");
+            w.WriteAttributeString("classname", "xtf.run");
+            w.WriteAttributeString("time", Seconds(Math.Max(0, (state.Stop - state.Start).TotalSeconds)));
+            w.WriteStartElement("error");
+            w.WriteAttributeString("type", state.Word);
+            w.WriteAttributeString("message", Clean($"{state.Word}: run {state.Describe()}"));
+            w.WriteString(Clean($"without a verdict (no record): {string.Join(", ", state.Unfinished)}\n"));
+            w.WriteEndElement();
+            w.WriteEndElement();
+        }
+        w.WriteEndElement();
     }
 
     /// <summary>The JUnit element for a status word; null for SUCCESS.</summary>

@@ -25,6 +25,11 @@ public static class Matrix
         var hosts = set.Hosts;
         var sb = new StringBuilder();
         sb.Append("# xtf results: test × host\n\n");
+        foreach (var (folder, state) in set.Incomplete)
+        {
+            sb.Append($"**{state.Word} RUN** — {folder}: run {state.Describe()}. The tests it did not finish have no verdict here");
+            sb.Append(state.Unfinished.Count > 0 ? $": {string.Join(", ", state.Unfinished)}.\n\n" : ".\n\n");
+        }
         sb.Append(string.Join(", ", set.Counts().Select(c => $"{c.Count} {c.Status}"))).Append($" ({set.Results.Count} runs of {set.Tests.Count} tests)\n\n");
         sb.Append("| test | area | ").Append(string.Join(" | ", hosts)).Append(" | transcripts agree |\n");
         sb.Append("|---|---|").Append(string.Concat(hosts.Select(_ => "---|"))).Append("---|\n");
@@ -56,9 +61,22 @@ public static class SummaryPage
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(title)).Append("</title>\n<style>\n")
           .Append("body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse}")
           .Append("td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;font-size:14px}th{background:#eee}")
+          .Append("#interrupted{background:#fde2b8;border:2px solid #c60;padding:8px;font-weight:bold}")
           .Append(".SUCCESS{background:#d8f5d8}.SKIP{background:#eee}.ERROR,.CRASH{background:#fde2b8}.FAILURE,.DIVERGED{background:#f9c9c9}")
           .Append("pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:13px}code{font-size:13px}\n</style></head><body>\n");
-        sb.Append("<h1>").Append(E(title)).Append("</h1>\n<p id=\"totals\">")
+        sb.Append("<h1>").Append(E(title)).Append("</h1>\n");
+        if (set.Incomplete.Count > 0)
+        {
+            sb.Append("<div id=\"interrupted\"><p>This run did not complete: the tests it did not finish have no verdict here.</p><ul>\n");
+            foreach (var (folder, state) in set.Incomplete)
+            {
+                sb.Append("<li>").Append(E(state.Word)).Append(" RUN — ").Append(E(folder)).Append(": run ").Append(E(state.Describe()));
+                if (state.Unfinished.Count > 0) sb.Append(". Without a verdict: ").Append(E(string.Join(", ", state.Unfinished)));
+                sb.Append("</li>\n");
+            }
+            sb.Append("</ul></div>\n");
+        }
+        sb.Append("<p id=\"totals\">")
           .Append(E(string.Join(", ", set.Counts().Select(c => $"{c.Count} {c.Status}"))))
           .Append($" — {set.Results.Count} runs of {set.Tests.Count} tests on {E(string.Join(" and ", hosts))}</p>\n");
         var versions = set.Results.Select(r => r.Record).Where(r => r.Host == "xen").Select(r => $"Xen {r.XenVersion}, QEMU {r.QemuVersion}").Distinct().ToList();

@@ -39,17 +39,29 @@ public sealed class ResultSet
 
     /// <summary>The folder, inside a results folder, that holds one results folder per foreign kernel.</summary>
     public const string ForeignFolderName = "foreign";
+    /// <summary>How the last run into each folder ended (run.json), for the folders that have one.</summary>
+    public IReadOnlyList<(string Folder, RunCompletion State)> Runs { get; }
 
-    private ResultSet(List<LoadedResult> results, List<string> folders, List<string> ignored, List<(string, string)> fuzz)
+    private ResultSet(List<LoadedResult> results, List<string> folders, List<string> ignored, List<(string, string)> fuzz, List<(string, RunCompletion)> runs)
     {
         Results = results;
         Folders = folders;
         Ignored = ignored;
         FuzzSummaries = fuzz;
+        Runs = runs;
     }
 
-    public static ResultSet FromRecords(IEnumerable<ResultRecord> records, string root = ".") =>
-        new(Order(records.Select(r => new LoadedResult(r, root))), [root], [], []);
+    public static ResultSet FromRecords(IEnumerable<ResultRecord> records, string root = ".", RunCompletion? run = null) =>
+        new(Order(records.Select(r => new LoadedResult(r, root))), [root], [], [], run is null ? [] : [(root, run)]);
+
+    /// <summary>The runs that did not complete (interrupted, or stopped by an internal error): reports flag them.</summary>
+    public IReadOnlyList<(string Folder, RunCompletion State)> Incomplete => Runs.Where(r => !r.State.IsComplete).ToList();
+
+    /// <summary>
+    /// One line per run that did not complete, naming the folder and what stopped it ("results: interrupted by
+    /// SIGTERM: 3 of 12 planned tests finished, 9 without a verdict"); empty when every run completed.
+    /// </summary>
+    public IReadOnlyList<string> IncompleteRuns() => Incomplete.Select(r => $"{r.Folder}: run {r.State.Describe()}").ToList();
 
     /// <summary>Reads RESULTS/&lt;host&gt;/*.json in each folder. A folder that does not exist is an error for the caller.</summary>
     public static ResultSet Load(IEnumerable<string> folders)
@@ -59,12 +71,17 @@ public sealed class ResultSet
         var fuzz = new List<(string, string)>();
         var roots = new List<string>();
         var foreign = new List<string>();
+        var runs = new List<(string, RunCompletion)>();
         foreach (string folder in folders)
         {
             string root = Path.GetFullPath(folder);
             roots.Add(root);
             string foreignRoot = Path.Combine(root, ForeignFolderName);
             if (Directory.Exists(foreignRoot)) foreign.AddRange(Directory.GetDirectories(foreignRoot).Order(StringComparer.Ordinal));
+            var run = RunCompletion.Load(root);
+            if (run is not null) runs.Add((root, run));
+            // A test the folder's last run did not finish has no record from that run: one found is older, not its verdict.
+            var incomplete = run is { IsComplete: false } ? run : null;
             foreach (string hostDir in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
             {
                 foreach (string file in Directory.GetFiles(hostDir, "*.json").Order(StringComparer.Ordinal))
@@ -74,6 +91,7 @@ public sealed class ResultSet
                     catch (IOException e) { ignored.Add($"{file}: {e.Message}"); continue; }
                     var r = ResultRecord.Parse(text);
                     if (r is null) { ignored.Add($"{file}: not an {ResultRecord.SchemaId} record"); continue; }
+                    if (incomplete?.Predates(r) == true) { ignored.Add($"{file}: older than the {incomplete.State} run in this folder, which did not finish {r.Test}"); continue; }
                     var loaded = new LoadedResult(r, root);
                     if (!byKey.TryGetValue(r.Key, out var seen) || seen.Record.Start <= r.Start) byKey[r.Key] = loaded;
                 }
@@ -84,7 +102,7 @@ public sealed class ResultSet
                 if (File.Exists(path)) fuzz.Add((path, File.ReadAllText(path)));
             }
         }
-        return new ResultSet(Order(byKey.Values), roots, ignored, fuzz) { ForeignFolders = foreign };
+        return new ResultSet(Order(byKey.Values), roots, ignored, fuzz, runs) { ForeignFolders = foreign };
     }
 
     private static List<LoadedResult> Order(IEnumerable<LoadedResult> results) =>

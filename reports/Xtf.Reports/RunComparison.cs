@@ -17,6 +17,8 @@ public sealed record Change(string Test, string Host, string Baseline, string Ca
 /// </list>
 /// A regression is a new failure or a changed transcript. Timings and tests in only one run are listed
 /// but do not count: a timing changes with the machine's load, and a shard or a glob changes the set.
+/// A run that did not complete (interrupted) is flagged in <see cref="IncompleteRuns"/>: its missing
+/// tests are not a comparison, so `xtf compare` exits non-zero for it.
 /// </summary>
 public sealed class RunComparison
 {
@@ -41,6 +43,8 @@ public sealed class RunComparison
     public List<Change> OnlyInBaseline { get; } = [];
     public List<Change> OnlyInCandidate { get; } = [];
     public int Compared { get; private set; }
+    /// <summary>"INTERRUPTED: candidate DIR: run interrupted by SIGTERM: ..." for each side whose run did not complete.</summary>
+    public List<string> IncompleteRuns { get; } = [];
 
     public bool Regressed => NewFailures.Count > 0 || ChangedTranscripts.Count > 0;
 
@@ -48,6 +52,8 @@ public sealed class RunComparison
     {
         timing ??= new TimingRule();
         var c = new RunComparison();
+        foreach (var (side, set) in new[] { ("baseline", baseline), ("candidate", candidate) })
+            c.IncompleteRuns.AddRange(set.Incomplete.Select(r => $"{r.State.Word}: {side} {r.Folder}: run {r.State.Describe()}"));
         var cand = candidate.Results.ToDictionary(r => r.Record.Key, StringComparer.Ordinal);
         var keys = new HashSet<string>(StringComparer.Ordinal);
         foreach (var b in baseline.Results)
@@ -114,6 +120,7 @@ public sealed class RunComparison
         Section("changed timings (beyond 2x and 1 s)", ChangedTimings, x => $"{x.Test} [{x.Host}]: {x.Baseline} -> {x.Candidate}");
         Section("only in baseline", OnlyInBaseline, x => $"{x.Test} [{x.Host}] ({x.Baseline})");
         Section("only in candidate", OnlyInCandidate, x => $"{x.Test} [{x.Host}] ({x.Candidate})");
+        foreach (var x in IncompleteRuns) sb.Append(x).Append('\n');
         sb.Append(Regressed
             ? $"REGRESSED: {NewFailures.Count} new failure(s), {ChangedTranscripts.Count} changed transcript(s) in {Compared} compared runs\n"
             : $"no regression in {Compared} compared runs\n");
