@@ -118,17 +118,18 @@ public static class FuzzCommand
             else stdout.WriteLine(line);
         };
 
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
-        Console.CancelKeyPress += onCancel;
+        // SIGINT, SIGTERM, SIGHUP or a dead parent stop the campaign as they stop xtf run (RunInterruption).
+        using var interruption = RunInterruption.Listen();
         FuzzSummary summary;
         try
         {
-            summary = campaign.RunAsync(cancel.Token).GetAwaiter().GetResult();
+            summary = campaign.RunAsync(interruption.Token).GetAwaiter().GetResult();
         }
-        finally
+        catch (OperationCanceledException) when (interruption.IsInterrupted)
         {
-            Console.CancelKeyPress -= onCancel;
+            if (live) stdout.WriteLine();
+            stderr.WriteLine($"xtf fuzz: interrupted by {interruption.Cause}; no verdict (re-run: xtf fuzz --area {areaName} --cases {settings.Cases} --seed 0x{settings.Seed:x})");
+            return interruption.ExitCode;
         }
         if (live) stdout.WriteLine();
         foreach (var f in summary.Failures)

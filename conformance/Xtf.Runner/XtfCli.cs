@@ -31,9 +31,11 @@ public static class XtfCli
 
         exit codes of run (worst result wins): 0 SUCCESS, 3 SKIP, 4 ERROR, 5 FAILURE, 6 CRASH, 7 DIVERGED;
           2 bad usage or input (unknown command or option, an option the command does not have, a bad value,
-            an unreadable or malformed kernel, missing QEMU or Xen), always one line on stderr; 1 internal error.
-          report: 0 written, 8 written without the Allure HTML (allure or node missing, or allure failed).
-          compare: 0 nothing regressed, 1 a new failure or a changed transcript.
+            an unreadable or malformed kernel, missing QEMU or Xen), always one line on stderr; 1 internal error;
+          128 + signal when interrupted: 130 SIGINT, 143 SIGTERM, 129 SIGHUP or a parent that died.
+          report: 0 written, 8 written without the Allure HTML (allure or node missing, or allure failed),
+            9 a run it read did not complete (interrupted or killed; wins over 8).
+          compare: 0 nothing regressed, 1 a new failure or a changed transcript, 9 a run did not complete.
           fuzz: 0 clean, 5 model disagreement, 7 sim and real Xen diverged, 6 a boot lost records.
         """;
 

@@ -31,10 +31,10 @@ internal static class XtfCommandLine
         }
         const string usage = "2 bad usage or input (one line on stderr), 1 internal error";
         Add(XtfCli.ListCommand(stdout), "Exit codes: 0 listed; 2 no test matches, or bad usage; 1 internal error.");
-        Add(XtfCli.RunCommand(stdout, stderr), $"Exit codes (worst result wins): 0 SUCCESS, 3 SKIP, 4 ERROR, 5 FAILURE, 6 CRASH, 7 DIVERGED;\n  {usage}.");
+        Add(XtfCli.RunCommand(stdout, stderr), $"Exit codes (worst result wins): 0 SUCCESS, 3 SKIP, 4 ERROR, 5 FAILURE, 6 CRASH, 7 DIVERGED;\n  {usage};\n  128 + signal when interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP or a parent that died).");
         Add(XtfCli.BuildCommand(stdout), $"Exit codes: 0 written; {usage}.");
-        Add(ReportCommands.ReportCommand(stdout, stderr), $"Exit codes: 0 written; {ReportCommands.AllureMissing} written without the Allure HTML (allure or node missing, or allure failed);\n  {usage}.");
-        Add(ReportCommands.CompareCommand(stdout, stderr), $"Exit codes: 0 nothing regressed; {ReportCommands.Regressed} a new failure or a changed transcript (or an internal error);\n  2 bad usage or input (one line on stderr).");
+        Add(ReportCommands.ReportCommand(stdout, stderr), $"Exit codes: 0 written; {ReportCommands.AllureMissing} written without the Allure HTML (allure or node missing, or allure failed);\n  {ReportCommands.IncompleteRun} a run it read did not complete (wins over {ReportCommands.AllureMissing}); {usage}.");
+        Add(ReportCommands.CompareCommand(stdout, stderr), $"Exit codes: 0 nothing regressed; {ReportCommands.Regressed} a new failure or a changed transcript (or an internal error);\n  {ReportCommands.IncompleteRun} a run did not complete; 2 bad usage or input (one line on stderr).");
         Add(Doctor.Command(stdout), "Exit codes: 0 ready for real Xen; 1 not ready (each gap is printed with its fix).");
         Add(Bench.Command(stdout), $"Exit codes: 0 measured; {usage}.");
         Add(FuzzCommand.Command(stdout, stderr), $"Exit codes: 0 clean, 5 model disagreement, 7 sim and real Xen diverged, 6 a boot lost records;\n  {usage}.");
