@@ -6,7 +6,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 /// <summary>
 /// VCPUOP_register_runstate_memory_area (docs/pv-abi.md §4.7, §2.3, docs/timing.md): the area is
 /// written at once (for the caller: its stored runstate, the same state and entry time
-/// get_runstate_info reports), and rewritten when the vCPU is switched back in after blocking,
+/// get_runstate_info reports, and the same bytes when registered again without a switch), and rewritten when the vCPU is switched back in after blocking,
 /// also with VMASST_TYPE_runstate_update_flag enabled (bit 63 of state_entry_time clear when
 /// seen from the vCPU itself). After each block the area holds the runstate Xen stored at the
 /// switch-in: the entry time and the non-running counters equal get_runstate_info's, and
@@ -54,6 +54,17 @@ public sealed class RunstateArea : XtfTest
             g.Expect(T(area, i).ULe(T(info, i)), $"area.time[{i}] is not ahead of get_runstate_info's");
         g.ExpectEq(T(area, 1) + T(area, 2) + T(area, 3), T(info, 1) + T(info, 2) + T(info, 3),
             "the non-running counters agree");
+
+        // The stored runstate, not a snapshot: registering again 1 ms later, with no transition
+        // in between (the same entry time), writes the same bytes; time[running] has not been
+        // brought up to the registration.
+        var again = g.Alloc(S, 64, "runstate_area_again");
+        g.MemSet(again.Ptr, 0xff, S);
+        PvClock.SpinFor(g, 1_000_000);
+        g.ExpectEq(Register(0, again.Ptr), 0, "register a second area for vCPU 0");
+        g.If(again.U64(VcpuRunstateInfo.Layout.StateEntryTime) == entry, () =>
+            g.ExpectEq(g.MemCmp(again.Ptr, area.Ptr, S), 0, "a registration 1 ms later writes the same stored runstate"));
+        g.ExpectEq(Register(0, area.Ptr), 0, "register the first area again");
 
         // Rewritten when the vCPU comes back from a block Xen really made: the area then holds
         // the runstate stored at the switch-in, which get_runstate_info still reports (only
