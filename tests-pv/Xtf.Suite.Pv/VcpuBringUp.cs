@@ -1,5 +1,6 @@
 using Xtf.Abi;
 using Xtf.Guest;
+using Xtf.Suite.Pv.Vcpu;
 
 namespace Xtf.Suite.Pv;
 
@@ -28,7 +29,7 @@ public sealed class VcpuBringUp : XtfTest
         var ap = g.Function("ap_entry", () =>
         {
             g.Set(started, 1);
-            g.WaitUntil(go == 1);   // stay up until vCPU 0 has made its second VCPUOP_up
+            g.While(go == 0, () => g.Asm.pause());   // stay up until vCPU 0 has made its second VCPUOP_up (no bound: vCPU 0 sets it)
             var i = g.Var("ap_i");
             g.For(i, 0, Rounds, () => g.AtomicAdd(counter, 1));
             g.Set(done, 1);
@@ -47,10 +48,10 @@ public sealed class VcpuBringUp : XtfTest
         var i0 = g.Var("bsp_i");
         g.For(i0, 0, Rounds, () => g.AtomicAdd(counter, 1));
 
-        g.Expect(g.WaitUntil(done == 1) == 1, "vCPU 1 finished its loop");
+        g.Expect(PvClock.WaitFor(g, () => done == 1) == 1, "vCPU 1 finished its loop");
         g.ExpectEq(started, 1, "vCPU 1 ran its entry point");
         g.ExpectEq(counter, 2 * Rounds, "both vCPUs' atomic additions");
-        g.Expect(g.WaitUntil(() => g.VcpuOp(VcpuOp.IsUp, 1, 0) == 0) == 1, "vCPU 1 reports down after VCPUOP_down on itself");
+        g.Expect(PvClock.WaitFor(g, () => g.VcpuOp(VcpuOp.IsUp, 1, 0) == 0) == 1, "vCPU 1 reports down after VCPUOP_down on itself");
 
         var ctx = g.VcpuContext(1, ap);
         g.ExpectEq(g.VcpuOp(VcpuOp.Initialise, 1, ctx.Ptr), -Errno.EEXIST, "VCPUOP_initialise of an initialised vCPU");

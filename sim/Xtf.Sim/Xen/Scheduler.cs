@@ -245,11 +245,15 @@ public sealed class Scheduler
 
     // ------------------------------------------------------------ runstate (xen/common/sched/core.c, xen/arch/x86/domain.c)
 
-    /// <summary>update_runstate_area (xen/arch/x86/domain.c): rewritten on every context switch; faults ignored.</summary>
+    /// <summary>update_runstate_area (xen/arch/x86/domain.c): rewritten with the stored runstate on every context switch; faults ignored.</summary>
     public void UpdateRunstateArea(Vcpu v)
     {
-        if (v.RunstateArea is { } area) guest.CopyToGuest(v, area, RunstateSnapshot(v));
+        if (v.RunstateArea is { } area) guest.CopyToGuest(v, area, StoredRunstate(v));
     }
+
+    /// <summary>v->runstate as Xen keeps it (xen/common/sched/core.c): the current state's time counted only up to state_entry_time.</summary>
+    public byte[] StoredRunstate(Vcpu v) =>
+        new VcpuRunstateInfo { State = (int)v.Runstate, StateEntryTime = v.RunstateEntryTime, Time = (ulong[])v.RunstateTime.Clone() }.ToBytes();
 
     /// <summary>vcpu_runstate_get: the time in the current state counts up to now.</summary>
     public byte[] RunstateSnapshot(Vcpu v)

@@ -116,7 +116,8 @@ public sealed class VcpuOps
                 if (!guest.TryRead(caller, arg, out VcpuRegisterRunstateMemoryArea r)) return -Errno.EFAULT;
                 if (!GuestMemory.AccessOk(r.Addr)) return -Errno.EFAULT;
                 v.RunstateArea = r.Addr;
-                guest.CopyToGuest(caller, r.Addr, scheduler.RunstateSnapshot(v));      // faults ignored
+                // common_vcpu_op (xen/common/domain.c): the caller's stored runstate, another vCPU's snapshot; faults ignored.
+                guest.CopyToGuest(caller, r.Addr, v == caller ? scheduler.StoredRunstate(v) : scheduler.RunstateSnapshot(v));
                 return 0;
             }
 

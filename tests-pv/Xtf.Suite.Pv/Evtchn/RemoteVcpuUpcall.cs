@@ -1,5 +1,6 @@
 using Xtf.Abi;
 using Xtf.Guest;
+using Xtf.Suite.Pv.Vcpu;
 
 namespace Xtf.Suite.Pv.Evtchn;
 
@@ -73,7 +74,7 @@ public sealed class EvtchnRemoteVcpuUpcall : XtfTest
         g.ExpectEq(ipi.Rc, 0, "bind_ipi(vcpu 1)");
         g.ExpectEq(ipi.Port, 1, "port 1");
         g.StartVcpu(1, ap);
-        g.Expect(g.WaitUntil(apState == 1) == 1, "vCPU 1 started");
+        g.Expect(PvClock.WaitFor(g, () => apState == 1) == 1, "vCPU 1 started");
         g.ExpectEq(callbackRc, 0, "set_callbacks on vCPU 1");
 
         // Phase 1: masked vCPU 1.
@@ -83,12 +84,12 @@ public sealed class EvtchnRemoteVcpuUpcall : XtfTest
         g.ExpectEq(g.PendingSel(0), 0, "vCPU 0 selector untouched");
         var yields = g.Var("yields_at_send");
         g.Set(yields, apYields);
-        g.Expect(g.WaitUntil(apYields > yields + 100) == 1, "vCPU 1 kept yielding");
+        g.Expect(PvClock.WaitFor(g, () => apYields > yields + 100) == 1, "vCPU 1 kept yielding");
         g.ExpectEq(upcalls, 0, "no upcall on vCPU 1 while it is masked");
 
         // Phase 2: vCPU 1 unmasks; by the end of its next hypercall the callback has run.
         g.Set(phase, 2);
-        g.Expect(g.WaitUntil(apState == 2) == 1, "vCPU 1 unmasked and made a hypercall");
+        g.Expect(PvClock.WaitFor(g, () => apState == 2) == 1, "vCPU 1 unmasked and made a hypercall");
         g.ExpectEq(upcalls, 1, "one upcall on vCPU 1");
         g.ExpectEq(seenSel, 1, "vCPU 1 saw its selector bit 0");
 
@@ -98,19 +99,19 @@ public sealed class EvtchnRemoteVcpuUpcall : XtfTest
         // race (if vCPU 1 is still on its way to block, the event reaches it all the same).
         var runstate = g.Alloc(VcpuRunstateInfo.Layout.Size, name: "ap_runstate");
         var state = runstate.U32(VcpuRunstateInfo.Layout.State);
-        var sawBlocked = g.WaitUntil((g.VcpuOp(VcpuOp.GetRunstateInfo, 1, runstate.Ptr) == 0) & (state == (int)RunState.Blocked), 5_000_000);
+        var sawBlocked = PvClock.WaitFor(g, () => (g.VcpuOp(VcpuOp.GetRunstateInfo, 1, runstate.Ptr) == 0) & (state == (int)RunState.Blocked));
         g.ExpectEq(g.Send(1), 0, "send(1) to blocked vCPU 1");
-        g.Expect(g.WaitUntil(upcalls == 2) == 1, "vCPU 1 woke into its callback");
-        g.Expect(g.WaitUntil(apState == 4) == 1, "vCPU 1 left its block loop");
+        g.Expect(PvClock.WaitFor(g, () => upcalls == 2) == 1, "vCPU 1 woke into its callback");
+        g.Expect(PvClock.WaitFor(g, () => apState == 4) == 1, "vCPU 1 left its block loop");
         g.If(sawBlocked == 1, () =>
             g.ExpectEq(seenRip, (long)GuestLayout.StubAddress((int)Hypercall.SchedOp) + 10, "delivered on the return from block"));
 
         // Phase 4: vCPU 1 spins without hypercalls; a send interrupts it.
         g.ExpectEq(g.Send(1), 0, "send(1) to spinning vCPU 1");
-        g.Expect(g.WaitUntil(upcalls == 3) == 1, "spinning vCPU 1 was interrupted by the upcall");
+        g.Expect(PvClock.WaitFor(g, () => upcalls == 3) == 1, "spinning vCPU 1 was interrupted by the upcall");
         g.ExpectEq(seenSel, 1, "the third upcall saw selector bit 0");
         g.Set(phase, 6);
-        g.Expect(g.WaitUntil(apState == 6) == 1, "vCPU 1 finished");
+        g.Expect(PvClock.WaitFor(g, () => apState == 6) == 1, "vCPU 1 finished");
         g.ExpectEq(g.PendingSel(0), 0, "vCPU 0 never got vCPU 1's events");
         g.ExpectEq(g.UpcallPending(0), 0, "vCPU 0 upcall_pending clear");
         g.Print("vCPU 1 upcalls: %u\n", upcalls);

@@ -161,6 +161,26 @@ public static class SchedKit
     }
 
     /// <summary>
+    /// Clears vCPU 0's upcall mask and issues SCHEDOP_block in the very next instruction (an
+    /// inline syscall), so the vCPU enters block with events enabled without a window in which a
+    /// timer that fires early (the host held the vCPU past its deadline) could be delivered
+    /// before the block and leave it asleep with nothing to wake it. Returns rax.
+    /// </summary>
+    public static Val BlockUnmasking(GuestProgram g)
+    {
+        var rc = g.Var("block_rc");
+        ulong mask = g.SharedInfo.Address + (ulong)(SharedInfo.Layout.VcpuInfoAt(0) + VcpuInfo.Layout.EvtchnUpcallMask);
+        var a = g.Asm;
+        a.mov(edi, (int)SchedOp.Block);
+        a.xor(esi, esi);
+        a.mov(eax, (int)Hypercall.SchedOp);
+        a.mov(__byte_ptr[(long)mask], 0);
+        a.syscall();
+        a.mov(__qword_ptr[(long)rc.Address], rax);
+        return rc;
+    }
+
+    /// <summary>
     /// Clears vCPU 0's upcall mask and issues SCHEDOP_poll(<paramref name="arg"/>) in the very
     /// next instructions, with an inline syscall rather than the hypercall page, so that no
     /// return to the guest can deliver a pending upcall between the two: the poll sees

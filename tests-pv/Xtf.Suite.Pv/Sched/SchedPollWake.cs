@@ -14,7 +14,8 @@ namespace Xtf.Suite.Pv.Sched;
 ///   timeout (100 ms);
 /// - poll [idle] with the timer port unmasked: the vCPU's upcall_pending going 0 to 1 wakes it
 ///   even though the upcall mask is set.
-/// Every poll returns 0 and leaves the upcall mask set.
+/// Every poll returns 0 and leaves the upcall mask set. One pCPU: the guest's clock is the NOW()
+/// Xen compares deadlines with (docs/timing.md).
 /// </summary>
 public sealed class SchedPollWake : XtfTest
 {
@@ -59,17 +60,27 @@ public sealed class SchedPollWake : XtfTest
             g.Expect(tries < 5, what + ": armed the timer before it fired");
         }
 
+        // A poll that ends at or after its 2 s safety timeout was either not woken by the event
+        // (the bug this looks for) or held by the host for 2 s after the event; it is repeated,
+        // and only a poll that every attempt leaves to its timeout fails.
         void Woken(Val[] ports, bool timerMasked, string what)
         {
             SchedKit.MaskPort(g, timer, timerMasked);
-            Arm(Far, what);
-            g.ExpectEq(SchedKit.Poll(g, ports, limit), 0, what);
-            g.Set(after, SchedKit.Now(g));
-            g.Expect(after >= fire, what + ": not before the timer fired");
-            g.Expect(after < limit, what + ": woken before the safety timeout");
-            g.ExpectEq(g.PortPending(timer), 1, what + ": timer port pending");
-            g.ExpectEq(g.UpcallPending(), timerMasked ? 0 : 1, what + ": upcall_pending");
-            g.ExpectEq(g.UpcallMask(), 1, what + ": upcall mask still set");
+            var woken = Xtf.Suite.Pv.Vcpu.PvClock.Attempts(g, 3, () =>
+            {
+                Arm(Far, what);
+                g.ExpectEq(SchedKit.Poll(g, ports, limit), 0, what);
+                g.Set(after, SchedKit.Now(g));
+                g.Expect(after >= fire, what + ": not before the timer fired");
+                g.ExpectEq(g.PortPending(timer), 1, what + ": timer port pending");
+                g.ExpectEq(g.UpcallPending(), timerMasked ? 0 : 1, what + ": upcall_pending");
+                g.ExpectEq(g.UpcallMask(), 1, what + ": upcall mask still set");
+                var early = g.Var("woken_early");
+                g.Set(early, 0);
+                g.If(after < limit, () => g.Set(early, 1));
+                return early;
+            });
+            g.ExpectEq(woken, 1, what + ": woken before the safety timeout (in one of 3 attempts)");
         }
 
         Woken([timer], true, "poll [timer port], port masked");

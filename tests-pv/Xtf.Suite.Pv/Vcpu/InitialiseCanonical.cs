@@ -77,7 +77,7 @@ public sealed class InitialiseCanonical : XtfTest
         });
         g.ExpectEq(rc, 0, "initialise(1) with canonical edge values");
         g.ExpectEq(g.VcpuOp(VcpuOp.Up, 1, 0), 0, "up(1)");
-        g.Expect(g.WaitUntil(ran == 1) == 1, "vCPU 1 ran from the accepted context");
+        g.Expect(PvClock.WaitFor(g, () => ran == 1) == 1, "vCPU 1 ran from the accepted context");
         g.Print("initialise: %u non-canonical cases refused\n", fields.Length * 2 + 8);
         g.Success();
     }

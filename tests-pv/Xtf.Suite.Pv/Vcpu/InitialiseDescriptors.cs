@@ -59,7 +59,7 @@ public sealed class InitialiseDescriptors : XtfTest
         });
         g.ExpectEq(rc, 0, "initialise(1) with ldt_ents = 8192 on a page-aligned base and gdt_ents = 2^63");
         g.ExpectEq(g.VcpuOp(VcpuOp.Up, 1, 0), 0, "up(1)");
-        g.Expect(g.WaitUntil(ran == 1) == 1, "vCPU 1 ran");
+        g.Expect(PvClock.WaitFor(g, () => ran == 1) == 1, "vCPU 1 ran");
         g.Print("initialise: LDT/GDT limits enforced\n");
         g.Success();
     }

@@ -72,7 +72,7 @@ public sealed class InitialiseErrors : XtfTest
         g.ExpectEq(g.VcpuOp(VcpuOp.Initialise, 1, Unmapped), -Errno.EFAULT, "initialise(1) again from an unmapped address: still EFAULT first");
 
         g.ExpectEq(g.VcpuOp(VcpuOp.Up, 1, 0), 0, "up(1)");
-        g.Expect(g.WaitUntil(ran == 1) == 1, "vCPU 1 ran");
+        g.Expect(PvClock.WaitFor(g, () => ran == 1) == 1, "vCPU 1 ran");
         g.ExpectEq(selfInit, -Errno.EEXIST, "vCPU 1 initialising itself");
         g.ExpectEq(initZero, -Errno.EEXIST, "vCPU 1 initialising vCPU 0");
         g.Print("initialise: ENOENT, EFAULT, EEXIST as expected\n");

@@ -49,7 +49,7 @@ public sealed class InitialisePageTables : XtfTest
         var rc = b.Try(() => g.Set(b.Cr(3), g.CurrentCr3() | 0x18));
         g.ExpectEq(rc, 0, "initialise(1) with PWT|PCD in ctrlreg[3]");
         g.ExpectEq(g.VcpuOp(VcpuOp.Up, 1, 0), 0, "up(1)");
-        g.Expect(g.WaitUntil(ran == 1) == 1, "vCPU 1 ran on the accepted page tables");
+        g.Expect(PvClock.WaitFor(g, () => ran == 1) == 1, "vCPU 1 ran on the accepted page tables");
         g.Print("initialise: page-table checks enforced\n");
         g.Success();
     }

@@ -4,12 +4,15 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Vcpu;
 
 /// <summary>
-/// Xen system time as a guest computes it from vcpu_time_info (docs/pv-abi.md §3.1): 2000 successive
-/// readings never go backwards, including across SCHEDOP_yield and 5 ms blocks; the stored
-/// system_time field itself never decreases; a 20 ms spin advances the clock by at least
-/// 20 ms; and the clock agrees with Xen's own NOW(): a single-shot timer set 10 ms ahead by this
-/// clock fires no earlier than this clock says, and get_runstate_info's entry time is not in
-/// this clock's future. Times are compared in the guest and never printed.
+/// Xen system time as a guest computes it from vcpu_time_info (docs/pv-abi.md §3.1, docs/timing.md):
+/// 2000 successive readings never go backwards, including across SCHEDOP_yield and 5 ms blocks;
+/// the stored system_time field itself never decreases; a 20 ms spin advances the clock by at
+/// least 20 ms; and the clock is Xen's own NOW(): a single-shot timer set 10 ms ahead by this
+/// clock is seen no earlier than the deadline by this clock, and get_runstate_info's entry time
+/// is not in this clock's future. One pCPU: Xen's NOW() on one pCPU never goes back (each
+/// calibration continues the line from where it was, or jumps forward) and the guest's copy is
+/// refreshed before it runs again, so all of this holds however long the host holds the vCPU.
+/// Times are compared in the guest and never printed.
 /// </summary>
 public sealed class SystemTimeMonotonic : XtfTest
 {
@@ -58,8 +61,9 @@ public sealed class SystemTimeMonotonic : XtfTest
         var deadline = g.Var("deadline");
         g.Set(deadline, PvClock.Now(g) + 10 * Ms);
         g.ExpectEq(TimerEvents.SetSingleshot(g, 0, deadline), 0, "single-shot timer 10 ms ahead");
-        var seen = TimerEvents.WaitPending(g, port, 2000 * Ms);
-        g.Expect((seen != 0) & seen.UGe(deadline - Ms / 2), "Xen's timer fired when our clock reached the deadline");
+        var seen = TimerEvents.WaitPending(g, port, PvClock.Patience);
+        g.Expect(seen != 0, "Xen's timer fired");
+        g.Expect(seen.UGe(deadline), "Xen's timer fired no earlier than our clock reached the deadline");
         var rs = g.Alloc(VcpuRunstateInfo.Layout.Size, name: "rs");
         g.ExpectEq(g.VcpuOp(VcpuOp.GetRunstateInfo, 0, rs.Ptr), 0, "get_runstate_info(0)");
         g.Expect(rs.U64(VcpuRunstateInfo.Layout.StateEntryTime).ULe(PvClock.Now(g)), "runstate entry time is not in our clock's future");

@@ -53,12 +53,13 @@ public sealed class TimeArea : XtfTest
         g.ExpectEq(SameAsVcpuInfo(), 1, "the area equals vcpu_info.time");
         g.Expect(area.U32(VcpuTimeInfo.Layout.TscToSystemMul) != 0, "tsc_to_system_mul is non-zero");
 
-        // Xen's next time update (its per-CPU calibration runs about once a second) rewrites
-        // both copies.
+        // Xen's next time update (its per-CPU calibration runs once a second of system time and
+        // refreshes the running vCPU's copy, xen/arch/x86/time.c) rewrites both copies, the area
+        // right after vcpu_info. One pCPU: Xen finishes both before the guest runs again.
         var oldVer = g.Var("old_version");
         g.Set(oldVer, ver);
-        g.Expect(PvClock.WaitFor(g, () => Val.Mem((ulong)timeInfo.Constant, 4) != oldVer, 3_000_000_000) == 1,
-            "vcpu_info.time is updated within 3 s");
+        g.Expect(PvClock.WaitFor(g, () => Val.Mem((ulong)timeInfo.Constant, 4) != oldVer) == 1,
+            "vcpu_info.time is updated (calibration)");
         PvClock.SpinFor(g, 1_000_000);
         g.Expect(ver != oldVer, "the area's version moved too");
         g.ExpectEq(SameAsVcpuInfo(), 1, "the area still equals vcpu_info.time");

@@ -86,10 +86,14 @@ public static class TimerEvents
     }
 
     /// <summary>
-    /// Clears <paramref name="port"/>'s pending bit, then waits for <paramref name="count"/> more
-    /// events (at most <paramref name="timeoutNs"/>). Returns the system time from the start to
-    /// the last one, or -1 on timeout. Events on one port collapse into one pending bit, so
-    /// with a timer of period P the result is never below (count - 1) * P.
+    /// Reads the clock, clears <paramref name="port"/>'s pending bit, then waits for
+    /// <paramref name="count"/> more events (at most <paramref name="timeoutNs"/>). Returns the
+    /// system time from that first reading to the guest's reading after the last event, or -1 on
+    /// timeout. Events on one port collapse into one pending bit, so the events seen were sent
+    /// at <paramref name="count"/> distinct times, all after the reading (the bit was cleared
+    /// after it); Xen sends a periodic tick only when at least a period has passed since the
+    /// last (xen/common/sched/core.c), so with period P the result is never below
+    /// (count - 1) * P, however long the host holds the vCPU.
     /// </summary>
     public static Val TimeTicks(GuestProgram g, Val port, int count, long timeoutNs)
     {
@@ -97,8 +101,8 @@ public static class TimerEvents
         var n = g.Var("ticks_seen");
         var end = g.Var("ticks_end");
         var result = g.Var("ticks_time");
-        TakePending(g, port);
         g.Set(start, PvClock.Now(g));
+        TakePending(g, port);
         g.Set(end, start + timeoutNs);
         g.Set(n, 0);
         g.Set(result, -1);
@@ -150,4 +154,40 @@ public static class TimerEvents
 
     /// <summary>Blocks the calling vCPU for <paramref name="ns"/> of system time (SCHEDOP_poll, no ports).</summary>
     public static Val BlockFor(GuestProgram g, long ns) => PollUntil(g, PvClock.Now(g) + ns, 0, 0);
+
+    /// <summary>
+    /// time[blocked] of <paramref name="vcpu"/> from VCPUOP_get_runstate_info into
+    /// <paramref name="buffer"/>. For the calling vCPU (state running) it is the stored counter,
+    /// which only grows when Xen wakes the vCPU after it was switched out blocked.
+    /// </summary>
+    public static Val BlockedTime(GuestProgram g, GuestBuffer buffer, Val vcpu)
+    {
+        g.VcpuOp(VcpuOp.GetRunstateInfo, vcpu, buffer.Ptr);
+        return buffer.U64(VcpuRunstateInfo.Layout.Time + 8 * (int)RunState.Blocked);
+    }
+
+    /// <summary>
+    /// Sleeps in SCHEDOP_poll (no ports, events masked) for <paramref name="ns"/> and makes sure
+    /// Xen really switched the calling vCPU out: if the host held the vCPU past the timeout before
+    /// Xen reached its scheduler, the poll timer fires first and the poll returns without a switch
+    /// (a correct outcome that a test cannot use). get_runstate_info's time[blocked] tells the two
+    /// apart; the poll is repeated, twice as long each time, up to <paramref name="tries"/> times.
+    /// Returns 1 once the vCPU was switched out and back in.
+    /// </summary>
+    public static Val SleepFor(GuestProgram g, long ns, Val vcpu, int tries = 6)
+    {
+        var info = g.Alloc(VcpuRunstateInfo.Layout.Size, name: "sleep_runstate");
+        var before = g.Var("sleep_blocked");
+        var length = g.Var("sleep_length");
+        g.Set(length, ns);
+        return PvClock.Attempts(g, tries, () =>
+        {
+            g.Set(before, BlockedTime(g, info, vcpu));
+            PollUntil(g, PvClock.Now(g) + length, 0, 0);
+            var slept = g.Var("slept");
+            g.Set(slept, 0);
+            g.If(BlockedTime(g, info, vcpu).UGt(before), () => g.Set(slept, 1), () => g.Set(length, length << 1));
+            return slept;
+        });
+    }
 }

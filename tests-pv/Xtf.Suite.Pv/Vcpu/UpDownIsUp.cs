@@ -46,7 +46,7 @@ public sealed class UpDownIsUp : XtfTest
         g.ExpectEq(g.VcpuOp(VcpuOp.IsUp, 1, 0), 1, "is_up(1) after up");
         g.ExpectEq(g.VcpuOp(VcpuOp.Up, 1, 0), 0, "up(1) again (idempotent)");
         g.ExpectEq(g.VcpuOp(VcpuOp.IsUp, 1, 0), 1, "is_up(1) still 1");
-        g.Expect(g.WaitUntil(counter > 1000) == 1, "vCPU 1 runs its loop");
+        g.Expect(PvClock.WaitFor(g, () => counter > 1000) == 1, "vCPU 1 runs its loop");
 
         // Down from vCPU 0: is_up drops at once; the vCPU stops soon after (asynchronous).
         g.ExpectEq(g.VcpuOp(VcpuOp.Down, 1, 0), 0, "down(1) from vCPU 0");
@@ -59,7 +59,7 @@ public sealed class UpDownIsUp : XtfTest
         {
             g.VcpuOp(VcpuOp.GetRunstateInfo, 1, rs.Ptr);
             return rs.S32(VcpuRunstateInfo.Layout.State) == (int)RunState.Offline;
-        }, 2_000_000_000) == 1, "vCPU 1 is switched out (offline) after the down");
+        }) == 1, "vCPU 1 is switched out (offline) after the down");
         g.Set(before, counter);
         PvClock.SpinFor(g, 50_000_000);
         g.Set(after, counter);
@@ -71,7 +71,7 @@ public sealed class UpDownIsUp : XtfTest
         // Up again: it resumes its loop (no re-initialise needed).
         g.ExpectEq(g.VcpuOp(VcpuOp.Up, 1, 0), 0, "up(1) after down");
         g.ExpectEq(g.VcpuOp(VcpuOp.IsUp, 1, 0), 1, "is_up(1) after the second up");
-        g.Expect(g.WaitUntil(counter > after + 1000) == 1, "vCPU 1 continues counting");
+        g.Expect(PvClock.WaitFor(g, () => counter > after + 1000) == 1, "vCPU 1 continues counting");
         g.ExpectEq(g.VcpuOp(VcpuOp.Initialise, 1, ctx.Ptr), -Errno.EEXIST, "initialise(1) of a running vCPU");
         g.ExpectEq(g.VcpuOp(VcpuOp.Down, 1, 0), 0, "down(1) at the end");
         g.Print("up/down/is_up: states as expected\n");
