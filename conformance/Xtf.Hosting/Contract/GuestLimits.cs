@@ -26,7 +26,7 @@ public sealed record GuestLimits
     public long TranscriptBytes { get; init; } = 2 << 20;
 
     /// <summary>The simulator's trace, counted as text whether or not its text is kept (the hash covers all of it).</summary>
-    public long TraceBytes { get; init; } = 16 << 20;
+    public long TraceBytes { get; init; } = 8 << 20;
 
     /// <summary>
     /// A result record as JSON. The record's guest lines, message and diff are cut to fit, and the

@@ -194,6 +194,7 @@ internal sealed class DecodeCache
     /// <summary>Throws when an invariant does not hold (for tests and debugging; scans every free page).</summary>
     public void CheckInvariants()
     {
+        if (live.Count > LivePageLimit) throw new InvalidOperationException($"{live.Count} live pages, limit {LivePageLimit}");
         foreach (var (mfn, page) in live)
         {
             if (page.Mfn != mfn) throw new InvalidOperationException($"decoded page of mfn 0x{page.Mfn:x} keyed as 0x{mfn:x}");
