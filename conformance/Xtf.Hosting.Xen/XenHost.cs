@@ -118,9 +118,16 @@ public sealed class XenHost : ITestHost
         }
     }
 
+    /// <summary>
+    /// Reads the serial log as QEMU writes it until the run ends: Xen's end-of-run line, QEMU's exit, the
+    /// timeout, or a <see cref="GuestLimits"/> limit passed (the log then ends where the limit was
+    /// passed, and the caller kills QEMU at once). Never holds much more than the transcript limit.
+    /// </summary>
     private static async Task<(string Log, BootEnd End, string? Detail)> Watch(
         Process process, string logFile, TimeSpan timeout, Stopwatch clock, CancellationToken cancellation)
     {
+        var limits = GuestLimits.Default;
+        var meter = new SerialLogMeter(limits);
         var log = new StringBuilder();
         var buffer = new byte[64 * 1024];
         FileStream? stream = null;
@@ -135,12 +142,14 @@ public sealed class XenHost : ITestHost
                     stream = new FileStream(logFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
                 if (stream is not null)
                 {
+                    // Read what is there, but never far past the transcript limit: the meter decides on that much.
                     int n;
-                    while ((n = await stream.ReadAsync(buffer, cancellation)) > 0)
+                    while (log.Length <= limits.TranscriptBytes && (n = await stream.ReadAsync(buffer, cancellation)) > 0)
                         log.Append(Encoding.Latin1.GetString(buffer, 0, n));
                 }
 
-                var end = ScanForEnd(log, ref scanned);
+                var end = ScanForEnd(log, ref scanned, meter);
+                if (end is { End: BootEnd.LimitReached } limit) return (log.ToString(0, Math.Min(meter.KeepLength, log.Length)), limit.End, limit.Detail);
                 if (end is { } found) return (log.ToString(), found.End, found.Detail);
                 if (exited) return (log.ToString(), BootEnd.EmulatorExited, null);
                 if (clock.Elapsed > timeout) return (log.ToString(), BootEnd.Timeout, $"no end of run after {timeout.TotalSeconds:0.#} s");
@@ -153,23 +162,34 @@ public sealed class XenHost : ITestHost
         }
     }
 
-    /// <summary>Looks at complete lines not yet scanned for Xen's end-of-run lines.</summary>
-    private static (BootEnd End, string Detail)? ScanForEnd(StringBuilder log, ref int scanned)
+    /// <summary>
+    /// Looks at the lines not yet scanned, in order: each is first counted against the limits (the
+    /// meter), then checked for Xen's end-of-run lines; the unfinished last line is counted too, so a
+    /// flood without newlines is stopped. Only the new text is read, never the whole log again.
+    /// </summary>
+    private static (BootEnd End, string Detail)? ScanForEnd(StringBuilder log, ref int scanned, SerialLogMeter meter)
     {
-        string text = log.ToString();
-        int lastNewline = text.LastIndexOf('\n');
-        if (lastNewline < scanned) return null;
-        string fresh = text[scanned..(lastNewline + 1)];
-        scanned = lastNewline + 1;
-        foreach (var raw in fresh.Split('\n'))
+        string fresh = log.ToString(scanned, log.Length - scanned);
+        int pos = 0;
+        try
         {
-            string? x = ConsoleProtocol.XenText(raw.Replace("\r", ""));
-            if (x is null) continue;
-            if (x.StartsWith("Hardware Dom0 ", StringComparison.Ordinal) || x.StartsWith("Hardware domain 0 ", StringComparison.Ordinal))
-                return (BootEnd.Shutdown, x);
-            if (x.StartsWith("Manual reset required", StringComparison.Ordinal) || x.StartsWith("Reboot in five seconds", StringComparison.Ordinal))
-                return (BootEnd.XenPanic, x);
+            for (int nl; (nl = fresh.IndexOf('\n', pos)) >= 0; pos = nl + 1)
+            {
+                string raw = fresh[pos..(nl + 1)];
+                if (meter.Line(raw, scanned + pos) is { } passed) return (BootEnd.LimitReached, passed);
+                string? x = ConsoleProtocol.XenText(raw[..^1].Replace("\r", ""));
+                if (x is null) continue;
+                if (x.StartsWith("Hardware Dom0 ", StringComparison.Ordinal) || x.StartsWith("Hardware domain 0 ", StringComparison.Ordinal))
+                    return (BootEnd.Shutdown, x);
+                if (x.StartsWith("Manual reset required", StringComparison.Ordinal) || x.StartsWith("Reboot in five seconds", StringComparison.Ordinal))
+                    return (BootEnd.XenPanic, x);
+            }
+            if (meter.Tail(fresh[pos..], scanned + pos) is { } tail) return (BootEnd.LimitReached, tail);
+            return null;
         }
-        return null;
+        finally
+        {
+            scanned += pos;
+        }
     }
 }

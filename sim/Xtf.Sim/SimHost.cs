@@ -1,12 +1,26 @@
 using System.Diagnostics;
 using Xtf.Hosting;
+using Xtf.Sim.Builder;
 
 namespace Xtf.Sim;
 
 /// <summary>Boots kernels on the deterministic simulator; the transcript has real Xen's serial-log shape.</summary>
-public sealed class SimHost(SimOptions options) : ITestHost
+public sealed class SimHost : ITestHost
 {
-    public SimOptions Options { get; } = options;
+    /// <exception cref="HostException">The options ask for a machine the simulator does not model (see <see cref="MemorySizes"/>).</exception>
+    public SimHost(SimOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!MemorySizes.Contains(options.MemoryMiB))
+            throw new HostException($"--memory {options.MemoryMiB}: the simulator models {string.Join(", ", MemorySizes)} MiB " +
+                                    "(the machines measured on real Xen), not other sizes");
+        Options = options;
+    }
+
+    /// <summary>Guest RAM sizes (QEMU -m, MiB) with a measured machine profile; at most <see cref="GuestLimits.SimulatorMemoryMiB"/> of it may be used.</summary>
+    public static IReadOnlyList<int> MemorySizes { get; } = MachineProfile.Measured.Select(m => m.MemoryMiB).Distinct().Order().ToList();
+
+    public SimOptions Options { get; }
     public string Name => "sim";
 
     public Task<Transcript> BootAsync(BootRequest request, CancellationToken cancellation = default) =>

@@ -14,8 +14,13 @@ public sealed record SimOptions
     public const ulong DefaultSeed = 0x5EED;
     public int MemoryMiB { get; init; } = 512;
     public int Vcpus { get; init; } = 1;
-    /// <summary>Guest instructions before the run is stopped as a runaway (CRASH "timeout").</summary>
+    /// <summary>
+    /// The instruction budget: guest instructions, plus what console output is charged
+    /// (<see cref="SerialConsole.InstructionsPerByte"/>), before the run is stopped as a runaway (CRASH "timeout").
+    /// </summary>
     public long InstructionLimit { get; init; } = 500_000_000;
+    /// <summary>What the guest may cost the host (console output, transcript, trace, memory); see docs/limits.md.</summary>
+    public GuestLimits Limits { get; init; } = GuestLimits.Default;
     public string? Dom0CommandLine { get; init; }
     public string? XenCommandLine { get; init; }
     public bool KeepTraceText { get; init; } = true;
@@ -44,6 +49,9 @@ public sealed record SimOptions
 
 public sealed record SimResult(string Serial, BootEnd End, string? Detail, string TraceHash, string Trace, long Instructions, ulong VirtualNs)
 {
+    /// <summary>Instructions' worth of console output charged to the budget besides <see cref="Instructions"/>.</summary>
+    public long Charged { get; init; }
+
     /// <summary>The hypercalls made, in order, when <see cref="SimOptions.LogHypercalls"/> is set; otherwise empty.</summary>
     public IReadOnlyList<HypercallRecord> Hypercalls { get; init; } = [];
 }
@@ -69,12 +77,14 @@ public sealed class SimMachine : ICpuPlatform
     private readonly SerialLog serial;
     private readonly SimTrace trace;
     private readonly SeededRandom random;
+    private readonly RunMeter meter;
 
     private SimMachine(SimOptions options)
     {
         this.options = options;
-        serial = new SerialLog(clock);
-        trace = new SimTrace { KeepText = options.KeepTraceText };
+        meter = new RunMeter(options.Limits, options.InstructionLimit);
+        serial = new SerialLog(clock, meter);
+        trace = new SimTrace { KeepText = options.KeepTraceText, Meter = meter };
         random = new SeededRandom(options.Seed);
     }
 
@@ -84,6 +94,13 @@ public sealed class SimMachine : ICpuPlatform
         try
         {
             return m.Boot(kernel);
+        }
+        catch (MemoryLimitException)
+        {
+            // Touching memory cannot stop half way like a hypercall: the run ends where the frame was touched.
+            string limit = options.Limits.SimulatorMemoryPassed;
+            m.trace.Note("limit: " + limit);
+            return m.Result(BootEnd.LimitReached, limit, m.meter.Executed);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -96,7 +113,7 @@ public sealed class SimMachine : ICpuPlatform
     private List<HypercallRecord>? hypercalls;
 
     private SimResult Result(BootEnd end, string? detail, long instructions) =>
-        new(serial.Text, end, detail, trace.Hash, trace.Text, instructions, clock.Now) { Hypercalls = hypercalls ?? [] };
+        new(serial.Text, end, detail, trace.Hash, trace.Text, instructions, clock.Now) { Hypercalls = hypercalls ?? [], Charged = meter.Charged };
 
     public (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf) => CpuidView.For(leaf, subleaf);
     public ulong Rdtsc() => clock.Tsc;
@@ -111,7 +128,7 @@ public sealed class SimMachine : ICpuPlatform
         trace.Note($"seed {options.Seed:x} vcpus {vcpus} memory {options.MemoryMiB}");
 
         var profile = MachineProfile.For(options.MemoryMiB, vcpus, vcpus);
-        var memory = new MachineMemory(profile.MachineFrames);
+        var memory = new MachineMemory(profile.MachineFrames) { MaterialisedFrameLimit = options.Limits.SimulatorMemoryMiB * (1 << 20 >> MachineMemory.PageShift) };
         Dom0 dom0;
         try
         {
@@ -152,7 +169,7 @@ public sealed class SimMachine : ICpuPlatform
         var domain = new Domain(0, memory, dom0.SharedInfoMfn, cpus, dom0.P2mMap, profile.Pcpus) { VmAssist = dom0.VmAssist };
         var interpreter = new X86Interpreter(memory, this);
         hypercalls = options.LogHypercalls ? [] : null;
-        var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd)
+        var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd, meter)
         {
             Interposer = options.Interposer,
             ForeignHypercall = options.ForeignHypercall,
@@ -190,10 +207,12 @@ public sealed class SimMachine : ICpuPlatform
 
         for (long steps = 0; ; steps++)
         {
+            if (meter.Passed is { } limit) return LimitReached(limit, executed);
             FireTimers(hv, domain);
             if (domain.IsShuttingDown) break;
-            if (executed >= options.InstructionLimit)
-                return Result(BootEnd.Timeout, $"instruction limit of {options.InstructionLimit} reached", executed);
+            if (meter.BudgetSpent)
+                return Result(BootEnd.Timeout, $"instruction limit of {options.InstructionLimit} reached" +
+                    (meter.Charged > 0 ? $" ({executed} executed, {meter.Charged} charged for console output)" : ""), executed);
 
             runnable.Clear();
             foreach (var v in domain.Vcpus) if (v.OnPcpu) runnable.Add(v);
@@ -227,7 +246,7 @@ public sealed class SimMachine : ICpuPlatform
             hv.DeliverPendingUpcall(cur);
             if (domain.IsShuttingDown) break;
 
-            long budget = Math.Min(quantumLeft, options.InstructionLimit - executed);
+            long budget = Math.Min(quantumLeft, options.InstructionLimit - meter.Spent);
             ulong? deadline = NextDeadline(domain, includePeriodic: true);
             if (deadline is { } d0)
                 budget = Math.Min(budget, Math.Max(1, (long)((d0 - Math.Min(d0, clock.Now)) / clock.NsPerInstruction)));
@@ -238,6 +257,7 @@ public sealed class SimMachine : ICpuPlatform
             {
                 exit = interpreter.Run(cur.Cpu, budget);
                 executed += exit.Executed;
+                meter.Executed = executed;
                 quantumLeft -= exit.Executed;
                 budget -= exit.Executed;
                 clock.AdvanceInstructions(exit.Executed);
@@ -268,7 +288,15 @@ public sealed class SimMachine : ICpuPlatform
                 current = null;
             }
         }
+        if (meter.Passed is { } passed) return LimitReached(passed, executed);
         return Result(BootEnd.Shutdown, $"shutdown reason {domain.ShutdownReason}", executed);
+    }
+
+    /// <summary>The run stopped at a limit: the trace notes which (its hash then covers the stop).</summary>
+    private SimResult LimitReached(string limit, long executed)
+    {
+        trace.Note("limit: " + limit);
+        return Result(BootEnd.LimitReached, limit, executed);
     }
 
     private void FireTimers(Hypervisor hv, Domain domain)

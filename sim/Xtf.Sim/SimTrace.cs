@@ -10,18 +10,27 @@ namespace Xtf.Sim;
 /// </summary>
 public sealed class SimTrace
 {
-    public const int MaxLines = 200_000;
-
     private readonly StringBuilder text = new();
     private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private int lines;
+    private long bytes;
     private string? finalHash;
 
     /// <summary>Keep the readable text (costs memory); the hash is always computed.</summary>
     public bool KeepText { get; init; } = true;
 
+    /// <summary>
+    /// The run's meter: once the trace passes <see cref="Hosting.GuestLimits.TraceBytes"/> (counted as text,
+    /// kept or not) it learns that the trace limit was passed, and no more text is kept; the hash still
+    /// covers every line. Null: no limit (rigs that drive the hypervisor by hand).
+    /// </summary>
+    public RunMeter? Meter { get; init; }
+
     public string Text => text.ToString();
     public int Lines => lines;
+
+    /// <summary>Characters of trace text so far (newlines included), kept or not.</summary>
+    public long Bytes => bytes;
 
     public string Hash => finalHash ??= Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
 
@@ -30,7 +39,13 @@ public sealed class SimTrace
         if (finalHash is not null) throw new InvalidOperationException("trace already hashed");
         hash.AppendData(Encoding.UTF8.GetBytes(line + "\n"));
         lines++;
-        if (KeepText && lines <= MaxLines) text.Append(line).Append('\n');
+        bytes += line.Length + 1;
+        if (Meter is { } m && bytes > m.Limits.TraceBytes)
+        {
+            m.Pass(m.Limits.TracePassed);
+            return;
+        }
+        if (KeepText) text.Append(line).Append('\n');
     }
 
     public void Hypercall(int vcpu, ulong nr, ulong a1, ulong a2, ulong a3, long? rc) =>

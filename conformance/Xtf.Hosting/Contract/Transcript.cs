@@ -19,6 +19,11 @@ public enum BootEnd
     EmulatorExited,
     /// <summary>Nothing ended the boot within the time limit.</summary>
     Timeout,
+    /// <summary>
+    /// The guest passed one of the <see cref="GuestLimits"/> and the host stopped it; the end detail is
+    /// the limit's message and the log is cut where the limit was passed.
+    /// </summary>
+    LimitReached,
 }
 
 /// <summary>The console log of one boot: the whole serial log, kept verbatim.</summary>

@@ -124,6 +124,10 @@ public static partial class ConsoleProtocol
         var guest = GuestLines(lines);
         int? reason = ShutdownReason(lines);
 
+        // A guest stopped at a limit is a CRASH that names the limit, whatever it printed before.
+        if (t.End == BootEnd.LimitReached)
+            return new TestOutcome(t.Test, t.Host, TestStatus.Crash, false, t.EndDetail ?? "a guest limit was passed", reason, guest, t);
+
         string? resultLine = guest.LastOrDefault(l => ResultLine().IsMatch(l));
         if (resultLine is not null)
         {

@@ -17,12 +17,17 @@ public static class Divergence
             string? x = i < a.Count ? a[i] : null;
             string? y = i < b.Count ? b[i] : null;
             if (x == y) continue;
-            if (x is not null) diff.Add($"- {x}");
-            if (y is not null) diff.Add($"+ {y}");
+            if (x is not null) diff.Add($"- {Shown(x)}");
+            if (y is not null) diff.Add($"+ {Shown(y)}");
             shown++;
         }
         if (xen.Status != sim.Status && xen.Status == TestStatus.Crash) diff.Add($"  xen: {xen.Message}");
         if (xen.Status != sim.Status && sim.Status == TestStatus.Crash) diff.Add($"  sim: {sim.Message}");
         return string.Join("\n", diff);
     }
+
+    /// <summary>Longest line a diff shows (a flooding guest prints lines of a megabyte).</summary>
+    public const int LineChars = 300;
+
+    private static string Shown(string line) => line.Length <= LineChars ? line : line[..LineChars] + $" [{line.Length - LineChars} more characters]";
 }

@@ -48,6 +48,18 @@ public sealed record ResultRecord
     public string? FuzzCase { get; init; }
     /// <summary>"K/N" when the run was one shard of N.</summary>
     public string? Shard { get; init; }
+    /// <summary>
+    /// What was cut to keep this record within <see cref="GuestLimits.RecordBytes"/> (guest lines,
+    /// message, diff); null when nothing was. The transcript file keeps everything the host kept.
+    /// </summary>
+    public string? Truncated { get; init; }
+
+    /// <summary>Longest message kept when a record must be cut.</summary>
+    public const int MessageChars = 4096;
+    /// <summary>Longest diff kept when a record must be cut.</summary>
+    public const int DiffChars = 16384;
+    /// <summary>Longest guest line kept when a record must be cut.</summary>
+    public const int LineChars = 4096;
 
     /// <summary>
     /// The verdict a report shows. The simulator's record of a pair whose transcripts differ is
@@ -95,8 +107,55 @@ public sealed record ResultRecord
             Diff = paired ? diff : null,
             FuzzCase = fuzzCase,
             Shard = run.Shard,
-        };
+        }.WithinLimit();
     }
+
+    /// <summary>
+    /// This record if its JSON fits <paramref name="limits"/>' <see cref="GuestLimits.RecordBytes"/>; otherwise a
+    /// copy cut to fit: message, diff and each guest line shortened, then guest lines dropped from the end,
+    /// with <see cref="Truncated"/> saying what was cut.
+    /// </summary>
+    public ResultRecord WithinLimit(GuestLimits? limits = null)
+    {
+        int max = (limits ?? GuestLimits.Default).RecordBytes;
+        int size = JsonBytes(this);
+        if (size <= max) return this;
+
+        var lines = GuestLines.Select(l => Shorten(l, LineChars)).ToList();
+        bool linesCut = lines.Where((l, i) => !ReferenceEquals(l, GuestLines[i])).Any();
+        var cut = this with
+        {
+            Message = Shorten(Message, MessageChars),
+            Diff = Diff is null ? null : Shorten(Diff, DiffChars),
+            GuestLines = [],
+        };
+        string Note(int kept) =>
+            $"record of {size} bytes cut to the limit of {max} (GuestLimits.RecordBytes): guest lines {kept} of {GuestLines.Count} kept" +
+            (linesCut ? $", lines over {LineChars} characters shortened" : "") +
+            (cut.Message.Length < Message.Length ? $", message cut to {MessageChars} characters" : "") +
+            (cut.Diff is not null && cut.Diff.Length < Diff!.Length ? $", diff cut to {DiffChars} characters" : "") +
+            "; the transcript file has the rest";
+
+        // Keep the first lines that fit (each costs its JSON text and its line of indentation), then check the whole.
+        int room = max - JsonBytes(cut with { Truncated = Note(GuestLines.Count) });
+        int kept = 0;
+        for (long used = 0; kept < lines.Count; kept++)
+        {
+            used += JsonSerializer.Serialize(lines[kept], Json).Length + 8;
+            if (used > room) break;
+        }
+        while (true)
+        {
+            var candidate = cut with { GuestLines = lines.Take(kept).ToList(), Truncated = Note(kept) };
+            if (kept == 0 || JsonBytes(candidate) <= max) return candidate;
+            kept = kept * 3 / 4;
+        }
+    }
+
+    private static int JsonBytes(ResultRecord r) => System.Text.Encoding.UTF8.GetByteCount(JsonSerializer.Serialize(r, Json));
+
+    private static string Shorten(string text, int chars) =>
+        text.Length <= chars ? text : text[..chars] + $" [{text.Length - chars} more characters]";
 
     /// <summary>Unique per test × host inside one merged report.</summary>
     [JsonIgnore]
@@ -109,7 +168,8 @@ public sealed record ResultRecord
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    /// <summary>The record as JSON, never larger than <see cref="GuestLimits.RecordBytes"/> (see <see cref="WithinLimit"/>).</summary>
+    public string ToJson() => JsonSerializer.Serialize(WithinLimit(), Json);
 
     /// <summary>The record at RESULTS/&lt;host&gt;/&lt;test&gt;.json, written atomically.</summary>
     public string WriteTo(string resultsDir)

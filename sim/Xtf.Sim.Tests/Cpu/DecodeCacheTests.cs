@@ -73,6 +73,34 @@ public sealed class DecodeCacheTests
     }
 
     [Test]
+    public void LivePagesAreBoundedAndTheOldestIsEvictedFirst()
+    {
+        const int limit = DecodeCache.LivePageLimit;
+        var memory = new MachineMemory(limit + 16);
+        var cache = new DecodeCache(memory);
+        try
+        {
+            for (ulong mfn = 0; mfn < limit; mfn++)
+            {
+                cache.Add(mfn, out var none);
+                Assert.That(none, Is.Null, $"page {mfn} of {limit}");
+            }
+            var oldest = cache.Find(0, out _);
+            Assert.That(oldest, Is.Not.Null);
+            cache.Add(limit, out var evicted);
+            Assert.That(evicted, Is.SameAs(oldest));
+            Assert.That(cache.Count, Is.EqualTo(limit), "one run's decoded code stays within 128 MiB");
+            Assert.That(cache.Find(0, out _), Is.Null, "an evicted frame is decoded again when it runs again");
+            Assert.That(cache.Find(1, out _), Is.Not.Null);
+            cache.CheckInvariants();
+        }
+        finally
+        {
+            cache.Release();
+        }
+    }
+
+    [Test]
     public void ReleaseEmptiesTheCacheAndResetsEveryPage()
     {
         var memory = new MachineMemory(16);

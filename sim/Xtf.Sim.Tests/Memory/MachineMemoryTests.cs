@@ -40,6 +40,17 @@ public sealed class MachineMemoryTests
     }
 
     [Test]
+    public void MaterialisedFramesAreBoundedByTheLimit()
+    {
+        var m = new MachineMemory(Frames) { MaterialisedFrameLimit = 4 };
+        for (ulong f = 0; f < 4; f++) m.WriteU8(f << MachineMemory.PageShift, 1);
+        var e = Assert.Throws<MemoryLimitException>(() => m.ReadU8(4UL << MachineMemory.PageShift))!;
+        Assert.That(e.Frames, Is.EqualTo(4));
+        Assert.That(m.AllocatedFrames, Is.EqualTo(4));
+        Assert.That(m.ReadU8(3UL << MachineMemory.PageShift), Is.EqualTo(1), "frames already there stay usable");
+    }
+
+    [Test]
     public void FramesBeyondTheMachineAreRefused()
     {
         var m = new MachineMemory(0x300);

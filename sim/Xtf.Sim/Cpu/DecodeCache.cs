@@ -9,6 +9,8 @@ internal sealed class DecodedPage
     public readonly Op[] Ops = new Op[MachineMemory.PageSize];
     public ulong Mfn;
     public byte[] Frame = [];
+    /// <summary>When the page became live (the cache's counter): the oldest is evicted first.</summary>
+    public long Added;
     /// <summary>Offsets of the slots decoded so far, so that a reset clears only those.</summary>
     private ushort[] decoded = new ushort[32];
     private int decodedCount;
@@ -47,7 +49,8 @@ internal sealed class DecodedPage
 /// <see cref="Find"/>.
 /// </summary>
 /// <remarks>
-/// Limits: live pages are bounded by the frames holding executed code (one each); at most
+/// Limits: at most <see cref="LivePageLimit"/> live pages (128 KiB each; past it, <see cref="Add"/> drops the
+/// oldest, which is decoded again if it runs again); at most
 /// <see cref="FreePageLimit"/> reset pages are kept for reuse per cache, and at most
 /// <see cref="SharedFreePageLimit"/> across caches (<see cref="Release"/>). A dropped page is not reset
 /// at once: the instruction being executed may still refer to its ops; it is reset at the next
@@ -59,6 +62,11 @@ internal sealed class DecodeCache
 {
     /// <summary>Reset pages kept for reuse by one cache.</summary>
     public const int FreePageLimit = 32;
+
+    /// <summary>Live pages at most: 1024 op tables of 128 KiB bound one run's decoded code to 128 MiB of host memory.</summary>
+    public const int LivePageLimit = 1024;
+
+    private long added;
 
     /// <summary>Reset pages kept for reuse across caches (machines), see <see cref="Release"/>.</summary>
     public const int SharedFreePageLimit = 64;
@@ -94,17 +102,40 @@ internal sealed class DecodeCache
         return null;
     }
 
-    /// <summary>A new, empty page for <paramref name="mfn"/> (which has none); marks the frame as code.</summary>
-    public DecodedPage Add(ulong mfn)
+    /// <summary>
+    /// A new, empty page for <paramref name="mfn"/> (which has none); marks the frame as code. With
+    /// <see cref="LivePageLimit"/> pages live, the oldest is dropped first and returned in <paramref name="evicted"/>.
+    /// </summary>
+    public DecodedPage Add(ulong mfn, out DecodedPage? evicted)
     {
         Debug.Assert(!live.ContainsKey(mfn), "a frame has at most one decoded page");
+        evicted = live.Count >= LivePageLimit ? Drop(Oldest()) : null;
         var page = free.Count > 0 ? free.Pop() : RentShared() ?? new DecodedPage();
         Debug.Assert(page.IsReset, "a reused page holds no decodings");
         page.Mfn = mfn;
         page.Frame = memory.Frame(mfn);
+        page.Added = added++;
         live[mfn] = page;
         memory.MarkCode(mfn);
         return page;
+    }
+
+    /// <summary>A new, empty page for <paramref name="mfn"/>; see <see cref="Add(ulong, out DecodedPage?)"/>.</summary>
+    public DecodedPage Add(ulong mfn) => Add(mfn, out _);
+
+    private ulong Oldest()
+    {
+        ulong oldest = 0;
+        long stamp = long.MaxValue;
+        foreach (var (mfn, page) in live)
+        {
+            if (page.Added < stamp)
+            {
+                stamp = page.Added;
+                oldest = mfn;
+            }
+        }
+        return oldest;
     }
 
     /// <summary>Forgets the decodings of <paramref name="mfn"/>; returns the page dropped, or null when there was none.</summary>
@@ -163,6 +194,7 @@ internal sealed class DecodeCache
     /// <summary>Throws when an invariant does not hold (for tests and debugging; scans every free page).</summary>
     public void CheckInvariants()
     {
+        if (live.Count > LivePageLimit) throw new InvalidOperationException($"{live.Count} live pages, limit {LivePageLimit}");
         foreach (var (mfn, page) in live)
         {
             if (page.Mfn != mfn) throw new InvalidOperationException($"decoded page of mfn 0x{page.Mfn:x} keyed as 0x{mfn:x}");

@@ -58,7 +58,8 @@ public sealed partial class X86Interpreter
         if (stale is not null) ForgetCodePage(stale);
         if (page is not null) return page;
         stats.DecodedFrames++;
-        page = decodeCache.Add(mfn);
+        page = decodeCache.Add(mfn, out var evicted);
+        if (evicted is not null) ForgetCodePage(evicted);
         PurgeWriteTags(mfn);
         return page;
     }

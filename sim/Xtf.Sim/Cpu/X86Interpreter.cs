@@ -69,7 +69,7 @@ public sealed partial class X86Interpreter
         {
             exit = RunCore(cpu, budget);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is not OutOfMemoryException and not MemoryLimitException)
         {
             // An interpreter bug: the guest sees a #UD at the instruction being executed.
             cpu.Rip = instructionRip;

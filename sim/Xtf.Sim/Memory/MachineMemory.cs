@@ -46,6 +46,12 @@ public sealed class MachineMemory
     /// <summary>Frames materialised so far (touched, or produced from a provided range).</summary>
     public int AllocatedFrames { get; private set; }
 
+    /// <summary>
+    /// At most this many frames are materialised (host memory for one run); touching one more throws
+    /// <see cref="MemoryLimitException"/>. Default: no limit beyond the machine's size.
+    /// </summary>
+    public int MaterialisedFrameLimit { get; init; } = int.MaxValue;
+
     public bool IsAllocated(ulong mfn) => mfn < FrameCount && groups[mfn >> GroupShift]?[mfn & GroupMask] is not null;
 
     public bool Contains(ulong maddr) => (maddr >> PageShift) < FrameCount;
@@ -80,6 +86,7 @@ public sealed class MachineMemory
 
     private byte[] Materialise(ulong mfn)
     {
+        if (AllocatedFrames >= MaterialisedFrameLimit) throw new MemoryLimitException(MaterialisedFrameLimit);
         var g = groups[mfn >> GroupShift] ??= new byte[]?[GroupSize];
         var f = new byte[PageSize];
         foreach (var (first, n, fill) in provided)
@@ -164,4 +171,11 @@ public sealed class MachineMemory
         if (offset + length > PageSize) throw new ArgumentOutOfRangeException(nameof(length), $"0x{maddr:x}+{length} crosses a frame");
         return Frame(maddr >> PageShift).AsSpan(offset, length);
     }
+}
+
+/// <summary>A frame beyond <see cref="MachineMemory.MaterialisedFrameLimit"/> was touched.</summary>
+public sealed class MemoryLimitException(int frames)
+    : Exception($"more than {frames} frames of guest memory materialised")
+{
+    public int Frames { get; } = frames;
 }

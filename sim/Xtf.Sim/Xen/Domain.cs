@@ -43,35 +43,61 @@ public sealed class Domain
     public bool Owns(ulong mfn) => M2p.ContainsKey(mfn) || mfn == SharedInfoMfn;
 }
 
-/// <summary>The serial line: Xen's "(XEN) [time]" lines and dom0's raw console output, in order.</summary>
+/// <summary>
+/// The serial line: Xen's "(XEN) [time]" lines and dom0's raw console output, in order. It keeps at most
+/// <see cref="GuestLimits.TranscriptBytes"/> characters; what would go beyond is dropped and the run's
+/// meter learns that the transcript limit was passed.
+/// </summary>
 public sealed class SerialLog
 {
     private readonly StringBuilder text = new();
     private readonly VirtualClock clock;
+    private readonly RunMeter meter;
     private bool atLineStart = true;
 
-    public SerialLog(VirtualClock clock) => this.clock = clock;
+    public SerialLog(VirtualClock clock, RunMeter? meter = null)
+    {
+        this.clock = clock;
+        this.meter = meter ?? RunMeter.Unbudgeted();
+    }
 
     public string Text => text.ToString();
 
     /// <summary>A line printed by Xen itself, with its console_timestamps=boot prefix.</summary>
     public void Xen(string line)
     {
-        if (!atLineStart) text.Append("\r\n");
+        var sb = new StringBuilder();
+        if (!atLineStart) sb.Append("\r\n");
         ulong ns = clock.Now;
-        text.Append("(XEN) [").Append((ns / 1_000_000_000).ToString().PadLeft(5)).Append('.')
+        sb.Append("(XEN) [").Append((ns / 1_000_000_000).ToString().PadLeft(5)).Append('.')
             .Append((ns / 1000 % 1_000_000).ToString("D6")).Append("] ").Append(line).Append("\r\n");
+        Append(sb.ToString());
         atLineStart = true;
     }
 
     /// <summary>Bytes dom0 wrote with console_io: verbatim, the serial driver turning \n into \r\n.</summary>
     public void Guest(ReadOnlySpan<byte> bytes)
     {
+        bool fits = bytes.Length + bytes.Count((byte)'\n') <= meter.Limits.TranscriptBytes - text.Length;
+        var into = fits ? text : new StringBuilder(bytes.Length + 8);
         foreach (byte b in bytes)
         {
-            if (b == (byte)'\n') text.Append('\r');
-            text.Append((char)b);
+            if (b == (byte)'\n') into.Append('\r');
+            into.Append((char)b);
             atLineStart = b == (byte)'\n';
         }
+        if (!fits) Append(into.ToString());
+    }
+
+    private void Append(string s)
+    {
+        long room = meter.Limits.TranscriptBytes - text.Length;
+        if (s.Length <= room)
+        {
+            text.Append(s);
+            return;
+        }
+        if (room > 0) text.Append(s, 0, (int)room);
+        meter.Pass(meter.Limits.TranscriptPassed);
     }
 }

@@ -27,9 +27,11 @@ public sealed class Hypervisor
     private HypervisorView? view;
     private HypervisorControl? control;
 
-    public Hypervisor(Domain domain, X86Interpreter interpreter, VirtualClock clock, SerialLog serial, SimTrace trace, string xenCommandLine)
+    public Hypervisor(Domain domain, X86Interpreter interpreter, VirtualClock clock, SerialLog serial, SimTrace trace, string xenCommandLine,
+        RunMeter? meter = null)
     {
         Domain = domain;
+        Meter = meter ?? RunMeter.Unbudgeted();
         Clock = clock;
         Serial = serial;
         Trace = trace;
@@ -43,7 +45,7 @@ public sealed class Hypervisor
         Scheduler.Connect(Events, Lifecycle);
         Vcpus = new VcpuOps(domain, clock, Guest, VcpuInfo, Scheduler, Events, Time, Lifecycle, Mmu);
         Traps = new Traps(domain, Guest, VcpuInfo, Lifecycle, new PrivilegedOps(interpreter, VcpuInfo, trace), trace, serial);
-        Console = new SerialConsole(domain, Guest, serial, trace);
+        Console = new SerialConsole(domain, Guest, serial, trace, Meter);
         Version = new XenVersionOp(domain, Guest, xenCommandLine);
     }
 
@@ -51,6 +53,8 @@ public sealed class Hypervisor
     public VirtualClock Clock { get; }
     public SerialLog Serial { get; }
     public SimTrace Trace { get; }
+    /// <summary>The run's budget and limits: console output is charged here, and a passed limit stops the run.</summary>
+    public RunMeter Meter { get; }
     public MachineMemory Memory => Domain.Memory;
 
     public GuestMemory Guest { get; }
@@ -174,7 +178,8 @@ public sealed class Hypervisor
                 Trace.Hypercall(v.Id, op, a1, a2, a3, result);
                 HypercallLog?.Add(new HypercallRecord(v.Id, op, [a1, a2, a3, a4, a5], result));
                 if (!Guest.WriteU64(v, at + (ulong)MulticallEntry.Layout.Result, unchecked((ulong)(result ?? 0)))) return -Errno.EFAULT;
-                if (Domain.IsShuttingDown || v.Blocked) break;
+                // Xen may preempt a multicall between entries; the model stops there once the run must end.
+                if (Domain.IsShuttingDown || v.Blocked || Meter.MustStop) break;
             }
             return 0;
         }
