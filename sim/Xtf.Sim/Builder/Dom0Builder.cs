@@ -136,7 +136,7 @@ public sealed class Dom0Builder
             throw Fail("Kernel does not support Dom0 operation");
 
         // xen/arch/x86/dom0_build.c: dom0_compute_nr_pages.
-        ulong nrPages = ComputeNrPages(parms);
+        ulong nrPages = ComputeNrPages(parms, (ulong)moduleLength);
 
         ulong vmAssist = parms.Pae == XenPaeMode.ExtCr3 ? 1UL << (int)VmAssistType.PaeExtendedCr3 : 0;
 
@@ -455,9 +455,10 @@ public sealed class Dom0Builder
     }
 
     /// <summary>dom0_compute_nr_pages (PV, no dom0_mem): F less a page per extra vCPU, less 1/16 capped at 128 MiB; then the legacy clip.</summary>
-    private ulong ComputeNrPages(ElfDomParms parms)
+    private ulong ComputeNrPages(ElfDomParms parms, ulong moduleBytes)
     {
-        ulong nr = profile.NrPages;
+        ulong nr = profile.NrPagesFor(moduleBytes);
+        if (parms.P2mBase is not null) return nr;   // a kernel with INIT_P2M maps its P2M itself: no clip
         // Legacy Linux clip: the P2M must fit below the top of the address space.
         ulong vend = PageUp(parms.VirtKEnd);
         ulong vstart = parms.VirtBase!.Value;
