@@ -87,7 +87,8 @@ public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IRea
 
     private static void Examine(byte[] image, List<string> problems, ref bool is32, string what)
     {
-        using var stream = new MemoryStream(image, writable: false);
+        if (image.Length > ElfLayout.Ident.Data && image[ElfLayout.Ident.Data] == ElfLayout.ELFDATA2MSB) problems.Add("it is big-endian");
+        using var stream = new MemoryStream(WithoutExtendedSectionCount(image), writable: false);
         if (!ELFReader.TryLoad(stream, false, out IELF? elf) || elf is null)
         {
             problems.Add($"ELF class {image[ElfLayout.Ident.Class]} is neither 32- nor 64-bit");
@@ -103,13 +104,30 @@ public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IRea
                 throw new InputException($"{what}: an HVM/PVH kernel ({(is32 ? "ELF32" : "ELF64")}, {MachineName(elf.Machine)}, " +
                                          "a PHYS32_ENTRY note and no PV notes), not supported yet: issue 11");
 
-            if (elf.Endianess != ELFSharp.Endianess.LittleEndian) problems.Add("it is big-endian");
-            if (elf.Type != FileType.Executable) problems.Add($"ELF type {elf.Type} is not EXEC");
+            if (elf.Type != FileType.Executable) problems.Add($"ELF type {(ushort)elf.Type} ({elf.Type}) is not EXEC (2)");
             var expected = is32 ? Machine.Intel386 : Machine.AMD64;
             if (elf.Machine != expected) problems.Add($"machine {MachineName(elf.Machine)} in an ELF{(is32 ? 32 : 64)} image is not {MachineName(expected)}");
             if (!elf.Segments.Any(s => s.Type == ELFSharp.ELF.Segments.SegmentType.Load)) problems.Add("it has no loadable segment");
             if (notes.Count == 0 && !HasSection(elf, "__xen_guest")) problems.Add("it has no Xen ELF notes");
         }
+    }
+
+    /// <summary>
+    /// ELFSharp reads e_shnum = 0 as "the count is in section header 0" even when e_shoff is 0 (no sections,
+    /// as our writer and many linkers leave it), and then parses the ELF header as sections. Its view of
+    /// such an image gets an all-zero section header 0 appended, which says "no sections". Little-endian only.
+    /// </summary>
+    private static byte[] WithoutExtendedSectionCount(byte[] image)
+    {
+        bool is64 = image.Length > ElfLayout.Ident.Class && image[ElfLayout.Ident.Class] == ElfLayout.ELFCLASS64;
+        int shoffAt = is64 ? ElfLayout.Ehdr.ShOff : ElfLayout.Ehdr32.ShOff, shnumAt = is64 ? ElfLayout.Ehdr.ShNum : ElfLayout.Ehdr32.ShNum;
+        if (image.Length < shnumAt + 2 || image[shnumAt] != 0 || image[shnumAt + 1] != 0 || image[ElfLayout.Ident.Data] != ElfLayout.ELFDATA2LSB) return image;
+        int at = (image.Length + 7) & ~7;
+        var view = new byte[at + ElfLayout.Shdr.HeaderSize];
+        image.CopyTo(view, 0);
+        if (is64) BitConverter.TryWriteBytes(view.AsSpan(shoffAt, 8), (ulong)at);
+        else BitConverter.TryWriteBytes(view.AsSpan(shoffAt, 4), (uint)at);
+        return view;
     }
 
     /// <summary>The types of the Xen notes in the PT_NOTE segments, else in the SHT_NOTE sections (libelf's order of search).</summary>
