@@ -217,4 +217,34 @@ public sealed class Dom0ImageEdgeTests
         Assert.That(BinaryPrimitives.ReadUInt16LittleEndian(table.AsSpan(4 + ElfLayout.Ehdr.ShNum)), Is.EqualTo(3));
         Assert.That(Encoding.ASCII.GetString(table, 0x108 + 48 + 1, 5), Is.EqualTo("start"), "the string table after the symbols");
     }
+
+    [Test]
+    public void AGzipWhoseClaimedSizeExceedsMemoryPanicsBeforeDecompressing()
+    {
+        var g = Gzip(BuilderKit.Kernel());
+        BinaryPrimitives.WriteUInt32LittleEndian(g.AsSpan(g.Length - 4), 0x4000_0000);   // a 1 GiB bomb's trailer
+        var e = BuilderKit.BuildFails(g);
+        Assert.That(e.Message, Is.EqualTo("Not enough memory to relocate the dom0 kernel image"));
+    }
+
+    [Test]
+    public void AGzipBombThatUnderstatesItsSizeEndsInXensLengthCheck()
+    {
+        // 64 MiB of zeros after the kernel, with a trailer that claims only the kernel: the builder follows the
+        // stream 16 MiB past the claim, then gives up as Xen's length check would; the run is a Xen panic.
+        var kernel = BuilderKit.Kernel();
+        var packed = new MemoryStream();
+        using (var gz = new GZipStream(packed, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gz.Write(kernel);
+            var zeros = new byte[1 << 20];
+            for (int i = 0; i < 64; i++) gz.Write(zeros);
+        }
+        var g = packed.ToArray();
+        BinaryPrimitives.WriteUInt32LittleEndian(g.AsSpan(g.Length - 4), (uint)kernel.Length);
+        Assert.That(BuilderKit.BuildFails(g).Message, Is.EqualTo("length error"));
+        var r = SimMachine.Run(g, new SimOptions { InstructionLimit = 1000 });
+        Assert.That(r.End, Is.EqualTo(Xtf.Hosting.BootEnd.XenPanic));
+        Assert.That(r.Serial, Does.Contain("length error"));
+    }
 }
