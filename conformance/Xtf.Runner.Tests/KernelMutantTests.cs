@@ -104,4 +104,22 @@ public sealed class KernelMutantTests
         var others = Enumerable.Range(0, 50).Select(i => KernelMutant.Nth(7, i, 100).ToString()).Distinct().Count();
         Assert.That(others, Is.GreaterThan(45), "different indices give different mutants");
     }
+
+    /// <summary>
+    /// Writes mutants <c>0 .. XTF_IMAGE_MUTANTS-1</c> as files into <c>XTF_IMAGE_MUTANT_DIR</c>, for
+    /// <c>xtf run --kernel F --host both</c> on real Xen (how the builder's answers were checked).
+    /// </summary>
+    [Test, Explicit("writes files for a manual real-Xen comparison")]
+    public void WriteMutantsForRealXen()
+    {
+        string dir = Environment.GetEnvironmentVariable("XTF_IMAGE_MUTANT_DIR") ?? Path.Combine(Path.GetTempPath(), "xtf-mutants");
+        Directory.CreateDirectory(dir);
+        var bases = Bases.Value;
+        for (long i = 0; i < Count; i++)
+        {
+            var m = KernelMutant.Nth(Seed, i, bases.Count);
+            File.WriteAllBytes(Path.Combine(dir, $"mutant-{i:D6}"), m.Apply(bases[m.Base]));
+            File.WriteAllText(Path.Combine(dir, $"mutant-{i:D6}.recipe"), m + "\n");
+        }
+    }
 }
