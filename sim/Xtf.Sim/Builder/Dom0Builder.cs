@@ -505,12 +505,24 @@ public sealed class Dom0Builder
     /// copy_to_guest_pv / clear_guest_pv: <paramref name="length"/> bytes of the image from <paramref name="source"/>
     /// (zeros when null) to dom0's <paramref name="va"/>. The start must be outside Xen's area (access_ok); the copy
     /// runs page by page until a page is not writable in dom0's mapping, which fails it. Xen trusts dom0's image:
-    /// source bytes past the end of the module are whatever follows it in memory; here they read as zero.
+    /// source bytes past the end of the module are whatever follows it in memory; here they read as zero,
+    /// up to the end of RAM, where the copy faults.
     /// </summary>
     private bool CopyToGuest(ulong va, ulong? source, uint length)
     {
         if (length == 0) return true;
         if (!(va < 1UL << 47 || va >= HypervisorVirtEnd)) return false;
+        // The source is Xen's mapping of the module: an offset that runs past the machine's RAM faults
+        // there (measured: a p_offset 2^39 beyond the image fails the load); nearer bytes read as zero here.
+        ulong ramBytes = profile.RamFrames << MachineMemory.PageShift;
+        bool sourceFaults = source is { } from && (from >= ramBytes || length > ramBytes - from);
+        if (sourceFaults) length = (uint)Math.Min(length, source!.Value >= ramBytes ? 0 : ramBytes - source.Value);
+        if (!CopyPages(va, source, length)) return false;
+        return !sourceFaults;
+    }
+
+    private bool CopyPages(ulong va, ulong? source, uint length)
+    {
         ulong done = 0;
         var chunk = new byte[Page];
         while (done < length)
