@@ -108,6 +108,8 @@ public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IRea
             var expected = is32 ? Machine.Intel386 : Machine.AMD64;
             if (elf.Machine != expected) problems.Add($"machine {MachineName(elf.Machine)} in an ELF{(is32 ? 32 : 64)} image is not {MachineName(expected)}");
             if (!elf.Segments.Any(s => s.Type == ELFSharp.ELF.Segments.SegmentType.Load)) problems.Add("it has no loadable segment");
+            var (offset, size) = elf.Segments.Select(Extent).FirstOrDefault(e => e.Offset < 0 || e.Size < 0 || e.Offset > image.Length - e.Size);
+            if (size != 0 || offset != 0) problems.Add($"a segment at file offset {offset} of {size} bytes runs past the end of the file");
             if (notes.Count == 0 && !HasSection(elf, "__xen_guest")) problems.Add("it has no Xen ELF notes");
         }
     }
@@ -160,6 +162,13 @@ public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IRea
         }
         return types;
     }
+
+    private static (long Offset, long Size) Extent(ISegment s) => s switch
+    {
+        Segment<ulong> s64 => (s64.Offset, s64.FileSize),
+        Segment<uint> s32 => (s32.Offset, s32.FileSize),
+        _ => (0, 0),
+    };
 
     private static bool HasSection(IELF elf, string name)
     {
