@@ -37,13 +37,29 @@ public sealed class CliTests
 
     public static IEnumerable<TestCaseData> BadKernels()
     {
+        yield return new TestCaseData(System.Text.Encoding.ASCII.GetBytes("this is a text file, not a kernel\n"), "not an ELF image").SetName("TextFile");
+        yield return new TestCaseData(Array.Empty<byte>(), "the file is empty").SetName("EmptyFile");
+    }
+
+    /// <summary>Malformed images that are still kernels to Xen: passed on (with a warning from ForeignKernel), and judged by the host.</summary>
+    public static IEnumerable<TestCaseData> MalformedKernels()
+    {
         var good = KernelFor("example");
-        yield return new TestCaseData(System.Text.Encoding.ASCII.GetBytes("this is a text file, not a kernel\n"), "not an ELF file").SetName("TextFile");
-        yield return new TestCaseData(Array.Empty<byte>(), "not a usable kernel").SetName("EmptyFile");
-        yield return new TestCaseData(good[..100], "not a usable kernel").SetName("TruncatedHeaders");
-        yield return new TestCaseData(good[..0x1800], "past end of file").SetName("TruncatedSegment");
+        yield return new TestCaseData(good[..100]).SetName("TruncatedHeaders");
+        yield return new TestCaseData(good[..0x1800]).SetName("TruncatedSegment");
         var noNotes = new ElfBuilder(ElfMachine.X86_64, 0x100000).AddLoad(0x100000, 0x100000, new byte[0x1000], 0x1000, SegmentFlags.R | SegmentFlags.X).Build();
-        yield return new TestCaseData(noNotes, "no Xen ELF notes").SetName("NoXenNotes");
+        yield return new TestCaseData(noNotes).SetName("NoXenNotes");
+    }
+
+    [TestCaseSource(nameof(MalformedKernels))]
+    public void MalformedKernelIsRunAndJudgedNotRefused(byte[] content)
+    {
+        string path = TempFile(content);
+        Assert.That(ForeignKernel.Load(path).Warnings, Has.Count.EqualTo(1), "one warning line");
+        var r = Xtf("run", "--kernel", path, "--host", "sim", "--results", Path.Combine(Path.GetDirectoryName(path)!, "results"));
+        Assert.That(r.Code, Is.Not.EqualTo(ExitCodes.Usage), r.Err);
+        Assert.That(r.Code, Is.Not.EqualTo(ExitCodes.InternalError), r.Err);
+        Assert.That(r.Err, Does.Not.Contain("   at "), "no stack trace");
     }
 
     private static byte[] KernelFor(string name) => XtfCli.Catalog.Select([name]).Single().Build().Bytes;

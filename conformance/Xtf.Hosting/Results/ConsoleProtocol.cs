@@ -96,6 +96,51 @@ public static partial class ConsoleProtocol
         return result;
     }
 
+    /// <summary>
+    /// What two hosts must agree on: every line from Xen's <c>*** Building a PV Dom0 ***</c> (or, when Xen
+    /// panicked before building, from its panic) through the domain's shutdown line or Xen's
+    /// "Manual reset required" line. Xen's lines keep their text and lose the timestamp ("(XEN) text");
+    /// the guest's lines are kept as they are (the banner line from the banner on). Xen's register dumps
+    /// ("----[ Xen-…" to the next blank line: Xen's own registers, stack and call trace) are left out;
+    /// the lines around them (the fault, the page walk, the panic) stay.
+    /// </summary>
+    public static IReadOnlyList<string> ComparedLines(IReadOnlyList<string> lines)
+    {
+        int start = -1;
+        for (int i = 0; i < lines.Count && start < 0; i++)
+            if (XenText(lines[i]) == BuildRefusal.BuildingLine) start = i;
+        if (start < 0)
+        {
+            int panic = -1;
+            for (int i = 0; i < lines.Count && panic < 0; i++)
+                if (XenText(lines[i]) == BuildRefusal.PanicLine) panic = i;
+            if (panic < 0) return [];
+            start = panic;
+            while (start > 0 && XenText(lines[start - 1]) is { } x && (x.Length == 0 || x.StartsWith("****", StringComparison.Ordinal))) start--;
+        }
+        var result = new List<string>();
+        bool inDump = false;
+        for (int i = start; i < lines.Count; i++)
+        {
+            string line = lines[i];
+            if (XenText(line) is not { } text)
+            {
+                int banner = line.IndexOf(Banner, StringComparison.Ordinal);
+                result.Add(banner > 0 ? line[banner..] : line);
+                continue;
+            }
+            if (text.StartsWith("----[ Xen-", StringComparison.Ordinal)) inDump = true;
+            if (inDump)
+            {
+                if (text.Length == 0) inDump = false;
+                continue;
+            }
+            result.Add("(XEN) " + text);
+            if (HardwareDomLine().IsMatch(text) || text.StartsWith("Manual reset required", StringComparison.Ordinal)) break;
+        }
+        return result;
+    }
+
     /// <summary>Parses Xen's "Hardware Dom0 ..." line into the shutdown reason code.</summary>
     public static int? ShutdownReason(IReadOnlyList<string> lines)
     {

@@ -227,13 +227,4 @@ public sealed class Dom0FailureTests
         var profile = MachineProfile.For(512, 1, 1);
         Assert.Throws<ArgumentException>(() => Dom0Builder.Build(BuilderKit.Kernel(), "", profile, new MachineMemory(0x1000)));
     }
-
-    [Test]
-    public void InitP2mIsNotModelled()
-    {
-        var notes = BuilderKit.XtfNotes();
-        notes.Add(ElfNote.XenNumeric(XenElfNote.InitP2m, 0x8000000000));
-        var profile = MachineProfile.For(512, 1, 1);
-        Assert.Throws<NotSupportedException>(() => Dom0Builder.Build(BuilderKit.Kernel(notes: notes), "", profile, new MachineMemory(profile.MachineFrames)));
-    }
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using Xtf.Abi;
+using Xtf.Elf;
 using Xtf.Sim.Memory;
 
 namespace Xtf.Sim.Builder;
@@ -9,7 +10,8 @@ namespace Xtf.Sim.Builder;
 /// Xen 4.17's internal PV dom0 builder (xen/arch/x86/pv/dom0_build.c, dom0_construct_pv), redone
 /// step by step in Xen's order so that what the guest can see is byte-identical and Xen's log lines
 /// (and its failures) come out as on real Xen. Specification: docs/dom0.md §2.
-/// Not modelled: an initrd (QEMU's second module), INIT_P2M, BSD_SYMTAB "yes", bzImage wrapping.
+/// Not modelled: an initrd (QEMU's second module), bzImage wrapping and the decompressors other than gzip,
+/// a 1 GiB superpage for an INIT_P2M table (it needs 1 GiB of P2M), Xen's register dumps (a line says so).
 /// </summary>
 public sealed class Dom0Builder
 {
@@ -33,7 +35,8 @@ public sealed class Dom0Builder
     /// <summary>Pages of the initial mapping Xen wrote through (their L1 entries get Dirty), by pfn.</summary>
     private bool[] dirtyPfns = [];
 
-    private ulong vStart, vEnd, blockStartMfn;
+    private ulong vStart, vEnd, blockStartMfn, cr3, vptStartVa, vptEndVa;
+    private XenElfBinary? elf;
 
     private Dom0Builder(MachineProfile profile, MachineMemory memory, bool fillHypercallPage)
     {
@@ -62,33 +65,63 @@ public sealed class Dom0Builder
         return new Dom0Builder(profile, memory, fillHypercallPage).Construct(kernel, cmdline);
     }
 
-    private DomainBuildException Fail(string? message, string panicText = DomainBuildException.CouldNotConstruct)
+    /// <summary>
+    /// Xen gives up: <paramref name="message"/> (if any), then, for failures that leave through
+    /// dom0_construct_pv's "out" label (<paramref name="brokenLine"/>), the problem libelf noted, then the panic.
+    /// </summary>
+    private DomainBuildException Fail(string? message, string panicText = DomainBuildException.CouldNotConstruct, bool brokenLine = false)
     {
         if (message is not null) log.Add(message);
+        if (brokenLine && elf?.Broken is { } broken) log.Add(BrokenLine(broken));
         var lines = new List<string>(log);
         lines.AddRange(DomainBuildException.PanicBlock(panicText));
-        return new DomainBuildException(message ?? panicText, lines);
+        return new DomainBuildException(message ?? panicText.Split('\n')[0], lines);
     }
 
     private DomainBuildException Panic(string panicText) => Fail(null, panicText);
+
+    /// <summary>dom0_construct_pv's last words for an image libelf marked broken (printed also when the build succeeds).</summary>
+    public static string BrokenLine(string problem) => $"Dom0 kernel broken ELF: {problem}";
+
+    /// <summary>What Xen prints instead of a register dump it cannot be modelled for: the header, then a blank line (docs/dom0.md §3.4).</summary>
+    public static readonly string[] RegisterDump =
+    [
+        "----[ Xen-4.17.7  x86_64  debug=n  Not tainted ]----",
+        "(the register state, stack and call trace of Xen itself are not modelled)",
+        "",
+    ];
+
+    /// <summary>A BUG_ON in dom0_construct_pv: the message, Xen's dump, the panic.</summary>
+    private DomainBuildException Bug(int line)
+    {
+        string text = $"Xen BUG at arch/x86/pv/dom0_build.c:{line}";
+        log.Add(text);
+        log.AddRange(RegisterDump);
+        return Panic(text);
+    }
 
     private Dom0 Construct(ReadOnlyMemory<byte> module, string cmdline)
     {
         int moduleLength = module.Length;
         // xen/arch/x86/setup.c: modules are relocated before dom0 is built, leaving room to decompress.
-        CheckRelocationHeadroom(module.Span);
+        ulong headroom = RelocationHeadroom(module.Span);
 
         // xen/arch/x86/pv/dom0_build.c: dom0_construct_pv.
         log.Add("*** Building a PV Dom0 ***");
-        var image = Gunzip(module);
+        var (image, imageSize) = Unwrap(module, headroom);
 
         // xen/common/libelf/libelf-loader.c: elf_init, elf_parse_binary.
-        var elf = XenElfBinary.Init(image, log) ?? throw Fail(PopLast());
+        var elf = XenElfBinary.Init(image, imageSize, log) ?? throw Fail(PopLast());
+        this.elf = elf;
         elf.ParseBinary();
 
-        // xen/common/libelf/libelf-dominfo.c: elf_xen_parse (notes, note check, address calculation).
+        // xen/common/libelf/libelf-dominfo.c: elf_xen_parse (notes, note check, address calculation); failure goes to "out".
         var parms = LibElfDomInfo.Parse(elf, log);
-        if (parms is null) throw Fail(log.Count > 1 ? PopLast() : null);
+        if (parms is null)
+        {
+            string? last = log.Count > 1 ? PopLast() : null;
+            throw Fail(last, brokenLine: true);
+        }
 
         // xen/arch/x86/pv/dom0_build.c: compatibility check.
         log.Add(" Xen  kernel: 64-bit, lsb");
@@ -97,14 +130,13 @@ public sealed class Dom0Builder
         string bits = elf.Is64 ? "64" : "??";
         log.Add($" Dom0 kernel: {bits}-bit{(parms.Pae != XenPaeMode.None ? ", PAE" : "")}, {(elf.Msb ? "msb" : "lsb")}, " +
                 $"paddr {CHex(elf.PStart)} -> {CHex(elf.PEnd)}");
+        if (elf.BsdSymtabPStart != 0) log.Add($" Dom0 symbol map {CHex(elf.BsdSymtabPStart)} -> {CHex(elf.BsdSymtabPEnd)}");
         if (!compatible) throw Fail("Mismatch between Xen and DOM0 kernel");
         if (parms.NotesPresent.Contains(LibElfDomInfo.NoteSupportedFeatures) && !parms.Supports((int)XenFeature.Dom0))
             throw Fail("Kernel does not support Dom0 operation");
-        if (parms.BsdSymtab) throw new NotSupportedException("BSD_SYMTAB \"yes\": loading the symbol table after the kernel is not modelled");
-        if (parms.P2mBase is not null) throw new NotSupportedException("INIT_P2M: a P2M outside the initial mapping is not modelled");
 
         // xen/arch/x86/dom0_build.c: dom0_compute_nr_pages.
-        ulong nrPages = ComputeNrPages(parms);
+        ulong nrPages = ComputeNrPages(parms, (ulong)moduleLength);
 
         ulong vmAssist = parms.Pae == XenPaeMode.ExtCr3 ? 1UL << (int)VmAssistType.PaeExtendedCr3 : 0;
 
@@ -113,7 +145,8 @@ public sealed class Dom0Builder
         ulong vkernStart = parms.VirtKStart, vkernEnd = parms.VirtKEnd;
         ulong vinitrdStart = PageUp(vkernEnd), vinitrdEnd = vinitrdStart;
         ulong vphysmapStart = parms.UnmappedInitrd ? PageUp(vkernEnd) : PageUp(vinitrdEnd);
-        ulong vphysmapEnd = unchecked(vphysmapStart + nrPages * 8);
+        // With INIT_P2M the P2M takes no room here; it is mapped at its own address later (setup_pv_physmap).
+        ulong vphysmapEnd = parms.P2mBase is null ? unchecked(vphysmapStart + nrPages * 8) : vphysmapStart;
         ulong vstartinfoStart = PageUp(vphysmapEnd);
         ulong vstartinfoEnd = unchecked(vstartinfoStart + StartInfoSize);
         ulong vptStart = PageUp(vstartinfoEnd);
@@ -135,6 +168,11 @@ public sealed class Dom0Builder
         ulong count = unchecked(vEnd - vStart);
         int order = Dom0ChunkAllocator.OrderFromPages((count + Page - 1) / Page);
         if ((1UL << order) > nrPages) throw Panic("Domain 0 allocation is too small for kernel image");
+        if (parms.P2mBase is { } p2mBase)
+        {
+            vphysmapStart = p2mBase;
+            vphysmapEnd = unchecked(p2mBase + nrPages * 8);
+        }
 
         // The initial block: from the top of a free chunk (measured end; see MachineProfile).
         ulong blockPages = 1UL << order;
@@ -166,8 +204,11 @@ public sealed class Dom0Builder
         // Bootstrap page tables in the block, right after the kernel, P2M and start info pages.
         ulong firstTableMfn = blockStartMfn + ((vptStart - vStart) >> MachineMemory.PageShift);
         var tables = PvPageTables.Build(memory, vStart, vEnd, firstTableMfn, pfn => blockStartMfn + pfn);
+        vptStartVa = vptStart;
+        vptEndVa = vptEnd;
         if ((ulong)tables.Count != nrPt) throw new InvalidOperationException($"built {tables.Count} tables, sized {nrPt}");
         ulong cr3 = tables[0].Mfn << MachineMemory.PageShift;
+        this.cr3 = cr3;
 
         // mark_pv_pt_pages_rdonly: the table frames are mapped read-only.
         for (ulong i = 0; i < nrPt; i++)
@@ -185,13 +226,13 @@ public sealed class Dom0Builder
         log.Add($"Dom0 has maximum {profile.Dom0Vcpus} VCPUs");
 
         // Now on dom0's page tables: load the image (xen/common/libelf/libelf-loader.c, elf_load_binary).
-        LoadSegments(elf, vkernStart);
+        if (!LoadSegments(elf, vkernStart, vkernEnd)) throw Fail("Failed to load the kernel binary", brokenLine: true);
 
         if (parms.VirtHypercall is { } hypercall)
         {
             if (hypercall < vStart || hypercall >= vEnd) throw Fail("Invalid HYPERCALL_PAGE field in ELF notes.");
-            // xen/arch/x86/pv/hypercall.c: hypercall_page_initialise.
-            if (fillHypercallPage) WriteVirtual(hypercall, HypercallPage.Build());
+            // xen/arch/x86/domain.c, init_hypercall_page: plain stores through dom0's mapping (no fault fixup).
+            if (fillHypercallPage) StoreVirtual(hypercall, HypercallPage.Build(), "init_hypercall_page");
         }
 
         // start_info: cleared, then filled.
@@ -202,11 +243,22 @@ public sealed class Dom0Builder
         p2mRuns.Append(blockStartMfn, Math.Min(totPages, nrPages));
         ulong firstP2mPfn = p2mRuns.Count;
 
-        // xen/arch/x86/pv/dom0_build.c: alloc_chunk until nr_pages are owned.
         var heap = new DomHeap(profile.FreeChunks);
         heap.Reserve(blockStartMfn, blockEndMfn);
         heap.Reserve(sharedInfoMfn, sharedInfoMfn + 1);
         KeepFreePages(heap, nrPages - totPages, sharedInfoMfn, blockEndMfn);
+
+        // INIT_P2M: the table gets its own frames and page tables outside the initial mapping; they take the next pfns.
+        ulong nrP2mFrames = 0;
+        if (parms.P2mBase is not null)
+        {
+            ulong before = p2mRuns.Count;
+            SetUpPhysmap(heap, p2mRuns, vphysmapStart, vphysmapEnd, nrPages);
+            nrP2mFrames = p2mRuns.Count - before;
+            totPages += nrP2mFrames;
+        }
+
+        // xen/arch/x86/pv/dom0_build.c: alloc_chunk until nr_pages are owned.
         var chunks = new Dom0ChunkAllocator(heap);
         while (p2mRuns.Count < nrPages)
         {
@@ -218,7 +270,8 @@ public sealed class Dom0Builder
             p2mRuns.Append(chunk.Mfn, pages);
         }
         var p2m = p2mRuns.Build();
-        WriteMfnList(vphysmapStart, p2m);
+        if (parms.P2mBase is null) WriteMfnList(vphysmapStart, p2m);
+        else StoreVirtual(vphysmapStart, P2mBytes(p2m), "dom0_construct_pv");
 
         var startInfo = new StartInfo
         {
@@ -231,7 +284,7 @@ public sealed class Dom0Builder
             MfnList = vphysmapStart,
             CmdLine = cmdline,
             FirstP2mPfn = firstP2mPfn,
-            NrP2mFrames = 0,
+            NrP2mFrames = nrP2mFrames,
             // fill_console_start_info found a VGA console: its info follows start_info.
             ConsoleInfoOff = (uint)StartInfoSize,
             ConsoleInfoSize = (uint)ConsoleInfoSize,
@@ -266,6 +319,9 @@ public sealed class Dom0Builder
         var vcpu0 = new VcpuBootState { Rip = parms.VirtEntry.Value, Rsp = vstackEnd, Rsi = vstartinfoStart, Cr3 = cr3 };
         if (parms.Requires((int)XenFeature.SupervisorModeKernel)) throw Panic("Dom0 requires supervisor-mode execution");
 
+        // The "out" label: a problem libelf noted on the way is printed, and the build still succeeds.
+        if (elf.Broken is { } broken) log.Add(BrokenLine(broken));
+
         return new Dom0
         {
             VirtStart = vStart, VirtEnd = vEnd, KernelStart = vkernStart, KernelEnd = vkernEnd,
@@ -289,48 +345,120 @@ public sealed class Dom0Builder
     }
 
     /// <summary>
-    /// xen/arch/x86/bzimage.c, bzimage_headroom, as used by setup.c: a module that is not ELF is taken
-    /// for a compressed kernel whose last four bytes give the decompressed size; Xen panics early when
-    /// that much room cannot be found (measured with garbage modules). The threshold here is the free heap.
+    /// xen/arch/x86/bzimage.c, bzimage_headroom, as used by setup.c: a module that is not an ELF image
+    /// (fewer than 52 bytes, or no magic) is taken for a compressed kernel whose last four bytes give the
+    /// decompressed size. Room for that is kept in front of the module when it is relocated; Xen panics
+    /// early when it cannot be found (measured with garbage modules). The threshold is the free heap.
+    /// An ELF module needs room for itself only.
     /// </summary>
-    private void CheckRelocationHeadroom(ReadOnlySpan<byte> module)
+    private ulong RelocationHeadroom(ReadOnlySpan<byte> module)
     {
-        bool elf = module.Length >= 4 && module[0] == 0x7f && module[1] == 'E' && module[2] == 'L' && module[3] == 'F';
-        if (elf || module.Length < 4) return;
-        ulong headroom = BinaryPrimitives.ReadUInt32LittleEndian(module[^4..]);
-        headroom += IsGzip(module) ? (headroom >> 12) + 32768 + 18 : (ulong)module.Length;
-        headroom = PageUp(headroom);
+        ulong headroom = 0;
+        if (!LooksElf(module))
+        {
+            headroom = module.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(module[^4..]) : 0;
+            headroom += IsGzip(module) ? (headroom >> 12) + 32768 + 18 : (ulong)module.Length;
+            headroom = PageUp(headroom);
+        }
         if (headroom + PageUp((ulong)module.Length) > profile.FreePages * Page)
         {
-            var lines = DomainBuildException.PanicBlock("Not enough memory to relocate the dom0 kernel image");
-            throw new DomainBuildException("Not enough memory to relocate the dom0 kernel image", lines);
+            const string text = "Not enough memory to relocate the dom0 kernel image";
+            throw new DomainBuildException(text, DomainBuildException.PanicBlock(text));
         }
+        return headroom;
     }
 
-    private static bool IsGzip(ReadOnlySpan<byte> s) => s.Length >= 2 && s[0] == 0x1f && s[1] == 0x8b;
+    /// <summary>elf_is_elfbinary: at least an Elf32_Ehdr's 52 bytes, starting with the magic.</summary>
+    private static bool LooksElf(ReadOnlySpan<byte> s) =>
+        (ulong)s.Length >= XenElfBinary.MinimumSize && s[0] == 0x7f && s[1] == 'E' && s[2] == 'L' && s[3] == 'F';
 
-    /// <summary>xen/arch/x86/bzimage.c, bzimage_parse: a gzip-compressed module is decompressed first.</summary>
-    private ReadOnlyMemory<byte> Gunzip(ReadOnlyMemory<byte> module)
+    /// <summary>gzip_check (xen/common/gunzip.c): 1f 8b, or 1f 9e.</summary>
+    private static bool IsGzip(ReadOnlySpan<byte> s) => s.Length >= 2 && s[0] == 0x1f && s[1] is 0x8b or 0x9e;
+
+    /// <summary>
+    /// xen/arch/x86/bzimage.c, bzimage_parse: an ELF module is used as it is. Otherwise libelf sees the
+    /// relocated area: a gzip module decompressed (its length is the size the trailer claims), any other
+    /// module as it is followed by its headroom (read here as zeros). Returns the bytes and libelf's size.
+    /// </summary>
+    private (ReadOnlyMemory<byte> Image, ulong Size) Unwrap(ReadOnlyMemory<byte> module, ulong headroom)
     {
-        if (!IsGzip(module.Span)) return module;
+        var s = module.Span;
+        if (LooksElf(s)) return (module, (ulong)module.Length);
+        if (!IsGzip(s)) return (module, (ulong)module.Length + headroom);   // decompress() knows no other format here
+        ulong claimed = s.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(s[^4..]) : 0;
+        return (Gunzip(module, claimed), claimed);
+    }
+
+    /// <summary>
+    /// xen/common/gunzip.c, perform_gunzip: at most <paramref name="claimed"/> bytes are kept (Xen parses that
+    /// many; a longer stream would run over its own input, not modelled). Xen's inflate panics on a bad stream
+    /// with its own message (measured: "crc error"); the header checks are its own (xen/common/inflate.c, gunzip).
+    /// </summary>
+    private byte[] Gunzip(ReadOnlyMemory<byte> module, ulong claimed)
+    {
+        var s = module.Span;
+        string? headerProblem = s.Length < 10 ? "out of input data"
+            : s[2] != 8 ? "internal error, invalid method"
+            : (s[3] & 0x20) != 0 ? "Input is encrypted"
+            : (s[3] & 0x02) != 0 ? "Multi part input"
+            : (s[3] & 0xC0) != 0 ? "Input has invalid flags"
+            : s[1] != 0x8b ? "invalid compressed format (other)"
+            : null;
+        if (headerProblem is not null) throw Panic(headerProblem);
+        var output = new byte[claimed];
+        ulong total = 0;
+        uint crc = 0xFFFFFFFF;
         try
         {
-            using var input = new MemoryStream(module.ToArray());
-            using var gz = new GZipStream(input, CompressionMode.Decompress);
-            using var output = new MemoryStream();
-            gz.CopyTo(output);
-            return output.ToArray();
+            // The header by hand (xen/common/inflate.c skips the same optional fields), then raw deflate: the CRC is checked here, as Xen does.
+            int at = 10;
+            byte flags = s[3];
+            if ((flags & 0x04) != 0) at = s.Length >= at + 2 ? at + 2 + BinaryPrimitives.ReadUInt16LittleEndian(s[at..]) : s.Length;
+            if ((flags & 0x08) != 0) { while (at < s.Length && s[at] != 0) at++; at++; }
+            if ((flags & 0x10) != 0) { while (at < s.Length && s[at] != 0) at++; at++; }
+            if (at >= s.Length) throw Panic("ran out of input data");
+            using var gz = new DeflateStream(new MemoryStream(module.ToArray(), at, s.Length - at, writable: false), CompressionMode.Decompress);
+            var buffer = new byte[1 << 16];
+            while (true)
+            {
+                int n = gz.Read(buffer, 0, buffer.Length);
+                if (n == 0) break;
+                if (total < claimed) buffer.AsSpan(0, (int)Math.Min((ulong)n, claimed - total)).CopyTo(output.AsSpan((int)total));
+                crc = Crc32(crc, buffer.AsSpan(0, n));
+                total += (ulong)n;
+                // Past its claimed size Xen writes over its own input: modelled as its length check failing.
+                if (total > claimed + MaxGzipOverrun) throw Panic("length error");
+            }
         }
         catch (InvalidDataException)
         {
-            throw Fail(null);
+            throw Panic("invalid compressed format (err=1)");
         }
+        if (s.Length < 18) throw Panic("ran out of input data");
+        if (~crc != BinaryPrimitives.ReadUInt32LittleEndian(s[^8..])) throw Panic("crc error");
+        if (total != claimed) throw Panic("length error");
+        return output;
+    }
+
+    /// <summary>How far past its claimed size a gzip stream is followed before the build gives up on it.</summary>
+    private const ulong MaxGzipOverrun = 16 << 20;
+
+    /// <summary>CRC-32 (gzip's), continued from <paramref name="crc"/> (start with 0xFFFFFFFF, finish with ~).</summary>
+    private static uint Crc32(uint crc, ReadOnlySpan<byte> data)
+    {
+        foreach (byte b in data)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (uint)-(int)(crc & 1));
+        }
+        return crc;
     }
 
     /// <summary>dom0_compute_nr_pages (PV, no dom0_mem): F less a page per extra vCPU, less 1/16 capped at 128 MiB; then the legacy clip.</summary>
-    private ulong ComputeNrPages(ElfDomParms parms)
+    private ulong ComputeNrPages(ElfDomParms parms, ulong moduleBytes)
     {
-        ulong nr = profile.NrPages;
+        ulong nr = profile.NrPagesFor(moduleBytes);
+        if (parms.P2mBase is not null) return nr;   // a kernel with INIT_P2M maps its P2M itself: no clip
         // Legacy Linux clip: the P2M must fit below the top of the address space.
         ulong vend = PageUp(parms.VirtKEnd);
         ulong vstart = parms.VirtBase!.Value;
@@ -344,24 +472,298 @@ public sealed class Dom0Builder
         return nr;
     }
 
-    /// <summary>elf_load_binary: each loadable segment's file bytes, then zeros to p_memsz, at vkern_start + (p_paddr − pstart).</summary>
-    private void LoadSegments(XenElfBinary elf, ulong vkernStart)
+    /// <summary>
+    /// elf_load_binary (libelf-loader.c): each loadable segment's file bytes, then zeros to p_memsz, at
+    /// vkern_start + (p_paddr − pstart), through raw_copy_to_guest (xen/arch/x86/usercopy.c): sizes are cut
+    /// to 32 bits, a fault stops the copy and fails the load. Segments may copy at most twice the kernel's
+    /// extent in all; past that the image is marked broken and loading stops. Then the BSD symbol table.
+    /// </summary>
+    private bool LoadSegments(XenElfBinary elf, ulong vkernStart, ulong vkernEnd)
     {
+        ulong remain = unchecked((vkernEnd - vkernStart) * 2);
         for (int i = 0; i < elf.PhNum; i++)
         {
             ulong ph = elf.PhdrAt(i)!.Value;
             if (!elf.AccessOk(ph, 1)) break;
             if (!elf.IsLoadable(ph)) continue;
             ulong paddr = elf.PPaddr(ph), offset = elf.POffset(ph), filesz = elf.PFilesz(ph), memsz = elf.PMemsz(ph);
-            if (filesz > memsz) throw Fail("Failed to load the kernel binary");
             ulong dest = unchecked(vkernStart + (paddr - elf.PStart));
-            // Xen trusts dom0's image: bytes past the end of the module are whatever follows it in
-            // memory. Here they read as zero.
-            ulong inImage = offset < elf.Size ? Math.Min(filesz, elf.Size - offset) : 0;
-            if (inImage > 0) WriteVirtual(dest, elf.Image.Slice((int)offset, (int)inImage));
-            ZeroVirtual(dest + inImage, filesz - inImage);
-            ZeroVirtual(dest + filesz, memsz - filesz);
+            if (remain < memsz)
+            {
+                elf.MarkBroken("program segments total to more than the input image size");
+                break;
+            }
+            remain -= memsz;
+            if (!CopyToGuest(dest, offset, (uint)filesz)) return false;
+            if (!CopyToGuest(unchecked(dest + filesz), null, (uint)unchecked(memsz - filesz))) return false;
         }
+        LoadBsdSyms(elf, vkernStart);
+        return true;
+    }
+
+    /// <summary>
+    /// copy_to_guest_pv / clear_guest_pv: <paramref name="length"/> bytes of the image from <paramref name="source"/>
+    /// (zeros when null) to dom0's <paramref name="va"/>. The start must be outside Xen's area (access_ok); the copy
+    /// runs page by page until a page is not writable in dom0's mapping, which fails it. Xen trusts dom0's image:
+    /// source bytes past the end of the module are whatever follows it in memory; here they read as zero,
+    /// up to the end of RAM, where the copy faults.
+    /// </summary>
+    private bool CopyToGuest(ulong va, ulong? source, uint length)
+    {
+        if (length == 0) return true;
+        if (!(va < 1UL << 47 || va >= HypervisorVirtEnd)) return false;
+        // The source is Xen's mapping of the module: an offset that runs past the machine's RAM faults
+        // there (measured: a p_offset 2^39 beyond the image fails the load); nearer bytes read as zero here.
+        ulong ramBytes = profile.RamFrames << MachineMemory.PageShift;
+        bool sourceFaults = source is { } from && (from >= ramBytes || length > ramBytes - from);
+        if (sourceFaults) length = (uint)Math.Min(length, source!.Value >= ramBytes ? 0 : ramBytes - source.Value);
+        if (!CopyPages(va, source, length)) return false;
+        return !sourceFaults;
+    }
+
+    private bool CopyPages(ulong va, ulong? source, uint length)
+    {
+        ulong done = 0;
+        var chunk = new byte[Page];
+        while (done < length)
+        {
+            ulong at = unchecked(va + done);
+            if (!Writable(at)) return false;
+            int inPage = (int)Math.Min(length - done, Page - (at & MachineMemory.PageMask));
+            ulong pfn = (at - vStart) >> MachineMemory.PageShift;
+            ulong maddr = ((blockStartMfn + pfn) << MachineMemory.PageShift) | (at & MachineMemory.PageMask);
+            if (source is { } src) { elf!.CopyOut(unchecked(src + done), chunk.AsSpan(0, inPage)); memory.Write(maddr, chunk.AsSpan(0, inPage)); }
+            else memory.Fill(maddr, 0, inPage);
+            dirtyPfns[pfn] = true;
+            done += (ulong)inPage;
+        }
+        return true;
+    }
+
+    /// <summary>A page Xen may write through dom0's initial mapping: inside [v_start, v_end) and not one of the read-only page tables.</summary>
+    private bool Writable(ulong va) => va >= vStart && va < vEnd && !(va >= vptStartVa && va < vptEndVa);
+
+    /// <summary>
+    /// Plain stores by Xen to dom0's <paramref name="va"/> (no fault fixup): a page that is not writable is a
+    /// fatal page fault in <paramref name="function"/> (measured: the dump, the page walk, the panic).
+    /// A non-canonical address is a general protection fault.
+    /// </summary>
+    private void StoreVirtual(ulong va, ReadOnlySpan<byte> data, string function)
+    {
+        ulong done = 0;
+        while (done < (ulong)data.Length)
+        {
+            ulong at = unchecked(va + done);
+            int inPage = (int)Math.Min((ulong)data.Length - done, Page - (at & MachineMemory.PageMask));
+            ulong? maddr = MappedWritable(at);
+            if (maddr is null) throw FatalFault(at, function);
+            memory.Write(maddr.Value, data.Slice((int)done, inPage));
+            if (at >= vStart && at < vEnd) dirtyPfns[(at - vStart) >> MachineMemory.PageShift] = true;
+            done += (ulong)inPage;
+        }
+    }
+
+    /// <summary>The machine address behind a writable mapping of <paramref name="va"/> in dom0's tables, or null.</summary>
+    private ulong? MappedWritable(ulong va)
+    {
+        if (!IsCanonical(va)) return null;
+        ulong table = cr3;
+        for (int level = 4; level >= 1; level--)
+        {
+            ulong e = memory.ReadU64(table + (ulong)((va >> (12 + 9 * (level - 1))) & 511) * 8);
+            if ((e & PvPageTables.Present) == 0 || (e & PvPageTables.Rw) == 0) return null;
+            if (level is 3 or 2 && (e & PvPageTables.Large) != 0)
+            {
+                ulong mask = (1UL << (12 + 9 * (level - 1))) - 1;
+                return (e & PvPageTables.AddressMask & ~mask) | (va & mask);
+            }
+            table = e & PvPageTables.AddressMask;
+            if (!memory.Contains(table)) return null;
+        }
+        return table | (va & MachineMemory.PageMask);
+    }
+
+    private static bool IsCanonical(ulong va) => va < 1UL << 47 || va >= 0xFFFF_8000_0000_0000;
+
+    /// <summary>
+    /// A fault in Xen while it builds dom0 (xen/arch/x86/traps.c, fatal_trap; measured for page faults): the
+    /// register dump, for a page fault the walk of dom0's tables, then the panic.
+    /// </summary>
+    private DomainBuildException FatalFault(ulong va, string function)
+    {
+        log.AddRange(RegisterDump);
+        if (!IsCanonical(va)) return Panic("GENERAL PROTECTION FAULT\n[error_code=0000]");
+        log.Add($"Pagetable walk from {va:x16}:");
+        ulong table = cr3;
+        bool present = false;
+        for (int level = 4; level >= 1; level--)
+        {
+            int index = (int)((va >> (12 + 9 * (level - 1))) & 511);
+            ulong e = memory.ReadU64(table + (ulong)index * 8);
+            log.Add($" L{level}[0x{index:x3}] = {e:x16} ffffffffffffffff");
+            present = (e & PvPageTables.Present) != 0;
+            if (!present || level is 3 or 2 && (e & PvPageTables.Large) != 0) break;
+            table = e & PvPageTables.AddressMask;
+        }
+        _ = function;   // named in Xen's dump (not modelled)
+        return Panic($"FATAL PAGE FAULT\n[error_code={(present ? 3 : 2):x4}]\nFaulting linear address: {va:x16}");
+    }
+
+    /// <summary>
+    /// elf_load_bsdsyms (libelf-loader.c): after the kernel, a size word and an ELF header with three section
+    /// headers (null, symbol table, string table), then both tables; each copy through raw_copy_to_guest.
+    /// A copy that fails marks the image broken and stops (the build goes on).
+    /// </summary>
+    private void LoadBsdSyms(XenElfBinary elf, ulong vkernStart)
+    {
+        if (elf.BsdSymtabPStart == 0 || !elf.Is64) return;
+        const int ehdrSize = ElfLayout.Ehdr.Size, shdrSize = ElfLayout.Shdr.HeaderSize, sections = XenElfBinary.BsdSymSections;
+        ulong Dest(ulong addr) => unchecked(vkernStart + (addr - elf.PStart));
+        ulong headerBase = elf.BsdSymtabPStart, elfHeaderBase = unchecked(headerBase + 4);
+        ulong symtabBase = elf.RoundUp(unchecked(headerBase + 4 + 64 + sections * 64));   // sizeof(struct elf_sym_header), packed
+
+        // The header is built in Xen's memory: the image's ELF header with a few fields changed, then the section headers.
+        var header = new byte[4 + 64 + sections * 64];
+        var eh = header.AsSpan(4, 64);
+        if (elf.AccessOk(0, ehdrSize)) elf.CopyOut(0, eh[..ehdrSize]);
+        BinaryPrimitives.WriteUInt16LittleEndian(eh[ElfLayout.Ehdr.EhSize..], ehdrSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(eh[ElfLayout.Ehdr.ShEntSize..], shdrSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(eh[ElfLayout.Ehdr.Version..], 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(eh[ElfLayout.Ehdr.ShOff..], 64);
+        BinaryPrimitives.WriteUInt16LittleEndian(eh[ElfLayout.Ehdr.ShNum..], sections);
+        BinaryPrimitives.WriteUInt64LittleEndian(eh[ElfLayout.Ehdr.PhOff..], 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(eh[ElfLayout.Ehdr.PhEntSize..], 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(eh[ElfLayout.Ehdr.PhNum..], 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(eh[ElfLayout.Ehdr.ShStrNdx..], 0);
+        Span<byte> Section(int i) => header.AsSpan(4 + 64 + i * shdrSize, shdrSize);
+
+        ulong symtab = elf.SymTab!.Value;
+        if (elf.AccessOk(symtab, shdrSize)) elf.CopyOut(symtab, Section(1));
+        uint link = BinaryPrimitives.ReadUInt32LittleEndian(Section(1)[ElfLayout.Shdr.Link..]);
+        ulong symOffset = BinaryPrimitives.ReadUInt64LittleEndian(Section(1)[ElfLayout.Shdr.Offset..]);
+        ulong symSize = BinaryPrimitives.ReadUInt64LittleEndian(Section(1)[ElfLayout.Shdr.Size..]);
+        if (!CopyToGuest(Dest(symtabBase), symOffset, (uint)symSize))
+        {
+            elf.MarkBroken("unable to load symtab into guest memory");
+            return;
+        }
+        BinaryPrimitives.WriteUInt64LittleEndian(Section(1)[ElfLayout.Shdr.Offset..], unchecked(symtabBase - elfHeaderBase));
+        BinaryPrimitives.WriteUInt32LittleEndian(Section(1)[ElfLayout.Shdr.Link..], 2);
+        ulong strtabBase = elf.RoundUp(unchecked(symtabBase + symSize));
+
+        if (elf.ShdrAt(link) is { } strSh && elf.AccessOk(strSh, shdrSize)) elf.CopyOut(strSh, Section(2));
+        else elf.MarkBroken(XenElfBinary.OutOfRange);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(Section(2)[ElfLayout.Shdr.Type..]) != XenElfBinary.ShtStrtab)
+        {
+            elf.MarkBroken("strtab not found");
+            return;
+        }
+        ulong strOffset = BinaryPrimitives.ReadUInt64LittleEndian(Section(2)[ElfLayout.Shdr.Offset..]);
+        ulong strSize = BinaryPrimitives.ReadUInt64LittleEndian(Section(2)[ElfLayout.Shdr.Size..]);
+        if (!CopyToGuest(Dest(strtabBase), strOffset, (uint)strSize))
+        {
+            elf.MarkBroken("unable to load strtab into guest memory");
+            return;
+        }
+        BinaryPrimitives.WriteUInt64LittleEndian(Section(2)[ElfLayout.Shdr.Offset..], unchecked(strtabBase - elfHeaderBase));
+        BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)unchecked(strtabBase + strSize - elfHeaderBase));
+
+        int headerSize = 4 + 64;
+        if (!CopyHeader(Dest(headerBase), header.AsSpan(0, headerSize)))
+        {
+            elf.MarkBroken("unable to load ELF headers into guest memory");
+            return;
+        }
+        for (int i = 0; i < sections; i++)
+        {
+            if (!CopyHeader(Dest(unchecked(headerBase + (ulong)headerSize + (ulong)(shdrSize * i))), Section(i)))
+            {
+                elf.MarkBroken("unable to load ELF section header into guest memory");
+                return;
+            }
+        }
+    }
+
+    /// <summary>raw_copy_to_guest of bytes Xen built itself.</summary>
+    private bool CopyHeader(ulong va, ReadOnlySpan<byte> bytes)
+    {
+        if (!(va < 1UL << 47 || va >= HypervisorVirtEnd)) return false;
+        for (int done = 0; done < bytes.Length;)
+        {
+            ulong at = unchecked(va + (ulong)done);
+            if (!Writable(at)) return false;
+            int inPage = (int)Math.Min((ulong)(bytes.Length - done), Page - (at & MachineMemory.PageMask));
+            ulong pfn = (at - vStart) >> MachineMemory.PageShift;
+            memory.Write(((blockStartMfn + pfn) << MachineMemory.PageShift) | (at & MachineMemory.PageMask), bytes.Slice(done, inPage));
+            dirtyPfns[pfn] = true;
+            done += inPage;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// setup_pv_physmap (xen/arch/x86/pv/dom0_build.c): page tables and frames for an INIT_P2M table at
+    /// [<paramref name="start"/>, <paramref name="end"/>), taken from the heap one page (or a 2 MiB superpage)
+    /// at a time; each frame gets the next pfn. Xen's own populated L4 slots hit a BUG_ON (measured for slot 256).
+    /// </summary>
+    private void SetUpPhysmap(DomHeap heap, PhysToMachineMap.Builder p2mRuns, ulong start, ulong end, ulong nrPages)
+    {
+        if (vStart <= end && start <= vEnd) throw Panic("DOM0 P->M table overlaps initial mapping");
+        const ulong superPage = 1UL << 21;
+        bool allocated = false;
+        while (start < end)
+        {
+            if (p2mRuns.Count + ((PageUp(end) - start) >> MachineMemory.PageShift) + 3 > nrPages)
+                throw Panic("Dom0 allocation too small for initial P->M table");
+            ulong? Take(int order)
+            {
+                var mfn = heap.Alloc(order);
+                if (mfn is { } m) { p2mRuns.Append(m, 1UL << order); allocated = true; }
+                else allocated = false;
+                return mfn;
+            }
+            ulong NewTable(ulong at)
+            {
+                var mfn = Take(0) ?? throw Panic("Not enough RAM for DOM0 P->M table");
+                memory.Fill(mfn << MachineMemory.PageShift, 0, (int)Page);
+                memory.WriteU64(at, (mfn << MachineMemory.PageShift) | PvPageTables.UpperFlags);
+                return mfn << MachineMemory.PageShift;
+            }
+            int l4 = PvPageTables.L4Index(start);
+            if (l4 is 256 or 258 or 260 or 261 or 262) throw Bug(285);   // Xen's populated slots: their L1 entries are in use
+            ulong l4e = memory.ReadU64(cr3 + (ulong)l4 * 8);
+            ulong l3 = (l4e & PvPageTables.Present) != 0 ? l4e & PvPageTables.AddressMask : NewTable(cr3 + (ulong)l4 * 8);
+            ulong l3at = l3 + (ulong)PvPageTables.L3Index(start) * 8;
+            ulong l3e = memory.ReadU64(l3at);
+            ulong l2 = (l3e & PvPageTables.Present) != 0 ? l3e & PvPageTables.AddressMask : NewTable(l3at);
+            ulong l2at = l2 + (ulong)PvPageTables.L2Index(start) * 8;
+            ulong l2e = memory.ReadU64(l2at);
+            if ((l2e & PvPageTables.Present) == 0)
+            {
+                if ((start & (superPage - 1)) == 0 && end >= start + superPage && Take(9) is { } big)
+                {
+                    memory.WriteU64(l2at, (big << MachineMemory.PageShift) | PvPageTables.L1Flags | PvPageTables.Dirty | PvPageTables.Large);
+                    start += superPage;
+                    continue;
+                }
+                l2e = (NewTable(l2at) & PvPageTables.AddressMask) | PvPageTables.UpperFlags;
+            }
+            ulong l1at = (l2e & PvPageTables.AddressMask) + (ulong)PvPageTables.L1Index(start) * 8;
+            if (memory.ReadU64(l1at) != 0) throw Bug(285);
+            var page = Take(0);
+            if (page is null) break;
+            memory.WriteU64(l1at, (page.Value << MachineMemory.PageShift) | PvPageTables.L1Flags | PvPageTables.Dirty);
+            start = (start + Page) & ~MachineMemory.PageMask;
+        }
+        if (!allocated) throw Panic("Not enough RAM for DOM0 P->M table");
+    }
+
+    /// <summary>The mfn_list's bytes: nr_pages little-endian MFNs.</summary>
+    private static byte[] P2mBytes(PhysToMachineMap p2m)
+    {
+        var bytes = new byte[p2m.Count * 8];
+        p2m.WriteEntries(0, bytes);
+        return bytes;
     }
 
     /// <summary>
@@ -380,7 +782,26 @@ public sealed class Dom0Builder
         ulong firstPfn = (va - vStart) >> MachineMemory.PageShift;
         ulong pages = (bytes + Page - 1) >> MachineMemory.PageShift;
         ulong firstMfn = blockStartMfn + firstPfn;
-        memory.Provide(firstMfn, pages, (mfn, frame) => p2m.WriteEntries((mfn - firstMfn) * (Page / 8), frame));
+        // Frames Xen already wrote (a hypercall page placed inside the table) get the entries written over
+        // them now; each run of untouched frames is produced when first touched.
+        ulong run = 0;
+        for (ulong k = 0; k <= pages; k++)
+        {
+            if (k < pages && !memory.IsAllocated(firstMfn + k)) continue;
+            if (k > run)
+            {
+                ulong first = firstMfn + run;
+                memory.Provide(first, k - run, (mfn, frame) => p2m.WriteEntries((mfn - firstMfn) * (Page / 8), frame));
+            }
+            if (k < pages)
+            {
+                ulong entries = Math.Min(Page / 8, p2m.Count - k * (Page / 8));
+                var entryBytes = new byte[entries * 8];
+                p2m.WriteEntries(k * (Page / 8), entryBytes);
+                memory.Write((firstMfn + k) << MachineMemory.PageShift, entryBytes);
+            }
+            run = k + 1;
+        }
         for (ulong k = 0; k < pages; k++) dirtyPfns[firstPfn + k] = true;
     }
 
@@ -421,21 +842,6 @@ public sealed class Dom0Builder
             if (candidate == sharedInfoMfn || candidate >= blockStartMfn && candidate < blockEndMfn || heap.Holds(candidate)) continue;
             heap.AddFrame(candidate);
             missing--;
-        }
-    }
-
-    /// <summary>Zeros written by Xen through dom0's initial mapping (as <see cref="WriteVirtual"/> with zero bytes).</summary>
-    private void ZeroVirtual(ulong va, ulong length)
-    {
-        while (length > 0)
-        {
-            if (va < vStart || va >= vEnd) throw new InvalidOperationException($"write to 0x{va:x} outside dom0's initial mapping");
-            ulong pfn = (va - vStart) >> MachineMemory.PageShift;
-            int inPage = (int)Math.Min(length, Page - (va & MachineMemory.PageMask));
-            memory.Fill(((blockStartMfn + pfn) << MachineMemory.PageShift) | (va & MachineMemory.PageMask), 0, inPage);
-            dirtyPfns[pfn] = true;
-            length -= (ulong)inPage;
-            va += (ulong)inPage;
         }
     }
 

@@ -15,6 +15,6 @@ public sealed class DomainBuildException : Exception
 
     public IReadOnlyList<string> XenLines { get; }
 
-    /// <summary>The text panic() prints for <paramref name="panicText"/> (xen/drivers/char/console.c): blank, stars, CPU, text, stars, blank.</summary>
-    public static IReadOnlyList<string> PanicBlock(string panicText) => ["", Stars, "Panic on CPU 0:", panicText, Stars, ""];
+    /// <summary>The text panic() prints for <paramref name="panicText"/> (xen/drivers/char/console.c): blank, stars, CPU, text (one or more lines), stars, blank.</summary>
+    public static IReadOnlyList<string> PanicBlock(string panicText) => ["", Stars, "Panic on CPU 0:", .. panicText.Split('\n'), Stars, ""];
 }

@@ -16,20 +16,28 @@ public sealed class XenElfBinary
     public const byte ClassElf32 = ElfLayout.ELFCLASS32, ClassElf64 = ElfLayout.ELFCLASS64;
     public const byte DataLsb = ElfLayout.ELFDATA2LSB, DataMsb = ElfLayout.ELFDATA2MSB;
     public const uint PtLoad = (uint)SegmentType.Load, PtNote = (uint)SegmentType.Note;
-    public const uint ShtNote = SectionType.SHT_NOTE;
+    public const uint ShtNote = SectionType.SHT_NOTE, ShtSymtab = 2, ShtStrtab = 3;
     public const ushort EmX86 = ElfMachine.X86, EmX86_64 = ElfMachine.X86_64, EmArm = ElfMachine.Arm;
+    /// <summary>sizeof(Elf32_Ehdr): elf_is_elfbinary wants at least this many bytes.</summary>
+    public const ulong MinimumSize = ElfLayout.Ehdr32.Size;
+    /// <summary>ELF_MAX_STRING_LENGTH.</summary>
+    public const ulong MaxStringLength = 4096;
+    public const string OutOfRange = "out of range access";
 
     private readonly ReadOnlyMemory<byte> image;
 
-    private XenElfBinary(ReadOnlyMemory<byte> image)
+    private XenElfBinary(ReadOnlyMemory<byte> image, ulong size)
     {
         this.image = image;
+        Size = size;
         Class = (byte)Read(ElfLayout.Ident.Class, 1);
         Data = (byte)Read(ElfLayout.Ident.Data, 1);
     }
 
+    /// <summary>The bytes held; <see cref="Size"/> may be larger (a module with headroom): the rest reads as zero.</summary>
     public ReadOnlySpan<byte> Image => image.Span;
-    public ulong Size => (ulong)image.Length;
+    /// <summary>elf->size: what libelf may read.</summary>
+    public ulong Size { get; }
     public byte Class { get; }
     public byte Data { get; }
     public bool Is64 => Class == ClassElf64;
@@ -38,12 +46,24 @@ public sealed class XenElfBinary
     /// <summary>libelf byte-swaps whenever EI_DATA is not the host's (little-endian) value.</summary>
     private bool Swap => Data != DataLsb;
 
+    /// <summary>elf->broken: the first problem elf_mark_broken was told of (Xen prints it at the end of the build).</summary>
+    public string? Broken { get; private set; }
+
+    public void MarkBroken(string message) => Broken ??= message;
+
     /// <summary>Lowest p_paddr and highest p_paddr + p_memsz of the loadable segments (elf_parse_binary).</summary>
     public ulong PStart { get; private set; } = ulong.MaxValue;
     public ulong PEnd { get; private set; }
 
     /// <summary>Image offset of the section name string table, when e_shstrndx names a section.</summary>
     public ulong? SectionStringTable { get; private set; }
+
+    /// <summary>The SHT_SYMTAB section header elf_init found (with a valid sh_link), or null.</summary>
+    public ulong? SymTab { get; private set; }
+
+    /// <summary>Where elf_parse_bsdsyms puts the symbol table (0: nowhere).</summary>
+    public ulong BsdSymtabPStart { get; private set; }
+    public ulong BsdSymtabPEnd { get; private set; }
 
     // Field offsets from ElfLayout; anything but ELFCLASS64 gets the ELF32 layout, as in libelf.
     public ushort Machine => (ushort)Read(ElfLayout.Ehdr.Machine, 2);
@@ -56,11 +76,37 @@ public sealed class XenElfBinary
     public ushort ShNum => (ushort)(Is64 ? Read(ElfLayout.Ehdr.ShNum, 2) : Read(ElfLayout.Ehdr32.ShNum, 2));
     public ushort ShStrNdx => (ushort)(Is64 ? Read(ElfLayout.Ehdr.ShStrNdx, 2) : Read(ElfLayout.Ehdr32.ShStrNdx, 2));
 
-    /// <summary>elf_access_unsigned: an unsigned field of 1, 2, 4 or 8 bytes; 0 when any byte lies outside the image.</summary>
+    /// <summary>elf_shdr_count: e_shnum, but never more headers than the image could hold (else marked broken).</summary>
+    public uint ShCount
+    {
+        get
+        {
+            uint count = ShNum;
+            ulong max = Math.Min(Size / (ulong)ElfLayout.Shdr32.HeaderSize, uint.MaxValue);
+            if (count <= max) return count;
+            MarkBroken("far too many section headers");
+            return (uint)max;
+        }
+    }
+
+    /// <summary>A byte of the image; past the bytes held (within <see cref="Size"/>) zero.</summary>
+    public byte ByteAt(ulong offset) => offset < (ulong)image.Length ? image.Span[(int)offset] : (byte)0;
+
+    /// <summary>Copies <paramref name="dest"/>.Length bytes from <paramref name="offset"/>; bytes the image does not hold read as zero.</summary>
+    public void CopyOut(ulong offset, Span<byte> dest)
+    {
+        dest.Clear();
+        if (offset >= (ulong)image.Length) return;
+        int n = (int)Math.Min((ulong)dest.Length, (ulong)image.Length - offset);
+        image.Span.Slice((int)offset, n).CopyTo(dest);
+    }
+
+    /// <summary>elf_access_unsigned: an unsigned field of 1, 2, 4 or 8 bytes; 0 (and marked broken) when any byte lies outside the image.</summary>
     public ulong Read(ulong offset, int size)
     {
         if (!AccessOk(offset, (ulong)size)) return 0;
-        var b = Image.Slice((int)offset, size);
+        Span<byte> b = stackalloc byte[8];
+        CopyOut(offset, b[..size]);
         ulong v = size switch
         {
             1 => b[0],
@@ -78,22 +124,34 @@ public sealed class XenElfBinary
         };
     }
 
-    /// <summary>elf_access_ok: the range lies inside the image (no wrap-around).</summary>
-    public bool AccessOk(ulong offset, ulong size) => offset <= Size && size <= Size - offset;
+    /// <summary>elf_access_ok: the range lies inside the image (no wrap-around); when not, the image is marked broken.</summary>
+    public bool AccessOk(ulong offset, ulong size)
+    {
+        if (InImage(offset, size)) return true;
+        MarkBroken(OutOfRange);
+        return false;
+    }
 
-    /// <summary>elf_strval: the NUL-terminated string at <paramref name="offset"/>, or null when no NUL precedes the end of the image.</summary>
+    /// <summary>The same test without libelf's side effect, for the model's own bookkeeping.</summary>
+    public bool InImage(ulong offset, ulong size) => offset <= Size && size <= Size - offset;
+
+    /// <summary>elf_strval: the NUL-terminated string at <paramref name="offset"/>; null (and marked broken) when it runs off the image or past 4096 bytes.</summary>
     public string? StringAt(ulong offset)
     {
-        if (offset >= Size) return null;
-        var rest = Image[(int)offset..];
-        int nul = rest.IndexOf((byte)0);
-        return nul < 0 ? null : Encoding.Latin1.GetString(rest[..nul]);
+        if (!AccessOk(offset, 1)) return null;
+        ulong avail = Size - offset, look = Math.Min(avail, MaxStringLength + 1);
+        int held = offset < (ulong)image.Length ? (int)Math.Min(look, (ulong)image.Length - offset) : 0;
+        int nul = held > 0 ? image.Span.Slice((int)offset, held).IndexOf((byte)0) : -1;
+        if (nul < 0 && (ulong)held < look) nul = held;   // the zeros past the bytes held
+        if (nul >= 0) return Encoding.Latin1.GetString(image.Span.Slice((int)offset, Math.Min(nul, held)));
+        MarkBroken(look == avail ? OutOfRange : "excessively long string");
+        return null;
     }
 
     // ---- program and section headers (xen/common/libelf/libelf-tools.c) ----
 
     public ulong? PhdrAt(int index) => index < PhNum ? unchecked(PhOff + (ulong)PhEntSize * (ulong)index) : null;
-    public ulong? ShdrAt(int index) => index < ShNum ? unchecked(ShOff + (ulong)ShEntSize * (ulong)index) : null;
+    public ulong? ShdrAt(uint index) => index < ShCount ? unchecked(ShOff + (ulong)ShEntSize * index) : null;
 
     public uint PType(ulong ph) => (uint)Read(ph + ElfLayout.Phdr.Type, 4);
     public uint PFlags(ulong ph) => (uint)(Is64 ? Read(ph + ElfLayout.Phdr.Flags, 4) : Read(ph + ElfLayout.Phdr32.Flags, 4));
@@ -107,6 +165,17 @@ public sealed class XenElfBinary
     public uint ShType(ulong sh) => (uint)Read(sh + ElfLayout.Shdr.Type, 4);
     public ulong ShOffset(ulong sh) => Is64 ? Read(sh + ElfLayout.Shdr.Offset, 8) : Read(sh + ElfLayout.Shdr32.Offset, 4);
     public ulong ShSize(ulong sh) => Is64 ? Read(sh + ElfLayout.Shdr.Size, 8) : Read(sh + ElfLayout.Shdr32.Size, 4);
+    public uint ShLink(ulong sh) => (uint)(Is64 ? Read(sh + ElfLayout.Shdr.Link, 4) : Read(sh + ElfLayout.Shdr32.Link, 4));
+
+    /// <summary>sizeof(Elf64_Shdr) or sizeof(Elf32_Shdr), by class.</summary>
+    public ulong ShdrSize => Is64 ? (ulong)ElfLayout.Shdr.HeaderSize : ElfLayout.Shdr32.HeaderSize;
+
+    /// <summary>elf_round_up: to 8 bytes for ELF64, 4 otherwise.</summary>
+    public ulong RoundUp(ulong addr)
+    {
+        ulong r = Is64 ? 7UL : 3UL;
+        return unchecked((addr + r) & ~r);
+    }
 
     /// <summary>elf_phdr_is_loadable: PT_LOAD with at least one of R, W, X.</summary>
     public bool IsLoadable(ulong ph) => PType(ph) == PtLoad && (PFlags(ph) & 7) != 0;
@@ -115,48 +184,62 @@ public sealed class XenElfBinary
     public string? SectionName(ulong sh) =>
         SectionStringTable is { } strtab ? StringAt(unchecked(strtab + ShName(sh))) : "unknown";
 
-    /// <summary>elf_shdr_by_name.</summary>
+    /// <summary>elf_shdr_by_name (from section 1).</summary>
     public ulong? ShdrByName(string name)
     {
-        for (int i = 0; i < ShNum; i++)
+        uint count = ShCount;
+        for (uint i = 1; i < count; i++)
         {
             var sh = ShdrAt(i)!.Value;
+            if (!AccessOk(sh, 1)) break;
             if (SectionName(sh) == name) return sh;
         }
         return null;
     }
 
     /// <summary>
-    /// elf_init (libelf-loader.c): the magic, then the program and section header tables must end
-    /// inside the image. On failure the libelf message is added to <paramref name="log"/> and null returned.
+    /// elf_init (libelf-loader.c) on <paramref name="size"/> bytes of which <paramref name="image"/> holds the first:
+    /// the magic, then the program and section header tables must end inside the image; then the section
+    /// name table and the symbol table are found. On failure the libelf message is added to <paramref name="log"/> and null returned.
     /// </summary>
-    public static XenElfBinary? Init(ReadOnlyMemory<byte> image, List<string> log)
+    public static XenElfBinary? Init(ReadOnlyMemory<byte> image, ulong size, List<string> log)
     {
         var s = image.Span;
-        // elf_is_elfbinary: only the four magic bytes are looked at.
-        if (s.Length < 4 || s[ElfLayout.Ident.Mag0] != ElfLayout.Ident.Magic0 || s[ElfLayout.Ident.Mag1] != ElfLayout.Ident.Magic1 ||
+        // elf_is_elfbinary: at least an Elf32_Ehdr, and the four magic bytes.
+        if (size < MinimumSize || s.Length < 4 || s[ElfLayout.Ident.Mag0] != ElfLayout.Ident.Magic0 || s[ElfLayout.Ident.Mag1] != ElfLayout.Ident.Magic1 ||
             s[ElfLayout.Ident.Mag2] != ElfLayout.Ident.Magic2 || s[ElfLayout.Ident.Mag3] != ElfLayout.Ident.Magic3)
         {
             log.Add("ELF: not an ELF binary");
             return null;
         }
-        var elf = new XenElfBinary(image);
-        // Each table is checked only when its count is non-zero (measured: a 40-byte ELF header whose
-        // e_phoff reads 64 but whose e_phnum lies past the end passes).
+        var elf = new XenElfBinary(image, size);
         ulong end = unchecked(elf.PhOff + (ulong)elf.PhEntSize * elf.PhNum);
-        if (elf.PhNum != 0 && end > elf.Size)
+        if (end > elf.Size)
         {
             log.Add($"ELF: phdr overflow (off {end:x} > size {elf.Size:x})");
             return null;
         }
-        end = unchecked(elf.ShOff + (ulong)elf.ShEntSize * elf.ShNum);
-        if (elf.ShNum != 0 && end > elf.Size)
+        end = unchecked(elf.ShOff + (ulong)elf.ShEntSize * elf.ShCount);
+        if (end > elf.Size)
         {
             log.Add($"ELF: shdr overflow (off {end:x} > size {elf.Size:x})");
             return null;
         }
         if (elf.ShdrAt(elf.ShStrNdx) is { } strtab)
             elf.SectionStringTable = elf.ShOffset(strtab);
+
+        // The symbol table: the first SHT_SYMTAB whose sh_link names a section (an out-of-range link ends the search).
+        uint count = elf.ShCount;
+        for (uint i = 1; i < count; i++)
+        {
+            ulong sh = elf.ShdrAt(i)!.Value;
+            if (!elf.AccessOk(sh, 1)) break;
+            if (elf.ShType(sh) != ShtSymtab) continue;
+            uint link = elf.ShLink(sh);
+            if (link == 0 || link >= count) break;
+            elf.SymTab = sh;
+            break;
+        }
         return elf;
     }
 
@@ -176,6 +259,33 @@ public sealed class XenElfBinary
         PStart = low;
         PEnd = high;
     }
+
+    /// <summary>
+    /// elf_parse_bsdsyms (libelf-loader.c): room after the kernel for a size word, an ELF header with three
+    /// section headers, the symbol table and its string table, each rounded; nothing when there is no usable table.
+    /// </summary>
+    public void ParseBsdSyms(ulong pstart)
+    {
+        if (SymTab is not { } symtab)
+        {
+            MarkBroken("invalid ELF handle for symtab section");
+            return;
+        }
+        pstart = RoundUp(pstart);
+        ulong sz = RoundUp(BsdSymHeaderBytes + BsdSymSections * ShdrSize);
+        sz = RoundUp(unchecked(sz + ShSize(symtab)));
+        ulong? strtab = ShdrAt(ShLink(symtab));
+        if (strtab is null || !AccessOk(strtab.Value, 1)) return;
+        if (ShType(strtab.Value) != ShtStrtab) return;
+        sz = RoundUp(unchecked(sz + ShSize(strtab.Value)));
+        BsdSymtabPStart = pstart;
+        BsdSymtabPEnd = unchecked(pstart + sz);
+    }
+
+    /// <summary>ELF_BSDSYM_SECTIONS: the null section, the symbol table and its strings.</summary>
+    public const int BsdSymSections = 3;
+    /// <summary>sizeof(uint32_t) + offsetof(struct elf_sym_header, elf_header.section): the size word, then the 64-byte ELF header union.</summary>
+    public const ulong BsdSymHeaderBytes = 4 + 4 + 64;
 }
 
 /// <summary>XEN_PAE_* values of <see cref="ElfDomParms.Pae"/>.</summary>
@@ -214,9 +324,7 @@ public sealed class ElfDomParms
     public bool HasNoteArea { get; set; }
     /// <summary>The legacy '__xen_guest' section was used (parms->guest_info valid).</summary>
     public bool HasGuestInfo { get; set; }
-    /// <summary>A string note without a terminating NUL was skipped (elf_mark_broken).</summary>
-    public bool Broken { get; set; }
-
+    
     /// <summary>The raw Xen-owned notes, in file order (for <see cref="Xtf.Elf.XenNotes"/>).</summary>
     public List<Xtf.Elf.ElfNote> RawXenNotes { get; } = [];
 
@@ -281,7 +389,8 @@ public static class LibElfDomInfo
         // Fall back to SHT_NOTE sections.
         if (xenNotes == 0)
         {
-            for (int i = 0; i < elf.ShNum; i++)
+            uint count = elf.ShCount;
+            for (uint i = 1; i < count; i++)
             {
                 ulong sh = elf.ShdrAt(i)!.Value;
                 if (!elf.AccessOk(sh, 1)) break;
@@ -311,34 +420,42 @@ public static class LibElfDomInfo
     {
         int xenNotes = 0;
         parms.HasNoteArea = true;
-        for (ulong note = start; note < end;)
+        for (ulong note = start; note < end; note = NextNote(elf, note))
         {
             if (total >= MaxTotalNotes)
             {
-                parms.Broken = true;   // "too many ELF notes"
+                elf.MarkBroken("too many ELF notes");
                 break;
             }
             total++;
-            ulong namesz = elf.Read(note + ElfLayout.Nhdr.NameSz, 4), descsz = elf.Read(note + ElfLayout.Nhdr.DescSz, 4);
-            ulong desc = unchecked(note + ElfLayout.Nhdr.Size + ((namesz + 3) & ~3UL));
-            ulong next = unchecked(desc + ((descsz + 3) & ~3UL));
-            string? name = elf.StringAt(note + ElfLayout.Nhdr.Size);
-            if (name == "Xen")
-            {
-                ulong have = elf.AccessOk(desc, 0) ? Math.Min(descsz, elf.Size - desc) : 0;
-                byte[] bytes = have == 0 ? [] : elf.Image.Slice((int)desc, (int)have).ToArray();
-                parms.RawXenNotes.Add(new Xtf.Elf.ElfNote("Xen", (uint)elf.Read(note + ElfLayout.Nhdr.Type, 4), bytes));
-                if (!ParseNote(elf, parms, note, desc, descsz)) return -1;
-                xenNotes++;
-            }
-            if (next <= note) break;   // wrapped: libelf's handle becomes invalid
-            note = next;
+            string? name = elf.StringAt(unchecked(note + ElfLayout.Nhdr.Size));   // elf_note_name
+            if (name != "Xen") continue;
+            ulong desc = NoteDesc(elf, note);
+            uint descsz = (uint)elf.Read(note + ElfLayout.Nhdr.DescSz, 4);
+            var bytes = new byte[elf.InImage(desc, 0) ? Math.Min(descsz, elf.Size - desc) : 0];
+            elf.CopyOut(desc, bytes);
+            parms.RawXenNotes.Add(new Xtf.Elf.ElfNote("Xen", (uint)elf.Read(note + ElfLayout.Nhdr.Type, 4), bytes));
+            if (!ParseNote(elf, parms, note, desc, descsz)) return -1;
+            xenNotes++;
         }
         return xenNotes;
     }
 
+    /// <summary>elf_note_desc: past the 12-byte header and the name, its size rounded up to 4 in 32 bits.</summary>
+    private static ulong NoteDesc(XenElfBinary elf, ulong note) =>
+        unchecked(note + ElfLayout.Nhdr.Size + (uint)((elf.Read(note + ElfLayout.Nhdr.NameSz, 4) + 3) & ~3UL));
+
+    /// <summary>elf_note_next: past the descriptor; the end of the walk when that wraps or sticks, or the note lies outside the image.</summary>
+    private static ulong NextNote(XenElfBinary elf, ulong note)
+    {
+        uint namesz = (uint)((elf.Read(note + ElfLayout.Nhdr.NameSz, 4) + 3) & ~3UL);
+        uint descsz = (uint)((elf.Read(note + ElfLayout.Nhdr.DescSz, 4) + 3) & ~3UL);
+        ulong next = unchecked(note + ElfLayout.Nhdr.Size + namesz + descsz);
+        return next <= note || !elf.AccessOk(note, 1) ? ulong.MaxValue : next;
+    }
+
     /// <summary>elf_xen_parse_note: one Xen note into <paramref name="parms"/>; false for an unknown required feature.</summary>
-    private static bool ParseNote(XenElfBinary elf, ElfDomParms parms, ulong note, ulong desc, ulong descsz)
+    private static bool ParseNote(XenElfBinary elf, ElfDomParms parms, ulong note, ulong desc, uint descsz)
     {
         uint type = (uint)elf.Read(note + ElfLayout.Nhdr.Type, 4);
         bool? isString = IsStringNote(type);
@@ -348,11 +465,7 @@ public static class LibElfDomInfo
         if (isString.Value)
         {
             str = elf.StringAt(desc);
-            if (str is null)
-            {
-                parms.Broken = true;
-                return true;
-            }
+            if (str is null) return true;   // elf_strval marked the image broken
         }
         else
         {
@@ -564,7 +677,12 @@ public static class LibElfDomInfo
         parms.VirtKStart = unchecked(elf.PStart + virtOffset);
         parms.VirtKEnd = unchecked(elf.PEnd + virtOffset);
         parms.VirtEntry ??= elf.Entry;
-        // BSD_SYMTAB "yes" would extend VirtKEnd by the loaded symbol table: not modelled (Dom0Builder refuses it).
+        if (parms.BsdSymtab)
+        {
+            // BSD_SYMTAB "yes": the symbol table is loaded after the kernel, whose extent grows by it.
+            elf.ParseBsdSyms(elf.PEnd);
+            if (elf.BsdSymtabPEnd != 0) parms.VirtKEnd = unchecked(elf.BsdSymtabPEnd + virtOffset);
+        }
 
         if (parms.VirtKStart > parms.VirtKEnd || parms.VirtEntry < parms.VirtKStart ||
             parms.VirtEntry > parms.VirtKEnd || parms.VirtBase > parms.VirtKStart)

@@ -66,6 +66,20 @@ public sealed record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vcpus)
         }
     }
 
+    /// <summary>
+    /// nr_pages for a kernel module of <paramref name="moduleBytes"/> bytes. With -smp 2 at 512 MiB, F is one
+    /// page smaller when the module's page count is a multiple of 16 (measured 2026-12-05: 16, 32, 48, 64 pages
+    /// give 120411, while 9–15, 17, 24, 31, 33 and 65 give 120412; with one CPU every size gives the table's
+    /// value). Like shared_info's place, this follows from how the relocated module splits the heap's chunks.
+    /// </summary>
+    public ulong NrPagesFor(ulong moduleBytes)
+    {
+        ulong s = (moduleBytes + MachineMemory.PageMask) >> MachineMemory.PageShift;
+        ulong f = FreePages - (SharedInfoRule == SharedInfoPlacement.TwoCpus512 && s > 0 && s % 16 == 0 ? 1UL : 0);
+        ulong a = f - (ulong)(Dom0Vcpus - 1);
+        return a - Math.Min(a / 16, 32768);
+    }
+
     /// <summary>The machine configurations measured on real Xen (docs/dom0.md §2.3).</summary>
     public static IReadOnlyList<(int MemoryMiB, int Pcpus, int Dom0Vcpus)> Measured { get; } =
     [

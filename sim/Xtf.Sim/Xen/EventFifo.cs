@@ -42,7 +42,7 @@ public sealed class EventFifo
         if (vcpu >= domain.Vcpus.Count) return -Errno.ENOENT;
         if (offset > PageSize - FifoControlBlockSize || offset % 8 != 0) return -Errno.EINVAL;
         if (controlBlocks.ContainsKey((int)vcpu)) return -Errno.EINVAL;
-        if (!domain.M2p.ContainsKey(gfn) || mmu.IsPageTableFrame(gfn)) return -Errno.EINVAL;   // PV: gfn is an MFN
+        if (!mmu.GetPage(gfn) || mmu.IsPageTableFrame(gfn)) return -Errno.EINVAL;   // PV: gfn is an MFN
         controlBlocks[(int)vcpu] = (gfn << 12) + offset;
         a[EvtchnInitControl.Layout.LinkBits] = FifoLinkBits;
         trace.Note($"evtchn: FIFO ABI, control block for v{vcpu}");
@@ -53,7 +53,7 @@ public sealed class EventFifo
     {
         if (!Active) return -Errno.EOPNOTSUPP;
         if (arrayPages >= FifoMaxArrayPages) return -Errno.ENOSPC;
-        if (!domain.M2p.ContainsKey(gfn) || mmu.IsPageTableFrame(gfn)) return -Errno.EINVAL;
+        if (!mmu.GetPage(gfn) || mmu.IsPageTableFrame(gfn)) return -Errno.EINVAL;
         arrayPages++;
         Debug.Assert(arrayPages <= FifoMaxArrayPages);
         return 0;

@@ -40,7 +40,7 @@ public sealed class Hypervisor
         Time = new SystemTime(clock, Guest, VcpuInfo);
         Scheduler = new Scheduler(domain, clock, trace, Guest, VcpuInfo, Time);
         Lifecycle = new DomainLifecycle(domain, serial, trace, Scheduler);
-        Mmu = new Mmu(domain, Guest, interpreter);
+        Mmu = new Mmu(domain, Guest, interpreter) { Diagnostic = serial.Xen };
         Events = new EventChannels(domain, Guest, VcpuInfo, Scheduler, Mmu, trace);
         Scheduler.Connect(Events, Lifecycle);
         Vcpus = new VcpuOps(domain, clock, Guest, VcpuInfo, Scheduler, Events, Time, Lifecycle, Mmu);
@@ -128,6 +128,7 @@ public sealed class Hypervisor
     /// <summary>Runs one hypercall; null when the handler set the registers itself (iret) or never returns.</summary>
     private long? Dispatch(Vcpu v, ulong nr, ulong a1, ulong a2, ulong a3, ulong a4, ulong a5)
     {
+        Mmu.CurrentVcpu = v.Id;
         if (Interposer is not { } interposer) return Handle(v, nr, a1, a2, a3, a4, a5);
         var call = new HypercallEvent(v.Id, nr, a1, a2, a3, a4, a5, null);
         long? rc = interposer.TryAnswer(Control, call, out long answer) ? answer : Handle(v, nr, a1, a2, a3, a4, a5);

@@ -79,9 +79,31 @@ public sealed class Mmu
     public bool CanBeTyped(ulong mfn, int level)
     {
         Debug.Assert(level is >= 0 and <= 4);
-        if (!domain.M2p.ContainsKey(mfn)) return false;
+        if (!GetPage(mfn)) return false;
         if (PageTableFrames.TryGetValue(mfn, out int existing)) return existing == level;
         return !IsMappedWritable(mfn);
+    }
+
+    /// <summary>Frames below 1 MiB: Xen gives them to dom_io at boot (xen/arch/x86/mm.c, arch_init_memory).</summary>
+    public const ulong DomIoLowFrames = 0x100;
+
+    /// <summary>Where Xen's guest diagnostics go (the serial line); set by the hypervisor.</summary>
+    public Action<string>? Diagnostic { get; set; }
+
+    /// <summary>The vCPU whose hypercall is running (the "d0vN" of a diagnostic).</summary>
+    public int CurrentVcpu { get; set; }
+
+    /// <summary>
+    /// get_page (xen/arch/x86/mm.c): the frame must be the domain's. A frame another owner holds is
+    /// reported on the console (measured for dom_io's low frames: "d0v0 Error mfn 00000: rd=d0 od=d[IO]
+    /// caf=8000000000000001 taf=e400000000000001"); other owners' counts are not modelled, so only those are printed.
+    /// </summary>
+    public bool GetPage(ulong mfn)
+    {
+        if (domain.M2p.ContainsKey(mfn)) return true;
+        if (mfn < DomIoLowFrames)
+            Diagnostic?.Invoke($"d{domain.Id}v{CurrentVcpu} Error mfn {mfn:x5}: rd=d{domain.Id} od=d[IO] caf=8000000000000001 taf=e400000000000001");
+        return false;
     }
 
     // ------------------------------------------------------------ memory_op (xen/common/memory.c)
@@ -184,7 +206,7 @@ public sealed class Mmu
                 case (int)MmuUpdateCmd.MachphysUpdate:
                 {
                     ulong mfn = ptr >> 12;
-                    if (!domain.M2p.ContainsKey(mfn)) { rc = -Errno.EINVAL; break; }
+                    if (!GetPage(mfn)) { rc = -Errno.EINVAL; break; }
                     domain.M2p[mfn] = val;
                     break;
                 }

@@ -237,6 +237,8 @@ public sealed class Traps
                 v.InNmi = true;
                 return;
             }
+            // pv_inject_event (xen/arch/x86/pv/traps.c): no handler for the NMI: a warning, and it is dropped.
+            serial.Xen($"d{domain.Id}v{v.Id} Unhandled: vec 2, {VectorName(2)}[ffffffff]");
         }
         if (domain.IsShuttingDown || !vcpuInfo.UpcallPending(v) || vcpuInfo.UpcallMasked(v)) return;
         if (v.EventCallback == 0)

@@ -202,9 +202,9 @@ public sealed class VcpuOps
         if (gdtEnts > 7168) return -Errno.EINVAL;
         for (int i = 0; i < gdtFrames; i++)
             if (!mmu.CanBeTyped(ctx.GdtFrames[i], level: 0)) return -Errno.EINVAL;
-        if (!domain.M2p.ContainsKey(cr3 >> 12)) return -Errno.EINVAL;
+        if (!mmu.GetPage(cr3 >> 12)) return -Errno.EINVAL;
         if (!mmu.CanBeTyped(cr3 >> 12, level: 4)) return -Errno.EINVAL;
-        if (cr1 != 0 && (!domain.M2p.ContainsKey(cr1 >> 12) || !mmu.CanBeTyped(cr1 >> 12, level: 4))) return -Errno.EINVAL;
+        if (cr1 != 0 && !mmu.CanBeTyped(cr1 >> 12, level: 4)) return -Errno.EINVAL;
 
         // Load the context (normalisations of docs/pv-abi.md §4.2).
         var c = v.Cpu;
@@ -248,7 +248,7 @@ public sealed class VcpuOps
         if (offset > 4096 - VcpuInfoLayout.Size || offset % 8 != 0) return -Errno.ENXIO;
         if (v.VcpuInfoRegistered) return -Errno.EINVAL;
         if (v != caller && !v.Down) return -Errno.EINVAL;
-        if (!domain.M2p.ContainsKey(mfn) || mmu.IsPageTableFrame(mfn)) return -Errno.EINVAL;
+        if (!mmu.GetPage(mfn) || mmu.IsPageTableFrame(mfn)) return -Errno.EINVAL;
 
         var old = vcpuInfo.Of(v).ToArray();
         bool hadSlot = v.VcpuInfo is not null;
