@@ -123,6 +123,13 @@ public sealed class HeadlessChromium
         }
         await Call("Network.enable", []);
         await Call("Page.navigate", new JsonObject { ["url"] = url });
+        // Evaluate in the page, not in the about:blank it replaces: wait until the document is the page's.
+        while (true)
+        {
+            var at = await Call("Runtime.evaluate", new JsonObject { ["expression"] = "location.href", ["returnByValue"] = true });
+            if ((string?)at["result"]?["value"] is { } href && href.StartsWith(url, StringComparison.Ordinal)) break;
+            await Task.Delay(100, cancel);
+        }
         JsonNode result;
         for (int attempt = 1; ; attempt++)
         {
