@@ -4,6 +4,7 @@
 #   - qemu-system-x86 from bookworm-backports (QEMU >= 8 is required: 7.2 mis-reports the
 #     error code of `int $N` in 64-bit mode, which breaks PV software interrupts)
 #   - binutils (readelf, used by the ELF tests)
+#   - the `xtf` command: /usr/local/bin/xtf, a link to scripts/xtf (which builds the runner on first use)
 # The backports apt source is derived from the machine's existing debian.sources (same URIs),
 # so no mirror host is named here.
 # Usage: sudo scripts/setup-xen.sh        (idempotent; safe to run again)
@@ -58,6 +59,10 @@ apt-get install -y -qq --no-install-recommends -t "${codename}-backports" qemu-s
 
 echo "setup-xen: $(ls /boot/xen-4.17-amd64.gz)"
 echo "setup-xen: $(qemu-system-x86_64 --version | head -1)"
+
+# `xtf` as a command: scripts/xtf runs the built runner of this checkout, building it when needed.
+ln -sfn "$(cd "$(dirname "$0")" && pwd)/xtf" /usr/local/bin/xtf
+echo "setup-xen: /usr/local/bin/xtf -> $(readlink /usr/local/bin/xtf) (builds the runner on first use)"
 
 # The report tools (chromium, the allure package) come with the same setup command.
 bash "$(dirname "$0")/setup-report-tools.sh"

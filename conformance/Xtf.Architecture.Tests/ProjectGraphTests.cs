@@ -23,6 +23,7 @@ public sealed class ProjectGraphTests
         ["Xtf.Reports"] = ["Xtf.Hosting"],
         ["Xtf.Runner"] = ["Xtf.Elf", "Xtf.Guest", "Xtf.Hosting", "Xtf.Hosting.Xen", "Xtf.Sim", "Xtf.Fuzz", "Xtf.Reports", "Xtf.Suite.*"],
         ["Xtf.Testing"] = ["Xtf.Elf", "Xtf.Guest", "Xtf.Hosting", "Xtf.Hosting.Xen", "Xtf.Sim"],
+        ["Xtf.TestLogger"] = [],
     };
 
     /// <summary>Pairs (from, to) that must not exist even transitively.</summary>

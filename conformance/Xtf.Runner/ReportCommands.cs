@@ -190,6 +190,7 @@ public sealed record AllureTool(string? Path, string? Version, string? Missing)
         if (Config is not null) args.AddRange(["--config", Config]);
         var (code, output) = RunTool(Path!, [.. args], TimeSpan.FromMinutes(5));
         bool ok = code == 0 && File.Exists(System.IO.Path.Combine(htmlDir, "index.html"));
+        if (ok) OfflineHtml.Apply(htmlDir);   // Allure's pages load nothing from the network (no analytics)
         return (ok, ok ? "" : $"exit {code}: {FirstLine(output)}");
     }
 

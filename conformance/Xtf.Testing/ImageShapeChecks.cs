@@ -2,6 +2,8 @@ using System.Text;
 using NUnit.Framework;
 using Xtf.Elf;
 using Xtf.Guest;
+using ElfSharp = ELFSharp.ELF;
+using ElfSharpSegments = ELFSharp.ELF.Segments;
 
 namespace Xtf.Testing;
 
@@ -67,6 +69,78 @@ public static class ImageShapeChecks
             Assert.That(note.VirtualAddress - load.VirtualAddress, Is.EqualTo(note.Offset - load.Offset),
                 "the note's file offset and address agree with the load");
         });
+        ElfSharpSeesTheSameHeaderAndSegments(image, elf);
+    }
+
+    /// <summary>ELFSharp's reading of the header and program headers: what the writer was asked for, field by field.</summary>
+    private static void ElfSharpSeesTheSameHeaderAndSegments(KernelImage image, ElfImage ours)
+    {
+        using var elf = ReadWithElfSharp(image);
+        Assert.Multiple(() =>
+        {
+            Assert.That(elf.Class, Is.EqualTo(ElfSharp.Class.Bit64), "ELFSharp: class");
+            Assert.That(elf.Endianess, Is.EqualTo(ELFSharp.Endianess.LittleEndian), "ELFSharp: data");
+            Assert.That(elf.Machine, Is.EqualTo(ElfSharp.Machine.AMD64), "ELFSharp: machine");
+            Assert.That(elf.Type, Is.EqualTo(ElfSharp.FileType.Executable), "ELFSharp: type");
+            Assert.That(elf.EntryPoint, Is.EqualTo(image.Entry), "ELFSharp: entry is the image's entry");
+        });
+
+        var segments = elf.Segments.ToList();
+        Assert.That(segments, Has.Count.EqualTo(2), "ELFSharp: two program headers");
+        var load = segments.Single(s => s.Type == ElfSharpSegments.SegmentType.Load);
+        var note = segments.Single(s => s.Type == ElfSharpSegments.SegmentType.Note);
+        Assert.Multiple(() =>
+        {
+            Assert.That(load.Address, Is.EqualTo(GuestLayout.ImageBase), "ELFSharp: PT_LOAD vaddr");
+            Assert.That(load.PhysicalAddress, Is.EqualTo(GuestLayout.ImageBase), "ELFSharp: PT_LOAD paddr");
+            Assert.That(load.Flags, Is.EqualTo(ElfSharpSegments.SegmentFlags.Read | ElfSharpSegments.SegmentFlags.Write | ElfSharpSegments.SegmentFlags.Execute),
+                "ELFSharp: PT_LOAD is RWX");
+            Assert.That(load.Alignment, Is.EqualTo(GuestLayout.PageSize), "ELFSharp: PT_LOAD align");
+            Assert.That((ulong)load.FileSize, Is.EqualTo(image.CodeBase + (ulong)image.CodeSize - GuestLayout.ImageBase),
+                "ELFSharp: the load runs from the image base to the end of the code");
+            Assert.That(load.Size, Is.EqualTo((ulong)load.FileSize), "ELFSharp: no bss");
+            Assert.That(load.GetFileContents(), Is.EqualTo(ours.FileBytes(ours.ProgramHeaders.Single(p => p.Type == SegmentType.Load)).ToArray()),
+                "ELFSharp: the load's bytes");
+
+            Assert.That(note.Flags, Is.EqualTo(ElfSharpSegments.SegmentFlags.Read), "ELFSharp: PT_NOTE is R");
+            Assert.That(note.Alignment, Is.EqualTo(4UL), "ELFSharp: PT_NOTE align");
+            Assert.That(note.Address - load.Address, Is.EqualTo((ulong)(note.Offset - load.Offset)), "ELFSharp: the note lies inside the load");
+            Assert.That(note.Address + (ulong)note.FileSize, Is.LessThanOrEqualTo(GuestLayout.HypercallPage), "ELFSharp: notes before the hypercall page");
+        });
+
+        // Field by field, the same program headers as our reader's: the two readers agree on every image.
+        Assert.That(segments.Select(s => $"{(uint)s.Type} {(uint)s.Flags} 0x{s.Offset:x} 0x{s.Address:x} 0x{s.PhysicalAddress:x} 0x{s.FileSize:x} 0x{s.Size:x} 0x{s.Alignment:x}"),
+            Is.EqualTo(ours.ProgramHeaders.Select(p => $"{(uint)p.Type} {(uint)p.Flags} 0x{p.Offset:x} 0x{p.VirtualAddress:x} 0x{p.PhysicalAddress:x} 0x{p.FileSize:x} 0x{p.MemorySize:x} 0x{p.Align:x}")),
+            "ELFSharp and our reader see the same program headers");
+    }
+
+    /// <summary>ELFSharp's reading of the PT_NOTE segment: the Xen notes, in the writer's order.</summary>
+    private static void ElfSharpSeesTheSameNotes(KernelImage image, IReadOnlyList<ElfNote> expected)
+    {
+        using var elf = ReadWithElfSharp(image);
+        var note = elf.Segments.OfType<ElfSharpSegments.INoteSegment>().Single();
+        var seen = note.Notes.Select(n => new ElfNote(n.Name, checked((uint)n.Type), n.Description.ToArray())).ToList();
+        Assert.That(seen, Is.EqualTo(expected), "ELFSharp reads the Xen notes the writer was given");
+    }
+
+    /// <summary>
+    /// ELFSharp over the image's bytes. ELFSharp 2.17.3 applies the extended section numbering rule
+    /// (e_shnum 0: the count is section 0's sh_size) without checking e_shoff, so for an image with no
+    /// section table (e_shoff 0, as ours) it reads the ELF header as a section header and fails. It is
+    /// given a copy whose e_shoff points at one appended all-zero SHT_NULL entry (count 0, no string
+    /// table); every byte it is asked about here (header, program headers, notes, the load) is the
+    /// writer's.
+    /// </summary>
+    private static ElfSharp.ELF<ulong> ReadWithElfSharp(KernelImage image)
+    {
+        Assert.That(BitConverter.ToUInt64(image.Bytes, ElfLayout.Ehdr.ShOff), Is.Zero, "the writer emits no section table");
+        var bytes = new byte[image.Bytes.Length + ElfLayout.Shdr.HeaderSize];
+        image.Bytes.CopyTo(bytes, 0);
+        BitConverter.TryWriteBytes(bytes.AsSpan(ElfLayout.Ehdr.ShOff), (ulong)image.Bytes.Length);
+        var stream = new MemoryStream(bytes, writable: false);
+        Assert.That(ElfSharp.ELFReader.TryLoad(stream, shouldOwnStream: true, out ElfSharp.ELF<ulong> elf), Is.True, "ELFSharp reads the image");
+        Assert.That(elf.Sections, Is.Empty, "ELFSharp sees no sections");
+        return elf;
     }
 
     public static void XenNotesAreExactly(KernelImage image)
@@ -112,6 +186,17 @@ public static class ImageShapeChecks
             Assert.That(elf.Xen.PaddrOffset, Is.Null);
             Assert.That(elf.Xen.Entry, Is.Null);
         });
+
+        ElfSharpSeesTheSameNotes(image,
+        [
+            ElfNote.XenString(XenElfNote.GuestOs, "Xtf.NET"),
+            ElfNote.XenString(XenElfNote.GuestVersion, KernelBuilder.GuestVersion),
+            ElfNote.XenString(XenElfNote.Loader, "generic"),
+            ElfNote.XenString(XenElfNote.XenVersion, "xen-3.0"),
+            ElfNote.XenString(XenElfNote.Features, "!writable_page_tables|pae_pgdir_above_4gb"),
+            ElfNote.XenString(XenElfNote.PaeMode, "yes"),
+            ElfNote.XenNumeric(XenElfNote.HypercallPage, GuestLayout.HypercallPage),
+        ]);
     }
 
     public static void EntryIsAJmpRel32ToTheCodeBase(KernelImage image)

@@ -17,21 +17,30 @@ public sealed class EndToEndTests
 
     private static string Temp() => Directory.CreateTempSubdirectory("xtf-e2e-").FullName;
 
-    /// <summary>Names and statuses as Allure's rendered tree shows them: "name [host]" → passed/failed/broken/skipped.</summary>
+    /// <summary>
+    /// Names and statuses as Allure's rendered tree shows them: "name [host]" → passed/failed/broken/skipped.
+    /// Both pages are opened in a browser without network (issue 14 item 10): they must attempt no
+    /// request beyond the local files, and render all the same.
+    /// </summary>
     private static void AssertRendered(string reportDir, ResultSet set)
     {
-        string summary = HeadlessChromium.Evaluate(new Uri(Path.Combine(reportDir, "summary.html")).AbsoluteUri,
+        var summary = HeadlessChromium.Load(new Uri(Path.Combine(reportDir, "summary.html")).AbsoluteUri,
             HeadlessChromium.RenderedTextScript, TimeSpan.FromSeconds(60));
-        Assert.That(summary.Trim(), Is.Not.Empty, "summary.html renders");
+        Assert.That(summary.RemoteRequests, Is.Empty, "summary.html loads nothing from the network");
+        Assert.That(summary.Value.Trim(), Is.Not.Empty, "summary.html renders");
         foreach (var r in set.Results)
         {
-            Assert.That(summary, Does.Contain(r.Record.Test));
-            Assert.That(summary, Does.Contain(r.Record.ReportStatus));
+            Assert.That(summary.Value, Does.Contain(r.Record.Test));
+            Assert.That(summary.Value, Does.Contain(r.Record.ReportStatus));
         }
 
-        string leaves = HeadlessChromium.Evaluate(new Uri(Path.Combine(reportDir, "allure-report", "index.html")).AbsoluteUri,
-            HeadlessChromium.AllureLeavesScript, TimeSpan.FromSeconds(90));
-        var shown = leaves.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToDictionary(p => p[0], p => p[^1]);
+        string index = Path.Combine(reportDir, "allure-report", "index.html");
+        string html = File.ReadAllText(index);
+        Assert.That(OfflineHtml.RemoteLoads(html), Is.Empty, "no remote src/href left in the Allure page");
+        Assert.That(html, Does.Not.Contain("googletagmanager").And.Not.Contain("gtag("), "Allure's analytics loader is gone");
+        var allure = HeadlessChromium.Load(new Uri(index).AbsoluteUri, HeadlessChromium.AllureLeavesScript, TimeSpan.FromSeconds(90));
+        Assert.That(allure.RemoteRequests, Is.Empty, "the Allure report loads nothing from the network");
+        var shown = allure.Value.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToDictionary(p => p[0], p => p[^1]);
         Assert.That(shown, Is.Not.Empty, "the Allure report renders its tests");
         foreach (var r in set.Results)
         {
@@ -39,6 +48,30 @@ public sealed class EndToEndTests
             Assert.That(shown.ContainsKey(name), $"{name} in the Allure tree: {string.Join(", ", shown.Keys)}");
             Assert.That(shown[name], Is.EqualTo(AllureResults.StatusFor(r.Record.ReportStatus)), name);
         }
+    }
+
+    /// <summary>The request log of the offline browser sees what a page tries to fetch, and the page still runs.</summary>
+    [Test]
+    public void TheOfflineBrowserRecordsEveryRemoteRequestAPageAttempts()
+    {
+        HeadlessChromium.Require();
+        string dir = Temp();
+        string page = Path.Combine(dir, "probe.html");
+        File.WriteAllText(page, """
+            <!DOCTYPE html><html><head><meta charset="utf-8">
+            <script async src="https://xtf-offline-probe.invalid/loader.js"></script>
+            <link rel="stylesheet" href="http://203.0.113.7/style.css">
+            </head><body><p id="p">local text</p><img src="local.png">
+            <script>fetch('https://xtf-offline-probe.invalid/beacon').catch(() => {});</script></body></html>
+            """);
+        var load = HeadlessChromium.Load(new Uri(page).AbsoluteUri, HeadlessChromium.RenderedTextScript, TimeSpan.FromSeconds(60));
+        Assert.That(load.Value, Does.Contain("local text"), "the page works without the network");
+        Assert.That(load.RemoteRequests.Select(u => new Uri(u).GetLeftPart(UriPartial.Path)).Distinct().Order(), Is.EqualTo(new[]
+        {
+            "http://203.0.113.7/style.css",
+            "https://xtf-offline-probe.invalid/beacon",
+            "https://xtf-offline-probe.invalid/loader.js",
+        }), "every remote request is seen (and the local image is not one)");
     }
 
     private static void RequireAllure()

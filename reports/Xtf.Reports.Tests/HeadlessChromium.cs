@@ -11,6 +11,9 @@ namespace Xtf.Reports.Tests;
 /// <summary>
 /// Debian's chromium, headless, driven over the DevTools protocol: load a page, let its scripts run,
 /// run one expression in it and return the value. Each use has a fresh profile and is killed by PID.
+/// The browser has no network: every host name but localhost resolves to nothing and every request
+/// that is not to the loopback goes to a closed local proxy port; each request the page attempts to
+/// anything but a local file, data, blob or loopback address is recorded (<see cref="PageLoad.RemoteRequests"/>).
 /// </summary>
 public sealed class HeadlessChromium
 {
@@ -18,7 +21,20 @@ public sealed class HeadlessChromium
     [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--window-size=1400,20000",
+        // No network: names do not resolve, and whatever does not need a name (an IP address) meets a closed port.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost", "--proxy-server=http://127.0.0.1:9",
     ];
+
+    /// <summary>The value of the expression, and every non-local request the page attempted (all of them failed).</summary>
+    public sealed record PageLoad(string Value, IReadOnlyList<string> RemoteRequests);
+
+    /// <summary>Local: file, data, blob, about and the browser's own schemes, and the loopback.</summary>
+    public static bool IsLocal(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var u)) return false;
+        if (u.Scheme is "file" or "data" or "blob" or "about" or "chrome" or "chrome-extension" or "devtools") return true;
+        return u.IsLoopback;
+    }
 
     public static string? Find() =>
         new[] { "chromium", "chromium-browser" }.Select(EmulatorProcesses.FindOnPath).FirstOrDefault(p => p is not null);
@@ -34,7 +50,10 @@ public sealed class HeadlessChromium
     }
 
     /// <summary>Loads <paramref name="url"/> and returns the string value of <paramref name="expression"/> (which may be a promise).</summary>
-    public static string Evaluate(string url, string expression, TimeSpan limit)
+    public static string Evaluate(string url, string expression, TimeSpan limit) => Load(url, expression, limit).Value;
+
+    /// <summary>Loads <paramref name="url"/>, evaluates <paramref name="expression"/>, and says which remote requests the page tried.</summary>
+    public static PageLoad Load(string url, string expression, TimeSpan limit)
     {
         string chromium = Require();
         string profile = Directory.CreateTempSubdirectory("xtf-chromium-").FullName;
@@ -42,7 +61,7 @@ public sealed class HeadlessChromium
         foreach (var f in Flags) info.ArgumentList.Add(f);
         info.ArgumentList.Add($"--user-data-dir={profile}");
         info.ArgumentList.Add("--remote-debugging-port=0");
-        info.ArgumentList.Add(url);
+        info.ArgumentList.Add("about:blank");   // the page is opened once the request log is on
         using var p = Process.Start(info)!;
         p.ErrorDataReceived += (_, _) => { };
         p.OutputDataReceived += (_, _) => { };
@@ -60,7 +79,7 @@ public sealed class HeadlessChromium
         }
     }
 
-    private static async Task<string> EvaluateAsync(string profile, string url, string expression, CancellationToken cancel)
+    private static async Task<PageLoad> EvaluateAsync(string profile, string url, string expression, CancellationToken cancel)
     {
         string portFile = Path.Combine(profile, "DevToolsActivePort");
         while (!File.Exists(portFile) || new FileInfo(portFile).Length == 0) await Task.Delay(100, cancel);
@@ -70,14 +89,14 @@ public sealed class HeadlessChromium
         while (ws is null)
         {
             var targets = JsonNode.Parse(await http.GetStringAsync($"http://127.0.0.1:{port}/json/list", cancel))!.AsArray();
-            ws = targets.Where(t => (string?)t!["type"] == "page" && (string?)t!["url"] is { } u && u != "about:blank" && u.Length > 0)
-                .Select(t => (string?)t!["webSocketDebuggerUrl"]).FirstOrDefault();
+            ws = targets.Where(t => (string?)t!["type"] == "page").Select(t => (string?)t!["webSocketDebuggerUrl"]).FirstOrDefault();
             if (ws is null) await Task.Delay(100, cancel);
         }
 
         using var socket = new ClientWebSocket();
         await socket.ConnectAsync(new Uri(ws), cancel);
         int next = 0;
+        var remote = new List<string>();
         async Task<JsonNode> Call(string method, JsonObject parameters)
         {
             int id = ++next;
@@ -94,10 +113,22 @@ public sealed class HeadlessChromium
                     ms.Write(buffer, 0, r.Count);
                 } while (!r.EndOfMessage);
                 var reply = JsonNode.Parse(ms.ToArray())!;
-                if ((int?)reply["id"] != id) continue;   // events and other replies
+                if ((string?)reply["method"] == "Network.requestWillBeSent" && (string?)reply["params"]?["request"]?["url"] is { } requested
+                    && !IsLocal(requested))
+                    remote.Add(requested);
+                if ((int?)reply["id"] != id) continue;   // other events and replies
                 if (reply["error"] is { } error) throw new InvalidOperationException($"{method}: {error.ToJsonString()}");
                 return reply["result"]!;
             }
+        }
+        await Call("Network.enable", []);
+        await Call("Page.navigate", new JsonObject { ["url"] = url });
+        // Evaluate in the page, not in the about:blank it replaces: wait until the document is the page's.
+        while (true)
+        {
+            var at = await Call("Runtime.evaluate", new JsonObject { ["expression"] = "location.href", ["returnByValue"] = true });
+            if ((string?)at["result"]?["value"] is { } href && href.StartsWith(url, StringComparison.Ordinal)) break;
+            await Task.Delay(100, cancel);
         }
         JsonNode result;
         for (int attempt = 1; ; attempt++)
@@ -118,7 +149,7 @@ public sealed class HeadlessChromium
             }
         }
         if (result["exceptionDetails"] is { } ex) throw new InvalidOperationException("page script failed: " + ex.ToJsonString());
-        return result["result"]?["value"]?.ToString() ?? "";
+        return new PageLoad(result["result"]?["value"]?.ToString() ?? "", remote);
     }
 
     /// <summary>
