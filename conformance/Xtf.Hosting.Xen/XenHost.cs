@@ -14,7 +14,7 @@ public sealed record XenHostOptions
     public string Accel { get; init; } = "tcg";
     public int MemoryMiB { get; init; } = 512;
     /// <summary>Per-boot limit unless the request sets its own.</summary>
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(120);
     /// <summary>Extra Xen command-line options.</summary>
     public string? XenCommandLine { get; init; }
 }
@@ -37,12 +37,33 @@ public sealed class XenHost : ITestHost
     {
         Options = options;
         if (options.Accel is not ("tcg" or "kvm")) throw new ArgumentException($"--accel must be tcg or kvm, not '{options.Accel}'");
+        // QEMU backs guest RAM with host memory and Xen scrubs its free heap at boot, touching all of it:
+        // a size beyond this machine's RAM would push the host into swap or the OOM killer.
+        if (HostMemoryMiB() is { } host && options.MemoryMiB > host)
+            throw new HostException($"--memory {options.MemoryMiB}: more than this machine's {host} MiB of RAM (each QEMU needs the guest's RAM)");
         build = new Lazy<XenBuild>(() => XenBuild.Prepare(options.Xen));
         qemu = new Lazy<string>(() => EmulatorProcesses.FindOnPath(options.Qemu)
             ?? throw new HostException($"QEMU not found: {options.Qemu} (run scripts/setup-xen.sh, or pass --qemu PATH)"));
     }
 
     public XenHostOptions Options { get; }
+
+    /// <summary>MemTotal of /proc/meminfo in MiB, or null where there is none.</summary>
+    public static int? HostMemoryMiB()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/meminfo"))
+            {
+                if (!line.StartsWith("MemTotal:", StringComparison.Ordinal)) continue;
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return fields.Length >= 2 && long.TryParse(fields[1], out long kib) ? (int)Math.Min(int.MaxValue, kib / 1024) : null;
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
     public string Name => "xen";
     public XenBuild Build => build.Value;
 

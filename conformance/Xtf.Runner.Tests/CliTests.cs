@@ -60,6 +60,8 @@ public sealed class CliTests
         Assert.That(r.Code, Is.Not.EqualTo(ExitCodes.Usage), r.Err);
         Assert.That(r.Code, Is.Not.EqualTo(ExitCodes.InternalError), r.Err);
         Assert.That(r.Err, Does.Not.Contain("   at "), "no stack trace");
+        Assert.That(r.Err.Split('\n').Count(l => l.StartsWith("xtf run: warning: ", StringComparison.Ordinal)), Is.EqualTo(1),
+            "the reader's warning reaches the user on stderr, once");
     }
 
     private static byte[] KernelFor(string name) => XtfCli.Catalog.Select([name]).Single().Build().Bytes;
@@ -67,6 +69,18 @@ public sealed class CliTests
     [TestCaseSource(nameof(BadKernels))]
     public void BadKernelFileIsExitCode2WithOneLine(byte[] content, string phrase) =>
         AssertOneLineError(Xtf("run", "--kernel", TempFile(content), "--host", "xen"), phrase);
+
+    [Test]
+    public void BuildIntoAMissingFolderIsExitCode2WithOneLine() =>
+        AssertOneLineError(Xtf("build", "example", "-o", "/nonexistent/folder/kernel"), "cannot write /nonexistent/folder/kernel");
+
+    [Test]
+    public void XenMemoryBeyondTheMachinesRamIsRefused()
+    {
+        if (global::Xtf.Hosting.Xen.XenHost.HostMemoryMiB() is not { } ram || ram >= 65536)
+            Assert.Inconclusive("needs a machine with /proc/meminfo and less than 64 GiB of RAM");
+        AssertOneLineError(Xtf("run", "example", "--host", "xen", "--memory", "65536"), "more than this machine's");
+    }
 
     [Test]
     public void MissingKernelFile() => AssertOneLineError(Xtf("run", "--kernel", "/nonexistent/kernel"), "cannot read kernel");

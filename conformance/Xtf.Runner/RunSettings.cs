@@ -19,7 +19,7 @@ internal sealed record RunSettings
     public string Accel { get; init; } = "tcg";
     public int? Vcpus { get; init; }
     public int Jobs { get; init; } = Environment.ProcessorCount;
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(120);
     public int MemoryMiB { get; init; } = 512;
     public string? XenCommandLine { get; init; }
     public string ResultsDir { get; init; } = "results";
@@ -47,7 +47,7 @@ internal sealed class RunOptions
     public readonly Option<string> Accel = Choice("--accel", "QEMU accelerator", "tcg", "tcg", "kvm");
     public readonly Option<int?> Vcpus = OptionalWholeNumber("--vcpus", "dom0 vCPUs (dom0_max_vcpus and -smp); default: the test's own", 1, 64);
     public readonly Option<int?> Jobs = OptionalWholeNumber("--jobs", $"QEMU instances (and simulator runs) in parallel [default: the number of CPUs, {Environment.ProcessorCount} here]", 1, 64);
-    public readonly Option<double> Timeout = Seconds("--timeout", "per-boot limit on real Xen; a boot that hits it is CRASH \"timeout\"", 60);
+    public readonly Option<double> Timeout = Seconds("--timeout", "per-boot limit on real Xen; a boot that hits it is CRASH \"timeout\"", 120);
     public readonly Option<int> Memory = WholeNumber("--memory", "guest RAM in MiB", 512, 128, 65536, "MIB");
     public readonly Option<string?> XenCommandLine = Text("--xen-cmdline", "extra Xen command-line options", "TEXT");
     public readonly Option<string> Results = TextWithDefault("--results", "the results folder: each run replaces the records it holds (transcripts, result records, matrix.md, summary.html)",

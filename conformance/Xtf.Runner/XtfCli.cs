@@ -142,7 +142,14 @@ public static class XtfCli
         var cases = Select(names);
         if (cases.Count != 1) throw new UsageException($"'{names[0]}' matches {cases.Count} tests");
         var image = cases[0].Build();
-        File.WriteAllBytes(output, image.Bytes);
+        try
+        {
+            File.WriteAllBytes(output, image.Bytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new InputException($"cannot write {output}: {e.Message}");
+        }
         stdout.WriteLine($"{image.Name}: {image.Bytes.Length} bytes, entry 0x{image.Entry:x}, code 0x{image.CodeBase:x}+0x{image.CodeSize:x} -> {output}");
         return ExitCodes.Success;
     }
@@ -186,6 +193,7 @@ public static class XtfCli
         {
             if (o.Tests.Count > 0) throw new UsageException("--kernel and test names do not mix");
             var foreign = ForeignKernel.Load(kernelPath);
+            foreach (string warning in foreign.Warnings) stderr.WriteLine($"xtf run: warning: {warning}");
             resultsDir = RunRecords.ForeignFolder(resultsDir, foreign.Name);   // never among the suite's records
             xen?.Validate();
             string? skip = foreign.Is32Bit && (xen is null || XenConfig.HasPv32(xen.Build.SourcePath) == false)
