@@ -55,12 +55,7 @@ public sealed class ElfSharpTests
     [Test]
     public void StandaloneNoteSegment_AsElfSharpReadsIt()
     {
-        var extra = new[] { ElfNote.XenNumeric(XenElfNote.Entry, 0x100000, 4), new ElfNote("GNU", 3, [1, 2, 3, 4]) };
-        var bytes = new ElfBuilder(ElfMachine.X86_64, Base)
-            .AddLoad(Base, Base, Text(), MemSize, Rwx)
-            .AddNote(Base + NoteOffsetInText, (ulong)NoteBytesLength)
-            .AddNoteSegment(ElfNotes.Encode(extra))
-            .Build();
+        var (bytes, extra) = WithStandaloneNoteSegment();
         using var elf = Read(WithEmptySectionTable(bytes));
         var ours = ElfImage.Parse(bytes).ProgramHeaders;
         Assert.That(elf.Segments.Select(Row), Is.EqualTo(ours.Select(Row)), "ELFSharp and our reader agree on every program header");

@@ -61,12 +61,7 @@ public partial class ReadelfTests
     [Test]
     public void StandaloneNoteSegmentAndSections_AsReadelfShowsThem()
     {
-        var extra = new[] { ElfNote.XenNumeric(XenElfNote.Entry, 0x100000, 4), new ElfNote("GNU", 3, [1, 2, 3, 4]) };
-        var bytes = new ElfBuilder(ElfMachine.X86_64, Base)
-            .AddLoad(Base, Base, Text(), MemSize, Rwx)
-            .AddNote(Base + NoteOffsetInText, (ulong)NoteBytesLength)
-            .AddNoteSegment(ElfNotes.Encode(extra))
-            .Build();
+        var (bytes, _) = WithStandaloneNoteSegment();
         var output = Run(bytes, "-lnW");
 
         Assert.That(ProgramHeaderRows(output), Is.EqualTo(ElfImage.Parse(bytes).ProgramHeaders.Select(Row).ToList()));

@@ -45,6 +45,18 @@ internal static class TestImages
             .AddNote(Base + NoteOffsetInText, (ulong)NoteBytesLength)
             .Build();
 
+    /// <summary>The PV kernel plus a standalone PT_NOTE segment holding an Entry note and a GNU note.</summary>
+    public static (byte[] Bytes, ElfNote[] Extra) WithStandaloneNoteSegment()
+    {
+        var extra = new[] { ElfNote.XenNumeric(XenElfNote.Entry, 0x100000, 4), new ElfNote("GNU", 3, [1, 2, 3, 4]) };
+        var bytes = new ElfBuilder(ElfMachine.X86_64, Base)
+            .AddLoad(Base, Base, Text(), MemSize, Rwx)
+            .AddNote(Base + NoteOffsetInText, (ulong)NoteBytesLength)
+            .AddNoteSegment(ElfNotes.Encode(extra))
+            .Build();
+        return (bytes, extra);
+    }
+
     /// <summary>
     /// Appends a section table: [0] null, [1] .note.Xen (SHT_NOTE over the given file range), [2] .shstrtab.
     /// </summary>

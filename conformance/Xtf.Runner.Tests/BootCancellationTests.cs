@@ -48,22 +48,7 @@ public sealed class BootCancellationTests
         Assert.That(Directory.GetDirectories(Path.GetTempPath(), Marker + "*"), Is.Empty);
     }
 
-    private static List<int> QemuPids()
-    {
-        var pids = new List<int>();
-        foreach (var d in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(d), out int pid)) continue;
-            try
-            {
-                string cmd = File.ReadAllText(Path.Combine(d, "cmdline")).Replace('\0', ' ');
-                if (cmd.Contains("qemu-system", StringComparison.Ordinal) && cmd.Contains(Marker, StringComparison.Ordinal)) pids.Add(pid);
-            }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
-        return pids;
-    }
+    private static List<int> QemuPids() => QemuProcesses.Matching(Marker);
 }
 
 /// <summary>Stale boot folders (TMP/xtf-PID-HEX of a dead runner) are swept; nothing else is touched.</summary>

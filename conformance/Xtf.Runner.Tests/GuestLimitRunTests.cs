@@ -39,9 +39,10 @@ public sealed class GuestLimitRunTests
         string dir = Directory.CreateTempSubdirectory("xtf-limits-").FullName;
         string kernel = Path.Combine(dir, "example-flood");
         File.WriteAllBytes(kernel, FloodingExample());
-        string results = Path.Combine(dir, "results");
+        string suiteResults = Path.Combine(dir, "results");
+        string results = Path.Combine(suiteResults, "foreign", "example-flood");   // a foreign kernel's own folder
 
-        var r = Xtf("run", "--kernel", kernel, "--results", results);
+        var r = Xtf("run", "--kernel", kernel, "--results", suiteResults);
         Assert.That(r.Code, Is.EqualTo(ExitCodes.Crash), r.Out + r.Err);
         Assert.That(r.Out, Does.Match(@"example-flood\s+CRASH\s+\S+s\s+console output limit: more than 1048576 bytes"));
 
@@ -83,6 +84,6 @@ public sealed class GuestLimitRunTests
         Assert.That(r.Code, Is.EqualTo(ExitCodes.Usage), r.Out + r.Err);
         var lines = r.Err.TrimEnd('\n').Split('\n');
         Assert.That(lines, Has.Length.EqualTo(1), r.Err);
-        Assert.That(lines[0], Does.StartWith("xtf: --memory 65536: the simulator models 512, 768, 1024, 2048, 4096 MiB"));
+        Assert.That(lines[0], Does.StartWith("xtf run: --memory 65536: the simulator models 512, 768, 1024, 2048, 4096 MiB"));
     }
 }

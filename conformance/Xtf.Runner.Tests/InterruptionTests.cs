@@ -161,23 +161,7 @@ public sealed class InterruptionTests
     }
 
     /// <summary>QEMU processes of one runner: their command line names its boot folders (TMP/xtf-PID-...).</summary>
-    private static List<int> QemuPidsOf(int runnerPid)
-    {
-        string marker = $"xtf-{runnerPid}-";
-        var pids = new List<int>();
-        foreach (var d in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(d), out int pid)) continue;
-            try
-            {
-                string cmd = File.ReadAllText(Path.Combine(d, "cmdline")).Replace('\0', ' ');
-                if (cmd.Contains("qemu-system", StringComparison.Ordinal) && cmd.Contains(marker, StringComparison.Ordinal)) pids.Add(pid);
-            }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
-        return pids;
-    }
+    private static List<int> QemuPidsOf(int runnerPid) => QemuProcesses.Matching($"xtf-{runnerPid}-");
 
     /// <summary>One `xtf run` started through a wrapper command, with its output collected.</summary>
     private sealed class RunnerProcess : IDisposable

@@ -39,21 +39,5 @@ public sealed class ProcessCleanupTests
         Directory.Delete(dir, true);
     }
 
-    /// <summary>PIDs of QEMU processes whose command line mentions <paramref name="marker"/>.</summary>
-    private static List<int> QemuPidsWith(string marker)
-    {
-        var pids = new List<int>();
-        foreach (var d in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(d), out int pid)) continue;
-            try
-            {
-                string cmd = File.ReadAllText(Path.Combine(d, "cmdline")).Replace('\0', ' ');
-                if (cmd.Contains("qemu-system", StringComparison.Ordinal) && cmd.Contains(marker, StringComparison.Ordinal)) pids.Add(pid);
-            }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
-        return pids;
-    }
+    private static List<int> QemuPidsWith(string marker) => QemuProcesses.Matching(marker);
 }
