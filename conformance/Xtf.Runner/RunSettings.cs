@@ -66,7 +66,8 @@ internal sealed class RunOptions
     public readonly Option<ShardSpec?> Shard = Optional<ShardSpec>("--shard", "run only shard K of N (tests sorted by name, dealt round-robin); give each shard its own --results",
         "K/N", ShardSpec.TryParse, "K/N with 1 <= K <= N");
     public readonly Option<bool> Verbose = Flag("--verbose", "print each transcript's guest lines");
-    public readonly Argument<string[]> Tests = TestNames("tests to run: XTF names or globs (test-pv64-example, 'test-pv64-sched-*', example); default: every test");
+    public readonly Argument<string[]> Tests = TestNames("tests to run: XTF names or globs (test-pv64-example, 'test-pv64-sched-*', example); default: every test. " +
+        "With --kernel-dir: globs over the folder's kernels (file names); default: all of them");
 
     /// <summary>The options `xtf compare --xen A --xen B` hands to both of its runs.</summary>
     public IEnumerable<Option> PassedOnByCompare => [Qemu, Accel, Jobs, Timeout, Memory, Vcpus, Shard];
