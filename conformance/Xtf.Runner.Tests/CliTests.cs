@@ -159,7 +159,7 @@ public sealed class CliTests
     }
 
     /// <summary>`xtf COMMAND --help` shows that command's options and exit codes, and none of another command's.</summary>
-    [TestCase("run", new[] { "--host", "--seed", "--budget", "--kernel", "--xen", "--qemu", "--accel", "--vcpus", "--jobs", "--timeout", "--memory", "--xen-cmdline", "--results", "--shard", "--verbose" },
+    [TestCase("run", new[] { "--host", "--seed", "--budget", "--kernel", "--kernel-dir", "--xen", "--qemu", "--accel", "--vcpus", "--jobs", "--timeout", "--memory", "--xen-cmdline", "--results", "--shard", "--verbose" },
         new[] { "--area", "--cases", "--replay", "--no-html", "--breakdown", "--timing-ratio" }, "7 DIVERGED")]
     [TestCase("fuzz", new[] { "--area", "--cases", "--seed", "--host", "--batch", "--replay", "--results", "--xen", "--qemu", "--timeout" },
         new[] { "--kernel", "--budget", "--jobs", "--shard", "--no-html" }, "5 model disagreement")]

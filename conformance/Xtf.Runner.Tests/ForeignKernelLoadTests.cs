@@ -33,6 +33,35 @@ public sealed class ForeignKernelLoadTests
 
     private static string Refusal(string path) => Assert.Throws<InputException>(() => ForeignKernel.Load(path))!.Message;
 
+    /// <summary>XTF's hvm64 shape: ELF32 class, machine x86-64, one PT_LOAD and only a PHYS32_ENTRY note.</summary>
+    internal static byte[] HvmImage()
+    {
+        var f = new byte[0x2000];
+        f[0] = 0x7f; f[1] = (byte)'E'; f[2] = (byte)'L'; f[3] = (byte)'F'; f[4] = 1; f[5] = 1; f[6] = 1;
+        var s = f.AsSpan();
+        BinaryPrimitives.WriteUInt16LittleEndian(s[16..], 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[18..], 62);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[20..], 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[24..], 0x100000);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[28..], 52);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[40..], 52);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[42..], 32);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[44..], 2);
+        uint[] load = [1, 0x1000, 0x100000, 0x100000, 0x1000, 0x1000, 7, 0x1000];
+        uint[] note = [4, 0x1000, 0x100000, 0x100000, 20, 20, 4, 4];
+        for (int i = 0; i < 8; i++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(s[(52 + 4 * i)..], load[i]);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[(84 + 4 * i)..], note[i]);
+        }
+        BinaryPrimitives.WriteUInt32LittleEndian(s[0x1000..], 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[0x1004..], 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[0x1008..], 18);
+        "Xen\0"u8.CopyTo(s[0x100C..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[0x1010..], 0x100000);
+        return f;
+    }
+
     [Test]
     public void ASuiteKernelLoadsWithoutWarnings()
     {
@@ -76,30 +105,7 @@ public sealed class ForeignKernelLoadTests
     [Test]
     public void AnHvmKernelIsNamedForWhatItIs()
     {
-        // XTF's hvm64 shape: ELF32 class, machine x86-64, one PT_LOAD and only a PHYS32_ENTRY note.
-        var f = new byte[0x2000];
-        f[0] = 0x7f; f[1] = (byte)'E'; f[2] = (byte)'L'; f[3] = (byte)'F'; f[4] = 1; f[5] = 1; f[6] = 1;
-        var s = f.AsSpan();
-        BinaryPrimitives.WriteUInt16LittleEndian(s[16..], 2);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[18..], 62);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[20..], 1);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[24..], 0x100000);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[28..], 52);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[40..], 52);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[42..], 32);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[44..], 2);
-        uint[] load = [1, 0x1000, 0x100000, 0x100000, 0x1000, 0x1000, 7, 0x1000];
-        uint[] note = [4, 0x1000, 0x100000, 0x100000, 20, 20, 4, 4];
-        for (int i = 0; i < 8; i++)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(s[(52 + 4 * i)..], load[i]);
-            BinaryPrimitives.WriteUInt32LittleEndian(s[(84 + 4 * i)..], note[i]);
-        }
-        BinaryPrimitives.WriteUInt32LittleEndian(s[0x1000..], 4);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[0x1004..], 4);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[0x1008..], 18);
-        "Xen\0"u8.CopyTo(s[0x100C..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[0x1010..], 0x100000);
+        var f = HvmImage();
         string message = Refusal(Write("test-hvm64-example", f));
         Assert.That(message, Does.Contain("an HVM/PVH kernel (ELF32, x86-64 (62), a PHYS32_ENTRY note and no PV notes), not supported yet: issue 11"));
         Assert.That(message, Does.Not.Contain("is not x86"));

@@ -11,7 +11,10 @@ internal sealed record RunSettings
 {
     public IReadOnlyList<string> Tests { get; init; } = [];
     public string Host { get; init; } = "sim";
-    public string? Kernel { get; init; }
+    /// <summary>--kernel FILE, given once or more: foreign kernels instead of suite tests.</summary>
+    public IReadOnlyList<string> Kernels { get; init; } = [];
+    /// <summary>--kernel-dir DIR: every kernel of a folder (XTF's tests/&lt;name&gt;/test-&lt;env&gt;-&lt;name&gt; or flat); Tests are globs over them.</summary>
+    public string? KernelDir { get; init; }
     public ulong Seed { get; init; } = SimOptions.DefaultSeed;
     public long Budget { get; init; } = RunOptions.DefaultBudget;
     public string Xen { get; init; } = XenBuild.DebianDefault;
@@ -40,8 +43,16 @@ internal sealed class RunOptions
         "sim", "sim", "xen", "both");
     public readonly Option<ulong?> Seed = CommandOptions.Seed("--seed", "simulator scheduling seed (printed)", SimOptions.DefaultSeed);
     public readonly Option<long> Budget = Count("--budget", "simulator instruction limit per run; a runaway is CRASH \"timeout\"", DefaultBudget, "instructions");
-    public readonly Option<string?> Kernel = Text("--kernel", "run a foreign kernel (an ELF image) that speaks XTF's console protocol, instead of suite tests; " +
-        "its results go to RESULTS/foreign/<file name>/", "FILE");
+    public readonly Option<string[]> Kernel = new("--kernel")
+    {
+        Description = "run a foreign kernel (an ELF image) that speaks XTF's console protocol, instead of suite tests; " +
+                      "its results go to RESULTS/foreign/<file name>/; given more than once, to RESULTS/foreign/" + ForeignCorpus.KernelsFolderName + "/",
+        HelpName = "FILE",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+    public readonly Option<string?> KernelDir = Text("--kernel-dir", "run every kernel of a folder (XTF's tests/<name>/test-<env>-<name>, or a flat folder: " +
+        "every ELF or gzip-compressed ELF file that is not a .o object); TEST globs select among them by file name; results in RESULTS/foreign/<folder name>/", "DIR");
     public readonly Option<string> Xen = TextWithDefault("--xen", "hypervisor image (.gz is unpacked)", "PATH", XenBuild.DebianDefault);
     public readonly Option<string> Qemu = TextWithDefault("--qemu", "qemu-system-x86_64 to use", "PATH", DefaultQemu);
     public readonly Option<string> Accel = Choice("--accel", "QEMU accelerator", "tcg", "tcg", "kvm");
@@ -55,17 +66,18 @@ internal sealed class RunOptions
     public readonly Option<ShardSpec?> Shard = Optional<ShardSpec>("--shard", "run only shard K of N (tests sorted by name, dealt round-robin); give each shard its own --results",
         "K/N", ShardSpec.TryParse, "K/N with 1 <= K <= N");
     public readonly Option<bool> Verbose = Flag("--verbose", "print each transcript's guest lines");
-    public readonly Argument<string[]> Tests = TestNames("tests to run: XTF names or globs (test-pv64-example, 'test-pv64-sched-*', example); default: every test");
+    public readonly Argument<string[]> Tests = TestNames("tests to run: XTF names or globs (test-pv64-example, 'test-pv64-sched-*', example); default: every test. " +
+        "With --kernel-dir: globs over the folder's kernels (file names); default: all of them");
 
     /// <summary>The options `xtf compare --xen A --xen B` hands to both of its runs.</summary>
     public IEnumerable<Option> PassedOnByCompare => [Qemu, Accel, Jobs, Timeout, Memory, Vcpus, Shard];
 
     public Command Command(Func<RunSettings, int> run)
     {
-        var command = new Command("run", "Build and run suite tests (or one foreign kernel) on the simulator, real Xen or both; one line per test, " +
+        var command = new Command("run", "Build and run suite tests (or foreign kernels: --kernel, --kernel-dir) on the simulator, real Xen or both; one line per test, " +
                                          "a result record per test and host in the results folder")
         {
-            Tests, Host, Seed, Budget, Kernel, Xen, Qemu, Accel, Vcpus, Jobs, Timeout, Memory, XenCommandLine, Results, Shard, Verbose,
+            Tests, Host, Seed, Budget, Kernel, KernelDir, Xen, Qemu, Accel, Vcpus, Jobs, Timeout, Memory, XenCommandLine, Results, Shard, Verbose,
         };
         command.SetAction(r => run(Bind(r)));
         return command;
@@ -75,7 +87,8 @@ internal sealed class RunOptions
     {
         Tests = r.GetValue(Tests) ?? [],
         Host = r.GetValue(Host)!,
-        Kernel = r.GetValue(Kernel),
+        Kernels = r.GetValue(Kernel) ?? [],
+        KernelDir = r.GetValue(KernelDir),
         Seed = r.GetValue(Seed) ?? SimOptions.DefaultSeed,
         Budget = r.GetValue(Budget),
         Xen = r.GetValue(Xen)!,

@@ -19,7 +19,8 @@ public static class XtfCli
         commands:
           list [TEST...]                 list tests (XTF names, e.g. test-pv64-example; globs select)
           run [TEST...] [options]        build and run tests on the simulator, real Xen (--host xen) or both;
-                                         or run --kernel FILE (a foreign kernel, results in RESULTS/foreign/)
+                                         or run --kernel FILE (a foreign kernel, results in RESULTS/foreign/),
+                                         or run --kernel-dir DIR [GLOB...] (every kernel of a folder, e.g. an XTF build)
           build NAME -o FILE             write one test's kernel image (ELF)
           report [RESULTS_DIR...]        merge results folders (shards) into Allure, JUnit, matrix.md, summary.html
           compare BASELINE CANDIDATE     what changed between two results folders; exit 1 if anything regressed
@@ -158,6 +159,61 @@ public static class XtfCli
     private sealed record Planned(string Name, Func<BootRequest> Request, string? SkipReason = null, int? ExpectedShutdown = null,
         string? ExpectedRefusal = null, string Title = "", string Category = "", int Vcpus = 1);
 
+    /// <summary>
+    /// The foreign kernels of a run, the foreign folder they go to, and whether a refused kernel is bad
+    /// input (one --kernel) or a SKIP record (a corpus: --kernel-dir, or --kernel more than once).
+    /// </summary>
+    private static (string Folder, IReadOnlyList<CorpusKernel> Kernels, bool Strict) ForeignKernels(RunSettings o, TextWriter stdout, TextWriter stderr)
+    {
+        if (o.KernelDir is { } dir)
+        {
+            var scan = ForeignCorpus.Find(dir);
+            foreach (string file in scan.Unreadable) stderr.WriteLine($"xtf run: warning: cannot read {file}: not part of the corpus");
+            var chosen = ForeignCorpus.Select(scan, o.Tests);
+            stdout.WriteLine($"corpus {Path.GetFullPath(dir)}: {scan.Describe()}; {chosen.Count} selected");
+            return (ForeignCorpus.FolderName(dir), chosen, false);
+        }
+        if (o.Kernels.Count == 1) return (Path.GetFileName(o.Kernels[0]), [new CorpusKernel(Path.GetFileName(o.Kernels[0]), o.Kernels[0])], true);
+        var named = new List<CorpusKernel>();
+        foreach (string path in o.Kernels)
+        {
+            // Named one by one: a file that is no kernel at all is bad input, as with one --kernel.
+            if (Directory.Exists(path)) throw new InputException($"cannot read kernel {path}: it is a directory (--kernel-dir runs a folder)");
+            if (ForeignCorpus.Classify(path, out string reason) != ForeignCorpus.Kind.Kernel) throw new InputException(reason);
+            named.Add(new CorpusKernel(Path.GetFileName(path), path));
+        }
+        if (named.GroupBy(k => k.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new UsageException($"two --kernel files are named {twice.Key} ({string.Join(" and ", twice.Select(k => k.Path))}); a kernel's name is its file name");
+        return (ForeignCorpus.KernelsFolderName, named.OrderBy(k => k.Name, StringComparer.Ordinal).ToList(), false);
+    }
+
+    /// <summary>
+    /// One foreign kernel to run. Its bytes are read again when it boots (a corpus is not held in
+    /// memory). Not strict (a corpus): what ForeignKernel refuses (an HVM/PVH kernel, an image over
+    /// the limit) becomes a SKIP record with the reason instead of ending the run.
+    /// </summary>
+    private static (Planned Plan, bool Is32Bit) PlanForeign(CorpusKernel k, bool strict, int vcpus, TimeSpan timeout, TextWriter stderr)
+    {
+        var title = $"foreign kernel {k.Path}";
+        ForeignKernel foreign;
+        try
+        {
+            foreign = strict ? ForeignKernel.Load(k.Path) : ForeignKernel.Inspect(k.Name, ForeignKernel.ReadKernelFile(k.Path), k.Name);
+        }
+        catch (InputException e) when (!strict)
+        {
+            string reason = e.Message.StartsWith(k.Name + ": ", StringComparison.Ordinal) ? e.Message[(k.Name.Length + 2)..]
+                : e.Message.StartsWith(k.Path + ": ", StringComparison.Ordinal) ? e.Message[(k.Path.Length + 2)..] : e.Message;
+            return (new Planned(k.Name, () => throw new InvalidOperationException("a refused kernel is not booted"), $"not run: {reason}",
+                Title: title, Category: "foreign", Vcpus: vcpus), false);
+        }
+        // One --kernel: the warning names the path; in a corpus it names the kernel.
+        foreach (string warning in foreign.Warnings) stderr.WriteLine($"xtf run: warning: {warning}");
+        byte[]? bytes = strict ? foreign.Bytes : null;
+        return (new Planned(k.Name, () => new BootRequest(k.Name, bytes ?? ForeignKernel.ReadKernelFile(k.Path), vcpus, timeout),
+            Title: title, Category: "foreign", Vcpus: vcpus), foreign.Is32Bit);
+    }
+
     private static int RunTests(RunSettings o, TextWriter stdout, TextWriter stderr)
     {
         string hostName = o.Host;
@@ -189,17 +245,22 @@ public static class XtfCli
         }
 
         List<Planned> plan;
-        if (o.Kernel is { } kernelPath)
+        if (o.KernelDir is not null || o.Kernels.Count > 0)
         {
-            if (o.Tests.Count > 0) throw new UsageException("--kernel and test names do not mix");
-            var foreign = ForeignKernel.Load(kernelPath);
-            foreach (string warning in foreign.Warnings) stderr.WriteLine($"xtf run: warning: {warning}");
-            resultsDir = RunRecords.ForeignFolder(resultsDir, foreign.Name);   // never among the suite's records
+            if (o.KernelDir is not null && o.Kernels.Count > 0) throw new UsageException("--kernel-dir and --kernel do not mix");
+            if (o.KernelDir is null && o.Tests.Count > 0) throw new UsageException("--kernel and test names do not mix");
+            var (folder, kernels, strict) = ForeignKernels(o, stdout, stderr);
+            if (o.Shard is { } shard)
+            {
+                kernels = shard.Select(kernels, k => k.Name);
+                stdout.WriteLine($"shard {shard}: {kernels.Count} kernel(s)");
+                if (kernels.Count == 0) return ExitCodes.Success;
+            }
+            resultsDir = RunRecords.ForeignFolder(resultsDir, folder);   // never among the suite's records
+            var planned = kernels.Select(k => PlanForeign(k, strict, vcpus ?? 1, timeout, stderr)).ToList();
             xen?.Validate();
-            string? skip = foreign.Is32Bit && (xen is null || XenConfig.HasPv32(xen.Build.SourcePath) == false)
-                ? "32-bit PV kernel, but this Xen is built without CONFIG_PV32" : null;
-            plan = [new Planned(foreign.Name, () => new BootRequest(foreign.Name, foreign.Bytes, vcpus ?? 1, timeout), skip,
-                Title: $"foreign kernel {kernelPath}", Category: "foreign", Vcpus: vcpus ?? 1)];
+            bool pv32 = xen is not null && XenConfig.HasPv32(xen.Build.SourcePath) != false;
+            plan = planned.Select(x => x.Is32Bit && !pv32 ? x.Plan with { SkipReason = "32-bit PV kernel, but this Xen is built without CONFIG_PV32" } : x.Plan).ToList();
         }
         else
         {
@@ -328,6 +389,14 @@ public static class XtfCli
         {
             if (p.SkipReason is not null)
             {
+                // Not booted: a SKIP record per host with the reason, and no transcript.
+                var now = DateTimeOffset.Now;   // report data only
+                foreach (var h in hosts)
+                {
+                    var outcome = new TestOutcome(p.Name, h.Name, TestStatus.Skip, false, p.SkipReason, null, [],
+                        new Transcript(h.Name, p.Name, "", BootEnd.Shutdown, p.SkipReason, TimeSpan.Zero));
+                    (RunRecords.For(outcome, now, p.Title, p.Category, p.Vcpus, context, null, hosts.Count > 1) with { Transcript = "" }).WriteTo(resultsDir);
+                }
                 progress.Finished(false, [$"{p.Name.PadRight(width)} {"SKIP",-8} {0,6:0.00}s  {p.SkipReason}"]);
                 return new Finished(p.Name, TestStatus.Skip);
             }

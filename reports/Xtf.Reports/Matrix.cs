@@ -43,7 +43,7 @@ public static class Matrix
         if (set.Results.Any(r => r.Record.Warnings)) sb.Append("\n\\* with warnings\n");
         if (set.ForeignFolders.Count > 0)
         {
-            sb.Append("\nForeign kernels (`xtf run --kernel`) are not in this matrix; each has its own results folder:\n\n");
+            sb.Append("\nForeign kernels (`xtf run --kernel`, `--kernel-dir`) are not in this matrix; each such run has its own results folder:\n\n");
             foreach (var f in set.ForeignFolders) sb.Append($"- {f}\n");
         }
         return sb.ToString();
@@ -100,7 +100,7 @@ public static class SummaryPage
         sb.Append("</tbody></table>\n");
         if (set.ForeignFolders.Count > 0)
         {
-            sb.Append("<p id=\"foreign\">Foreign kernels (<code>xtf run --kernel</code>) are not in this matrix; each has its own results folder:</p>\n<ul>\n");
+            sb.Append("<p id=\"foreign\">Foreign kernels (<code>xtf run --kernel</code>, <code>--kernel-dir</code>) are not in this matrix; each such run has its own results folder:</p>\n<ul>\n");
             foreach (var f in set.ForeignFolders) sb.Append("<li><code>").Append(E(f)).Append("</code></li>\n");
             sb.Append("</ul>\n");
         }

@@ -32,7 +32,7 @@ public sealed class ResultSet
     /// <summary>The fuzz summaries found, by folder.</summary>
     public IReadOnlyList<(string Path, string Text)> FuzzSummaries { get; }
     /// <summary>
-    /// Results folders of foreign kernels (`xtf run --kernel`) inside these folders (RESULTS/foreign/&lt;name&gt;):
+    /// Results folders of foreign kernel runs (`xtf run --kernel`, `--kernel-dir`) inside these folders (RESULTS/foreign/&lt;name&gt;):
     /// their records are not part of this set; reports name the folders so they can be reported on their own.
     /// </summary>
     public IReadOnlyList<string> ForeignFolders { get; private init; } = [];
