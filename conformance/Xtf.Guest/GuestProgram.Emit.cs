@@ -9,6 +9,15 @@ namespace Xtf.Guest;
 // across statements. Every address the guest uses is below 2 GiB, so absolute disp32 operands work.
 public sealed partial class GuestProgram
 {
+    /// <summary>
+    /// Xen's forced-emulation prefix for PV guests, <c>ud2; .ascii "xen"</c> (docs/pv-abi.md §12): Xen
+    /// emulates a <c>cpuid</c> that follows it from the domain's CPUID policy instead of delivering the #UD.
+    /// </summary>
+    public static readonly byte[] ForcedEmulationPrefix = [0x0f, 0x0b, 0x78, 0x65, 0x6e];
+
+    /// <summary>Emits <see cref="ForcedEmulationPrefix"/>; the next instruction should be <c>cpuid</c>.</summary>
+    public void ForcedEmulation() => a.db(ForcedEmulationPrefix);
+
     internal static long Abs(ulong address) =>
         FitsDisp32(address) ? unchecked((long)address) : throw new ArgumentOutOfRangeException(nameof(address), $"0x{address:x} is not addressable as disp32");
 

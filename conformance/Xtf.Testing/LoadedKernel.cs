@@ -38,13 +38,23 @@ public sealed class LoadedKernel
     /// <summary>Every instruction of the code region, decoded linearly from the code base.</summary>
     public List<Instruction> Decode()
     {
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(Code.ToArray()), Image.CodeBase);
+        byte[] bytes = Code.ToArray();
+        var reader = new ByteArrayCodeReader(bytes);
+        var decoder = Decoder.Create(64, reader, Image.CodeBase);
         var list = new List<Instruction>();
         ulong end = Image.CodeBase + (ulong)Image.CodeSize;
+        var marker = GuestProgram.ForcedEmulationPrefix.AsSpan(2);
         while (decoder.IP < end)
         {
             decoder.Decode(out var instruction);
             list.Add(instruction);
+            // Xen's forced-emulation prefix is ud2 followed by the bytes "xen": data, not instructions.
+            if (instruction.Code == Iced.Intel.Code.Ud2 && reader.Position + marker.Length <= bytes.Length &&
+                bytes.AsSpan(reader.Position, marker.Length).SequenceEqual(marker))
+            {
+                reader.Position += marker.Length;
+                decoder.IP += (ulong)marker.Length;
+            }
         }
         return list;
     }

@@ -115,7 +115,11 @@ public sealed class SimMachine : ICpuPlatform
     private SimResult Result(BootEnd end, string? detail, long instructions) =>
         new(serial.Text, end, detail, trace.Hash, trace.Text, instructions, clock.Now) { Hypercalls = hypercalls ?? [], Charged = meter.Charged };
 
-    public (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf) => CpuidView.For(leaf, subleaf);
+    private MachineProfile? profile;
+
+    /// <summary>Plain cpuid: no CPUID faulting on the measured machine, so the guest sees the CPU's own values (docs/pv-abi.md §12).</summary>
+    public (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf) =>
+        (profile ?? throw new InvalidOperationException("cpuid before the machine profile is chosen")).NativeCpuid(leaf, subleaf);
     public ulong Rdtsc() => clock.Tsc;
 
     private SimResult Boot(ReadOnlyMemory<byte> kernel)
@@ -127,7 +131,7 @@ public sealed class SimMachine : ICpuPlatform
         serial.Xen("Command line: " + xenCmd);
         trace.Note($"seed {options.Seed:x} vcpus {vcpus} memory {options.MemoryMiB}");
 
-        var profile = MachineProfile.For(options.MemoryMiB, vcpus, vcpus);
+        var profile = this.profile = MachineProfile.For(options.MemoryMiB, vcpus, vcpus);
         var memory = new MachineMemory(profile.MachineFrames) { MaterialisedFrameLimit = options.Limits.SimulatorMemoryMiB * (1 << 20 >> MachineMemory.PageShift) };
         Dom0 dom0;
         try
@@ -169,7 +173,7 @@ public sealed class SimMachine : ICpuPlatform
         var domain = new Domain(0, memory, dom0.SharedInfoMfn, cpus, dom0.P2mMap, profile.Pcpus) { VmAssist = dom0.VmAssist };
         var interpreter = new X86Interpreter(memory, this);
         hypercalls = options.LogHypercalls ? [] : null;
-        var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd, meter)
+        var hv = new Hypervisor(domain, interpreter, clock, serial, trace, xenCmd, meter, profile)
         {
             Interposer = options.Interposer,
             ForeignHypercall = options.ForeignHypercall,
@@ -379,17 +383,4 @@ public sealed class SimMachine : ICpuPlatform
         foreach (var w in domain.Watchdogs) Consider(w);
         return next;
     }
-}
-
-/// <summary>CPUID as a PV guest sees it on Xen 4.17 under QEMU -cpu max (subset; see docs).</summary>
-public static class CpuidView
-{
-    public static (uint, uint, uint, uint) For(uint leaf, uint subleaf) => leaf switch
-    {
-        0 => (0xD, 0x68747541, 0x444D4163, 0x69746E65),          // "AuthenticAMD"
-        0x4000_0000 => (0x4000_0005, 0x566E6558, 0x65584D4D, 0x4D4D566E),   // "XenVMMXenVMM", max leaf
-        0x4000_0001 => (0x0004_0011, 0, 0, 0),                    // Xen 4.17
-        0x4000_0002 => (1, 0x4000_0000, 0, 0),                    // 1 hypercall page, MSR base
-        _ => (0, 0, 0, 0),
-    };
 }

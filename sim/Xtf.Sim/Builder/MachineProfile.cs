@@ -10,7 +10,7 @@ namespace Xtf.Sim.Builder;
 /// <param name="MemoryMiB">QEMU <c>-m</c>.</param>
 /// <param name="Pcpus">QEMU <c>-smp</c>.</param>
 /// <param name="Dom0Vcpus">dom0's max_vcpus (<c>dom0_max_vcpus</c>, default = <paramref name="Pcpus"/>).</param>
-public sealed record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vcpus)
+public sealed partial record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vcpus)
 {
     /// <summary>F: free domain-heap pages plus the pages of the boot modules, when dom0 is sized (docs/dom0.md §2.3).</summary>
     public required ulong FreePages { get; init; }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Xtf.Abi;
+using Xtf.Sim.Builder;
 using Xtf.Sim.Cpu;
 using Xtf.Sim.Memory;
 
@@ -28,7 +29,7 @@ public sealed class Hypervisor
     private HypervisorControl? control;
 
     public Hypervisor(Domain domain, X86Interpreter interpreter, VirtualClock clock, SerialLog serial, SimTrace trace, string xenCommandLine,
-        RunMeter? meter = null)
+        RunMeter? meter = null, MachineProfile? profile = null)
     {
         Domain = domain;
         Meter = meter ?? RunMeter.Unbudgeted();
@@ -44,7 +45,9 @@ public sealed class Hypervisor
         Events = new EventChannels(domain, Guest, VcpuInfo, Scheduler, Mmu, trace);
         Scheduler.Connect(Events, Lifecycle);
         Vcpus = new VcpuOps(domain, clock, Guest, VcpuInfo, Scheduler, Events, Time, Lifecycle, Mmu);
-        Traps = new Traps(domain, Guest, VcpuInfo, Lifecycle, new PrivilegedOps(interpreter, VcpuInfo, trace), trace, serial);
+        Cpuid = new GuestCpuid(profile ?? MachineProfile.For(512, 1, 1));
+        Traps = new Traps(domain, Guest, VcpuInfo, Lifecycle, new PrivilegedOps(interpreter, VcpuInfo, trace),
+            new InvalidOps(Guest, Cpuid, trace), trace, serial);
         Console = new SerialConsole(domain, Guest, serial, trace, Meter);
         Version = new XenVersionOp(domain, Guest, xenCommandLine);
     }
@@ -66,6 +69,8 @@ public sealed class Hypervisor
     public EventChannels Events { get; }
     public VcpuOps Vcpus { get; }
     public Traps Traps { get; }
+    /// <summary>The domain's CPUID as Xen answers it (forced emulation); plain cpuid runs natively (see <see cref="MachineProfile.CpuidFaulting"/>).</summary>
+    public GuestCpuid Cpuid { get; }
     public SerialConsole Console { get; }
     public XenVersionOp Version { get; }
 

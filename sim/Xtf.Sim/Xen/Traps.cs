@@ -9,7 +9,7 @@ namespace Xtf.Sim.Xen;
 /// pv/callback.c, pv/iret.c, traps.c, x86_64/entry.S): the virtual IDT, the callback entry points,
 /// iret, and the bounce frame that enters the guest's handler for an exception, an NMI or an event
 /// upcall. Privileged instructions are emulated by <see cref="PrivilegedOps"/> before a #GP(0) is
-/// delivered.
+/// delivered, and forced-emulation CPUID by <see cref="InvalidOps"/> before a #UD.
 /// </summary>
 public sealed class Traps
 {
@@ -24,16 +24,18 @@ public sealed class Traps
     private readonly VcpuInfoArea vcpuInfo;
     private readonly DomainLifecycle lifecycle;
     private readonly PrivilegedOps privilegedOps;
+    private readonly InvalidOps invalidOps;
     private readonly SimTrace trace;
     private readonly SerialLog serial;
 
-    public Traps(Domain domain, GuestMemory guest, VcpuInfoArea vcpuInfo, DomainLifecycle lifecycle, PrivilegedOps privilegedOps, SimTrace trace, SerialLog serial)
+    public Traps(Domain domain, GuestMemory guest, VcpuInfoArea vcpuInfo, DomainLifecycle lifecycle, PrivilegedOps privilegedOps, InvalidOps invalidOps, SimTrace trace, SerialLog serial)
     {
         this.domain = domain;
         this.guest = guest;
         this.vcpuInfo = vcpuInfo;
         this.lifecycle = lifecycle;
         this.privilegedOps = privilegedOps;
+        this.invalidOps = invalidOps;
         this.trace = trace;
         this.serial = serial;
     }
@@ -165,6 +167,12 @@ public sealed class Traps
         }
         else if (vector == 13 && hasError && error == 0 && privilegedOps.Emulate(v))
             return;        // do_general_protection: Xen emulates what it can before injecting #GP(0)
+        else if (vector == 6 && invalidOps.Emulate(v, out var inject))
+        {
+            // do_invalid_op (xen/arch/x86/traps.c): forced emulation first; the #UD only when it declines.
+            if (inject is { } follow) DeliverException(v, follow);
+            return;
+        }
         if (vector == 14)
         {
             error &= ~4u;   // Xen shows a kernel-mode fault without the user bit (measured)
