@@ -105,7 +105,7 @@ public static class ForeignCorpus
             reason = $"{path}: not a usable kernel: the file is empty";
             return Kind.NotAKernel;
         }
-        if (head.Length >= 2 && head[0] == 0x1f && head[1] is 0x8b or 0x9e)
+        if (ForeignKernel.IsGzip(head))
         {
             try
             {
@@ -119,7 +119,7 @@ public static class ForeignCorpus
                 return Kind.NotAKernel;
             }
         }
-        if (head.Length < 4 || head[0] != 0x7f || head[1] != 'E' || head[2] != 'L' || head[3] != 'F')
+        if (!ForeignKernel.IsElf(head))
         {
             reason = $"{path}: not a usable kernel: not an ELF image";
             return Kind.NotAKernel;

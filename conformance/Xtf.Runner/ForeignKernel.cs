@@ -183,10 +183,10 @@ public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IRea
         _ => $"{m} ({(ushort)m})",
     };
 
-    private static bool IsElf(byte[] b) => b.Length >= 4 && b[0] == 0x7f && b[1] == 'E' && b[2] == 'L' && b[3] == 'F';
+    internal static bool IsElf(byte[] b) => b.Length >= 4 && b[0] == 0x7f && b[1] == 'E' && b[2] == 'L' && b[3] == 'F';
 
     /// <summary>gzip's magic as Xen's gzip_check reads it (xen/common/gunzip.c): 1f 8b, or 1f 9e.</summary>
-    private static bool IsGzip(byte[] b) => b.Length >= 2 && b[0] == 0x1f && b[1] is 0x8b or 0x9e;
+    internal static bool IsGzip(byte[] b) => b.Length >= 2 && b[0] == 0x1f && b[1] is 0x8b or 0x9e;
 
     /// <summary>At most <see cref="MaxImageBytes"/> of the decompressed stream; empty (and a warning) when the stream is corrupt.</summary>
     private static byte[] Gunzip(byte[] bytes, string what, List<string> warnings)
