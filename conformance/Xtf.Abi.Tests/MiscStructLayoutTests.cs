@@ -26,6 +26,15 @@ public class MiscStructLayoutTests
     }
 
     [Test]
+    public void MmuextRequestLayout()
+    {
+        // public xen.h struct mmuext_op: unsigned int cmd @0, union arg1 (mfn or linear_addr) @8, union arg2 @16; 24 bytes.
+        Spec.Layout<MmuextRequest>(("Size", 24), ("Cmd", 0), ("Arg1", 8), ("Arg2", 16));
+        var r = new MmuextRequest { Cmd = MmuextCmd.NewUserBaseptr, Arg1 = Q(1), Arg2 = Q(2) };
+        Spec.Codec(r, new Image(24).U32(0, 15).U64(8, Q(1)).U64(16, Q(2)).ToArray());
+    }
+
+    [Test]
     public void MmuUpdateLayout()
     {
         // Xen's mmu_update: ptr then val, 16 bytes; the command lives in ptr's low two bits.

@@ -272,6 +272,31 @@ public enum MmuUpdateCmd
     PtUpdatePreserveAd = 2,
 }
 
+/// <summary>MMUEXT_* commands of <see cref="Hypercall.MmuextOp"/> (public xen.h).</summary>
+public enum MmuextCmd : uint
+{
+    PinL1Table = 0,
+    PinL2Table = 1,
+    PinL3Table = 2,
+    PinL4Table = 3,
+    UnpinTable = 4,
+    NewBaseptr = 5,
+    TlbFlushLocal = 6,
+    InvlpgLocal = 7,
+    TlbFlushMulti = 8,
+    InvlpgMulti = 9,
+    TlbFlushAll = 10,
+    InvlpgAll = 11,
+    FlushCache = 12,
+    SetLdt = 13,
+    NewUserBaseptr = 15,
+    ClearPage = 16,
+    CopyPage = 17,
+    MarkSuper = 18,
+    UnmarkSuper = 19,
+    FlushCacheGlobal = 20,
+}
+
 /// <summary>XENMEM_* sub-commands of <see cref="Hypercall.MemoryOp"/> used by the suite (numbers as in Xen's public memory.h).</summary>
 public enum MemoryOp
 {

@@ -67,6 +67,38 @@ public sealed record MmuUpdate : IAbiStruct<MmuUpdate>
     }
 }
 
+/// <summary><c>struct mmuext_op</c>: one request for HYPERVISOR_mmuext_op (public xen.h), 24 bytes on x86-64.</summary>
+public sealed record MmuextRequest : IAbiStruct<MmuextRequest>
+{
+    public static class Layout
+    {
+        public const int Size = 24;
+        public const int Cmd = 0, Arg1 = 8, Arg2 = 16;
+    }
+
+    public MmuextCmd Cmd { get; init; }
+    /// <summary>arg1: an mfn (pin, unpin, new baseptr, clear/copy page) or a linear address (invlpg, set_ldt).</summary>
+    public ulong Arg1 { get; init; }
+    /// <summary>arg2: nr_ents (set_ldt), a vcpumask handle (the _MULTI flushes) or src_mfn (copy_page).</summary>
+    public ulong Arg2 { get; init; }
+
+    static int IAbiStruct<MmuextRequest>.Size => Layout.Size;
+
+    public static MmuextRequest Read(ReadOnlySpan<byte> src)
+    {
+        var s = Wire.In(src, Layout.Size, nameof(MmuextRequest));
+        return new() { Cmd = (MmuextCmd)Wire.U32(s, Layout.Cmd), Arg1 = Wire.U64(s, Layout.Arg1), Arg2 = Wire.U64(s, Layout.Arg2) };
+    }
+
+    public void Write(Span<byte> dst)
+    {
+        var d = Wire.Out(dst, Layout.Size, nameof(MmuextRequest));
+        Wire.Put(d, Layout.Cmd, (uint)Cmd);
+        Wire.Put(d, Layout.Arg1, Arg1);
+        Wire.Put(d, Layout.Arg2, Arg2);
+    }
+}
+
 /// <summary><c>struct xen_feature_info</c>, argument of XENVER_get_features (docs/pv-abi.md §9), 8 bytes.</summary>
 public sealed record XenFeatureInfo : IAbiStruct<XenFeatureInfo>
 {

@@ -54,6 +54,7 @@ public sealed class SimTrace
     public void Console(ReadOnlySpan<byte> bytes) => Add("console " + Convert.ToHexString(bytes));
     public void Exception(int vcpu, int vector, uint? error, ulong rip, string? detail) =>
         Add($"v{vcpu} exception {vector}{(error is { } e ? $"[{e:x}]" : "")} at {rip:x}{(detail is null ? "" : " " + detail)}");
+    public void Mode(int vcpu, string change, ulong rip) => Add($"v{vcpu} {change} at {rip:x}");
     public void Upcall(int vcpu, ulong rip) => Add($"v{vcpu} upcall at {rip:x}");
     public void Event(int port, int vcpu) => Add($"event {port} -> v{vcpu}");
     public void Schedule(int vcpu, ulong now) => Add($"schedule v{vcpu} at {now}");

@@ -56,3 +56,19 @@ public record struct InterpreterStatistics
     /// <summary>Frames that got a decode cache.</summary>
     public long DecodedFrames { get; set; }
 }
+
+/// <summary>
+/// The descriptor tables a vCPU's segment loads read (its GDT, with the hypervisor's reserved
+/// entries, and its LDT): supplied by the hypervisor model, per vCPU.
+/// </summary>
+public interface IDescriptorTables
+{
+    /// <summary>
+    /// The 8-byte descriptor <paramref name="selector"/> names (TI picks the LDT); false when the
+    /// selector lies outside the table, which the CPU reports as #GP(selector).
+    /// </summary>
+    bool TryRead(ushort selector, out ulong descriptor);
+
+    /// <summary>Sets the descriptor's accessed bit, as the CPU does when it loads it.</summary>
+    void MarkAccessed(ushort selector);
+}

@@ -54,6 +54,9 @@ public sealed class CpuState
     /// <summary>Current privilege level: 3 for a 64-bit PV guest, whose kernel runs in ring 3.</summary>
     public int Cpl = 3;
 
+    /// <summary>The GDT and LDT segment loads read; null: only null selectors and Xen's flat ring-3 ones exist.</summary>
+    public IDescriptorTables? Descriptors;
+
     /// <summary>The linear address of the last page fault.</summary>
     public ulong Cr2;
 
@@ -96,7 +99,7 @@ public sealed class CpuState
         Rip = other.Rip;
         Cs = other.Cs; Ss = other.Ss; Ds = other.Ds; Es = other.Es; Fs = other.Fs; Gs = other.Gs;
         FsBase = other.FsBase; GsBase = other.GsBase;
-        Cr3 = other.Cr3; Cpl = other.Cpl; Cr2 = other.Cr2;
+        Cr3 = other.Cr3; Cpl = other.Cpl; Cr2 = other.Cr2; Descriptors = other.Descriptors;
         FlagsRest = other.FlagsRest; FOp = other.FOp;
         FA = other.FA; FB = other.FB; FRes = other.FRes; FSign = other.FSign; FAux = other.FAux;
     }

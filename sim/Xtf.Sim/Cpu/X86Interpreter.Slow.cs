@@ -434,28 +434,52 @@ public sealed partial class X86Interpreter
     private static bool FlatRing3(ushort sel) => (sel & ~3) is 0xE020 or 0xE028 or 0xE030;
 
     /// <summary>
-    /// mov/pop to a segment register. The descriptor tables are not modelled: null selectors (not
-    /// for SS) and Xen's flat ring-3 selectors are accepted with base 0; anything else is a #UD exit
-    /// naming the gap. Loading a null selector into FS/GS clears the base (Intel behaviour).
+    /// mov/pop to a segment register in 64-bit mode (Intel SDM, MOV to Sreg): the descriptor comes
+    /// from <see cref="CpuState.Descriptors"/>; without one only null selectors and Xen's flat
+    /// ring-3 selectors exist (base 0). Loading FS or GS takes the descriptor's 32-bit base; a null
+    /// selector clears it (Intel behaviour).
     /// </summary>
     private bool LoadSegment(int sreg, ushort sel)
     {
         var c = cpu;
         bool isNull = (sel & ~3) == 0;
-        if (sreg == 2)
+        uint err = (uint)(sel & 0xFFFC);
+        if (sreg == 2 && isNull) return Fault(13, 0, true);
+        ulong d = 0;
+        if (!isNull)
         {
-            if (isNull || (sel & 3) != c.Cpl) return Fault(13, (uint)(sel & ~3), true);
-            if ((sel & ~3) != 0xE028) return Fault(6, 0, false, SegmentDetail);
-            c.Ss = sel;
-            return true;
+            if (c.Descriptors is { } tables)
+            {
+                if (!tables.TryRead(sel, out d)) return Fault(13, err, true);
+            }
+            else if (FlatRing3(sel))
+                d = (sel & ~3) switch { 0xE020 => 0x00CF_FB00_0000_FFFFUL, 0xE030 => 0x00AF_FB00_0000_FFFFUL, _ => 0x00CF_F300_0000_FFFFUL };
+            else
+                return Fault(6, 0, false, SegmentDetail);
+            bool system = (d & (1UL << 44)) == 0, code = (d & (1UL << 43)) != 0;
+            bool rw = (d & (1UL << 41)) != 0, conforming = code && (d & (1UL << 42)) != 0, present = (d & (1UL << 47)) != 0;
+            int dpl = (int)(d >> 45) & 3, rpl = sel & 3;
+            if (sreg == 2)
+            {
+                if (rpl != c.Cpl || system || code || !rw || dpl != c.Cpl) return Fault(13, err, true);
+                if (!present) return Fault(12, err, true);
+            }
+            else
+            {
+                if (system || (code && !rw)) return Fault(13, err, true);
+                if (!conforming && (rpl > dpl || c.Cpl > dpl)) return Fault(13, err, true);
+                if (!present) return Fault(11, err, true);
+            }
+            if ((d & (1UL << 40)) == 0) c.Descriptors?.MarkAccessed(sel);
         }
-        if (!isNull && !FlatRing3(sel)) return Fault(6, 0, false, SegmentDetail);
+        ulong b = isNull ? 0 : ((d >> 16) & 0xFF_FFFF) | ((d >> 32) & 0xFF00_0000);
         switch (sreg)
         {
             case 0: c.Es = sel; break;
+            case 2: c.Ss = sel; break;
             case 3: c.Ds = sel; break;
-            case 4: c.Fs = sel; c.FsBase = 0; break;
-            case 5: c.Gs = sel; c.GsBase = 0; break;
+            case 4: c.Fs = sel; c.FsBase = b; break;
+            case 5: c.Gs = sel; c.GsBase = b; break;
             default: return Fault(6, 0, false, SegmentDetail);
         }
         return true;

@@ -48,6 +48,9 @@ public sealed class Hypervisor
         Cpuid = new GuestCpuid(profile ?? MachineProfile.For(512, 1, 1));
         Traps = new Traps(domain, Guest, VcpuInfo, Lifecycle, new PrivilegedOps(interpreter, VcpuInfo, trace),
             new InvalidOps(Guest, Cpuid, trace), trace, serial);
+        Descriptors = new DescriptorTables(domain, Guest, Mmu, interpreter);
+        foreach (var v in domain.Vcpus)
+            if (v.GuestTable == 0) v.GuestTable = v.Cpu.Cr3;
         Console = new SerialConsole(domain, Guest, serial, trace, Meter);
         Version = new XenVersionOp(domain, Guest, xenCommandLine);
     }
@@ -71,6 +74,7 @@ public sealed class Hypervisor
     public Traps Traps { get; }
     /// <summary>The domain's CPUID as Xen answers it (forced emulation); plain cpuid runs natively (see <see cref="MachineProfile.CpuidFaulting"/>).</summary>
     public GuestCpuid Cpuid { get; }
+    public DescriptorTables Descriptors { get; }
     public SerialConsole Console { get; }
     public XenVersionOp Version { get; }
 
@@ -112,6 +116,11 @@ public sealed class Hypervisor
     /// <summary>A syscall from guest kernel mode: a hypercall with rax = number, args in rdi, rsi, rdx, r10, r8.</summary>
     public void OnSyscall(Vcpu v)
     {
+        if (!v.KernelMode)
+        {
+            Traps.SyscallFromUser(v);      // from guest user mode, syscall enters the guest kernel, not Xen
+            return;
+        }
         var c = v.Cpu;
         ulong nr = c[Reg.Rax];
         ulong a1 = c[Reg.Rdi], a2 = c[Reg.Rsi], a3 = c[Reg.Rdx], a4 = c[Reg.R10], a5 = c[Reg.R8];
@@ -146,6 +155,8 @@ public sealed class Hypervisor
     {
         (ulong)Hypercall.SetTrapTable => Traps.SetTrapTable(v, a1),
         (ulong)Hypercall.MmuUpdate => Mmu.MmuUpdate(v, a1, (uint)a2, a3, (uint)a4),
+        (ulong)Hypercall.SetGdt => Descriptors.SetGdt(v, a1, (uint)a2),
+        (ulong)Hypercall.StackSwitch => DescriptorTables.StackSwitch(v, a1, a2),
         (ulong)Hypercall.SetCallbacks => Traps.SetCallbacks(v, a1, a2, a3),
         (ulong)Hypercall.SchedOpCompat => Scheduler.SchedOpCompat(v, (int)a1, a2),
         (ulong)Hypercall.MemoryOp => Mmu.MemoryOp(v, a1, a2),
@@ -156,8 +167,11 @@ public sealed class Hypervisor
         (ulong)Hypercall.XenVersion => Version.XenVersion(v, (int)a1, a2),
         (ulong)Hypercall.ConsoleIo => Console.ConsoleIo(v, (uint)a1, (uint)a2, a3),
         (ulong)Hypercall.VmAssist => Lifecycle.VmAssist((uint)a1, (uint)a2),
+        (ulong)Hypercall.UpdateDescriptor => Descriptors.UpdateDescriptor(v, a1, a2),
         (ulong)Hypercall.Iret => Traps.Iret(v),
         (ulong)Hypercall.VcpuOp => Vcpus.VcpuOp(v, (int)a1, (uint)a2, a3),
+        (ulong)Hypercall.SetSegmentBase => Descriptors.SetSegmentBase(v, (uint)a1, a2),
+        (ulong)Hypercall.MmuextOp => Mmu.MmuextOp(v, a1, (uint)a2, a3, (uint)a4),
         (ulong)Hypercall.SchedOp => Scheduler.SchedOp(v, (int)a1, a2),
         (ulong)Hypercall.CallbackOp => Traps.CallbackOp(v, (int)a1, a2),
         (ulong)Hypercall.EventChannelOp => Events.EventChannelOp(v, (int)a1, a2),

@@ -11,7 +11,7 @@ namespace Xtf.Sim.Xen;
 /// frame is a page table of one level only; a page-table frame is never mapped writable by an
 /// update that passed validation.
 /// </summary>
-public sealed class Mmu
+public sealed partial class Mmu
 {
     private const ulong PtePresent = 1, PteRw = 2, PtePse = 0x80, PteAddressMask = 0x000F_FFFF_FFFF_F000;
     private const int EntriesPerTable = 512;
@@ -81,7 +81,25 @@ public sealed class Mmu
         Debug.Assert(level is >= 0 and <= 4);
         if (!GetPage(mfn)) return false;
         if (PageTableFrames.TryGetValue(mfn, out int existing)) return existing == level;
+        if (segDescTypes.ContainsKey(mfn)) return level == 0;
         return !IsMappedWritable(mfn);
+    }
+
+    /// <summary>get_page_type(PGT_writable_page): the frame holds no other type (page table or descriptor page).</summary>
+    public bool CanBeWritable(ulong mfn) => !PageTableFrames.ContainsKey(mfn) && !segDescTypes.ContainsKey(mfn);
+
+    // Frames typed PGT_seg_desc_page (a GDT or LDT page) and their type counts.
+    private readonly SortedDictionary<ulong, int> segDescTypes = new();
+
+    public int SegDescTypeCount(ulong mfn) => segDescTypes.TryGetValue(mfn, out int n) ? n : 0;
+
+    public void GetSegDescType(ulong mfn) => segDescTypes[mfn] = SegDescTypeCount(mfn) + 1;
+
+    public void PutSegDescType(ulong mfn)
+    {
+        int n = SegDescTypeCount(mfn);
+        Debug.Assert(n > 0, "put of a seg_desc type never taken");
+        if (n <= 1) segDescTypes.Remove(mfn); else segDescTypes[mfn] = n - 1;
     }
 
     /// <summary>Frames below 1 MiB: Xen gives them to dom_io at boot (xen/arch/x86/mm.c, arch_init_memory).</summary>
@@ -145,7 +163,7 @@ public sealed class Mmu
         if (!FindL1Entry(v.Cpu.Cr3, va, out ulong entryAddress)) return -Errno.EINVAL;
         long rc = ValidateL1Entry(pte);
         if (rc != 0) return rc;
-        Memory.WriteU64(entryAddress, pte);
+        Memory.WriteU64(entryAddress, AdjustGuestL1e(pte));
         cpu.FlushTlb();
         return 0;
     }
@@ -169,13 +187,22 @@ public sealed class Mmu
         return true;
     }
 
+    private const ulong PteUser = 4, PteGuestKernel = 1UL << 52;
+
+    /// <summary>
+    /// adjust_guest_l1e (xen/arch/x86/pv/mm.h): a 64-bit PV kernel runs in ring 3, so a present
+    /// entry without _PAGE_USER gets _PAGE_USER and _PAGE_GUEST_KERNEL (PTE bit 52) added.
+    /// </summary>
+    private static ulong AdjustGuestL1e(ulong pte) =>
+        (pte & PtePresent) != 0 && (pte & PteUser) == 0 ? pte | PteUser | PteGuestKernel : pte;
+
     /// <summary>get_page_from_l1e: the frame must belong to the domain; page tables may only be mapped read-only.</summary>
     private long ValidateL1Entry(ulong pte)
     {
         if ((pte & PtePresent) == 0) return 0;
         ulong mfn = (pte & PteAddressMask) >> 12;
         if (!domain.Owns(mfn)) return -Errno.EINVAL;
-        if ((pte & PteRw) != 0 && IsPageTableFrame(mfn)) return -Errno.EBUSY;   // the writable type cannot be taken (measured -EBUSY)
+        if ((pte & PteRw) != 0 && !CanBeWritable(mfn)) return -Errno.EBUSY;   // the writable type cannot be taken (measured -EBUSY)
         return 0;
     }
 
@@ -200,7 +227,7 @@ public sealed class Mmu
                     if (!PageTableFrames.TryGetValue(mfn, out int level)) { rc = -Errno.EINVAL; break; }
                     if (level != 1) { rc = -Errno.EINVAL; break; }    // only L1 updates are modelled
                     rc = ValidateL1Entry(val);
-                    if (rc == 0) Memory.WriteU64(ptr & ~7UL, val);
+                    if (rc == 0) Memory.WriteU64(ptr & ~7UL, AdjustGuestL1e(val));
                     break;
                 }
                 case (int)MmuUpdateCmd.MachphysUpdate:

@@ -88,7 +88,10 @@ public sealed class Traps
                 {
                     case 0: v.EventCallback = address; return 0;
                     case 1: v.FailsafeCallback = address; return 0;
-                    case 2: v.SyscallCallback = address; return 0;
+                    case 2:
+                        v.SyscallCallback = address;
+                        v.SyscallMasksEvents = (r.Flags & 1) != 0;   // CALLBACKF_mask_events
+                        return 0;
                     case 4: v.Traps[2] = new TrapEntry(0, KernelCs, address); return 0;   // nmi
                     case 5 or 7: return 0;   // sysenter, syscall32: recorded by Xen, unused here
                     default: return -Errno.ENOSYS;
@@ -127,6 +130,17 @@ public sealed class Traps
         }
         ulong rax = frame.Rax, r11 = frame.R11, rcx = frame.Rcx, flags = frame.Flags, rip = frame.Rip, cs = frame.Cs,
             rflags = frame.Rflags, rsp = frame.Rsp, ss = frame.Ss;
+        if ((cs & 3) == 3)
+        {
+            // Returning to user mode: only with user page tables (NEW_USER_BASEPTR or ctrlreg[1]).
+            if (v.GuestTableUser == 0)
+            {
+                serial.Xen($"d{domain.Id}v{v.Id} Guest switching to user mode with no user page tables");
+                lifecycle.Crash(v, "iret to user mode with no user page tables");
+                return null;
+            }
+            ToggleGuestMode(v);
+        }
         c.Rip = rip;
         c.Cs = (ushort)(cs | 3);
         c.Rflags = (rflags & ~(FlagIopl | FlagVm)) | FlagIf;
@@ -157,7 +171,7 @@ public sealed class Traps
         {
             // int $n: allowed when the guest's trap gate DPL admits a kernel-mode caller.
             var gate = v.Traps[vector];
-            if (gate.Address == 0 || (gate.Flags & 3) < 1)
+            if (gate.Address == 0 || (gate.Flags & 3) < (v.KernelMode ? 1 : 3))   // permit_softint
             {
                 vector = 13;   // #GP with the IDT-vector error code, rip back at the int instruction
                 hasError = true;
@@ -165,7 +179,7 @@ public sealed class Traps
                 c.Rip -= 2;
             }
         }
-        else if (vector == 13 && hasError && error == 0 && privilegedOps.Emulate(v))
+        else if (vector == 13 && hasError && error == 0 && v.KernelMode && privilegedOps.Emulate(v))
             return;        // do_general_protection: Xen emulates what it can before injecting #GP(0)
         else if (vector == 6 && invalidOps.Emulate(v, out var inject))
         {
@@ -175,7 +189,7 @@ public sealed class Traps
         }
         if (vector == 14)
         {
-            error &= ~4u;   // Xen shows a kernel-mode fault without the user bit (measured)
+            if (v.KernelMode) error &= ~4u;   // Xen shows a kernel-mode fault without the user bit (measured)
             v.GuestCr2 = e.Cr2;
             vcpuInfo.SetCr2(v, e.Cr2);
         }
@@ -204,12 +218,26 @@ public sealed class Traps
         ulong rflags = c.Rflags & ~(FlagIf | FlagIopl);
         if (!mask) rflags |= FlagIf;
         if (fault) rflags |= FlagRf;
-        ulong cs = (ulong)(uint)(c.Cs & 0xFFFC) | ((mask ? 1UL : 0UL) << 32);
+        ulong userRsp = c[Reg.Rsp];
+        ulong stack;
+        ulong cs;
+        if (v.KernelMode)
+        {
+            stack = userRsp;                                  // in kernel context: the frame goes on the current stack
+            cs = (ulong)(uint)(c.Cs & 0xFFFC);                // RPL 0 tells the guest it was in kernel mode
+        }
+        else
+        {
+            ToggleGuestMode(v);                               // from user mode: to the registered kernel stack
+            stack = v.KernelSp;
+            cs = c.Cs;
+        }
+        cs |= (mask ? 1UL : 0UL) << 32;
         ulong ss = c.Ss;
         ulong[] words = error is { } err
-            ? [c[Reg.Rcx], c[Reg.R11], err, rip, cs, rflags, c[Reg.Rsp], ss]
-            : [c[Reg.Rcx], c[Reg.R11], rip, cs, rflags, c[Reg.Rsp], ss];
-        ulong sp = (c[Reg.Rsp] & ~15UL) - (ulong)(8 * words.Length);
+            ? [c[Reg.Rcx], c[Reg.R11], err, rip, cs, rflags, userRsp, ss]
+            : [c[Reg.Rcx], c[Reg.R11], rip, cs, rflags, userRsp, ss];
+        ulong sp = (stack & ~15UL) - (ulong)(8 * words.Length);
         Span<byte> frame = stackalloc byte[8 * 8];
         for (int i = 0; i < words.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(frame[(8 * i)..], words[i]);
         if (!guest.CopyToGuest(v, sp, frame[..(8 * words.Length)])) return false;
@@ -221,6 +249,44 @@ public sealed class Traps
         c.Rflags = (c.Rflags & ~(FlagTf | FlagNt | FlagRf | FlagAc | FlagVm)) | FlagIf;
         if (maskEvents) vcpuInfo.SetUpcallMask(v, true);
         return true;
+    }
+
+    /// <summary>
+    /// toggle_guest_mode (xen/arch/x86/pv/domain.c): between guest kernel and user mode, swapping
+    /// the GS bases (swapgs) and the page tables (guest_table, guest_table_user).
+    /// </summary>
+    public void ToggleGuestMode(Vcpu v)
+    {
+        var c = v.Cpu;
+        v.KernelMode = !v.KernelMode;
+        (c.GsBase, v.ShadowGsBase) = (v.ShadowGsBase, c.GsBase);
+        c.Cr3 = v.KernelMode ? v.GuestTable : v.GuestTableUser;
+        trace.Mode(v.Id, v.KernelMode ? "to kernel mode" : "to user mode", c.Rip);
+    }
+
+    /// <summary>
+    /// syscall from guest user mode (x86_64/entry.S, lstar_enter then switch_to_kernel): a bounce
+    /// to the syscall callback on the kernel stack, the saved frame holding the user rip (rcx) and
+    /// rflags (r11) with Xen's flat selectors; events masked if the callback asked for it.
+    /// </summary>
+    public void SyscallFromUser(Vcpu v)
+    {
+        var c = v.Cpu;
+        c.Cs = 0xE033;                                        // FLAT_KERNEL_CS64, FLAT_KERNEL_SS as lstar_enter saves them
+        c.Ss = KernelSs;
+        c.Rflags = c[Reg.R11];
+        if (v.SyscallCallback == 0)
+        {
+            lifecycle.Crash(v, "syscall from user mode with no syscall callback");
+            return;
+        }
+        trace.Mode(v.Id, "syscall from user mode", c.Rip);
+        if (!BounceFrame(v, c.Rip, null, fault: false, KernelCs, v.SyscallCallback, v.SyscallMasksEvents))
+        {
+            lifecycle.Crash(v, "syscall: cannot write the guest stack");
+            return;
+        }
+        c.Rflags &= ~CpuState.FlagDf;
     }
 
     /// <summary>

@@ -71,6 +71,26 @@ public sealed class Vcpu
     public bool InNmi { get; set; }
     public bool PinOverride { get; set; }
 
+    // the PV kernel/user split (xen/arch/x86/pv/domain.c, toggle_guest_mode)
+    /// <summary>TF_kernel_mode: the guest kernel runs; false while the guest's user mode runs.</summary>
+    public bool KernelMode { get; set; } = true;
+    /// <summary>guest_table: the kernel's L4, a machine address (CR3 while in kernel mode).</summary>
+    public ulong GuestTable { get; set; }
+    /// <summary>guest_table_user: the user L4 (NEW_USER_BASEPTR, ctrlreg[1]); 0 when none is set.</summary>
+    public ulong GuestTableUser { get; set; }
+    /// <summary>The GS base of the mode not running (MSR_SHADOW_GS_BASE): user GS in kernel mode, kernel GS in user mode.</summary>
+    public ulong ShadowGsBase { get; set; }
+    /// <summary>VGCF_syscall_disables_events: the syscall callback was registered with CALLBACKF_mask_events.</summary>
+    public bool SyscallMasksEvents { get; set; }
+
+    // descriptor tables (xen/arch/x86/pv/descriptor-tables.c)
+    /// <summary>The frames of the guest's GDT (set_gdt); the first <see cref="GdtEntries"/> descriptors are the guest's.</summary>
+    public ulong[] GdtFrames { get; } = new ulong[16];
+    public int GdtEntries { get; set; }
+    /// <summary>MMUEXT_SET_LDT: the LDT's linear address and entry count (0: none).</summary>
+    public ulong LdtBase { get; set; }
+    public uint LdtEntries { get; set; }
+
     /// <summary>The guest's virtual CR2 (arch.pv.ctrlreg[2]): set when Xen delivers a #PF, read by an emulated mov from CR2.</summary>
     public ulong GuestCr2 { get; set; }
     /// <summary>The guest's virtual CR0.TS (fpu_taskswitch); never set by the model yet.</summary>

@@ -222,7 +222,12 @@ public sealed class VcpuOps
         c.Gs = regs.Gs;
         c.FsBase = ctx.FsBase;
         c.GsBase = ctx.GsBaseKernel;
-        c.Cr3 = cr3;
+        v.GuestTable = cr3 & ~0xFFFUL;
+        v.GuestTableUser = cr1 & ~0xFFFUL;
+        v.KernelMode = (flags & (ulong)VgcfFlags.InKernel) != 0;
+        v.ShadowGsBase = v.KernelMode ? ctx.GsBaseUser : ctx.GsBaseKernel;
+        c.Cr3 = v.KernelMode ? v.GuestTable : v.GuestTableUser;
+        if (!v.KernelMode) c.GsBase = ctx.GsBaseUser;
         c.Cpl = 3;
         for (int i = 0; i < VcpuGuestContext.TrapCtxtCount; i++)
         {
