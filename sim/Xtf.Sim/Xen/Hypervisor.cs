@@ -52,6 +52,7 @@ public sealed class Hypervisor
         foreach (var v in domain.Vcpus)
             if (v.GuestTable == 0) v.GuestTable = v.Cpu.Cr3;
         Console = new SerialConsole(domain, Guest, serial, trace, Meter);
+        Toolstack = new ToolstackOps(domain, Guest, serial);
         Version = new XenVersionOp(domain, Guest, xenCommandLine);
     }
 
@@ -76,6 +77,7 @@ public sealed class Hypervisor
     public GuestCpuid Cpuid { get; }
     public DescriptorTables Descriptors { get; }
     public SerialConsole Console { get; }
+    public ToolstackOps Toolstack { get; }
     public XenVersionOp Version { get; }
 
     /// <summary>Set by handlers that change who may run (block, down, shutdown, yield).</summary>
@@ -175,6 +177,20 @@ public sealed class Hypervisor
         (ulong)Hypercall.SchedOp => Scheduler.SchedOp(v, (int)a1, a2),
         (ulong)Hypercall.CallbackOp => Traps.CallbackOp(v, (int)a1, a2),
         (ulong)Hypercall.EventChannelOp => Events.EventChannelOp(v, (int)a1, a2),
+        (ulong)Hypercall.PlatformOp => Toolstack.PlatformOp(v, a1),
+        (ulong)Hypercall.UpdateVaMappingOtherdomain => ToolstackOps.UpdateVaMappingOtherdomain(),
+        (ulong)Hypercall.NmiOp => Toolstack.NmiOp(v, a1, a2),
+        (ulong)Hypercall.XenoprofOp => Toolstack.XenoprofOp(a1),
+        (ulong)Hypercall.HvmOp => ToolstackOps.HvmOp(a1),
+        (ulong)Hypercall.Sysctl => Toolstack.Sysctl(v, a1),
+        (ulong)Hypercall.Domctl => Toolstack.Domctl(v, a1),
+        (ulong)Hypercall.KexecOp => ToolstackOps.KexecOp(a1),
+        (ulong)Hypercall.XenpmuOp => -Errno.EOPNOTSUPP,          // vPMU is off by default (xen/arch/x86/cpu/vpmu.c)
+        (ulong)Hypercall.DmOp => Toolstack.DmOp(a1, a2),
+        (ulong)Hypercall.HypfsOp => ToolstackOps.HypfsOp(a1, a2, a3, a4, a5),
+        (ulong)Hypercall.Mca => Toolstack.Mca(v, a1),
+        (ulong)Hypercall.PagingDomctlCont => -Errno.EOPNOTSUPP,   // dom0 has no paging assistance (measured)
+        // xsm_op (the dummy XSM), tmem_op (gone since 4.13), argo_op (not enabled), number 11 and 43–47 (unused): -ENOSYS below.
         >= FirstUnassignedHypercall when ForeignHypercall is { } foreign => foreign(nr, [a1, a2, a3, a4, a5]) ?? -Errno.ENOSYS,
         _ => -Errno.ENOSYS,
     };
