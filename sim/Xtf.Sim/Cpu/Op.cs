@@ -44,6 +44,12 @@ internal enum H : ushort
     Xlat,
     Cpuid, Rdtsc, Rdtscp, Syscall, Int3, Int1, IntN, Pause,
     Iretq,
+    /// <summary>Far return (lret): Size = operand size, Imm = bytes released.</summary>
+    Retf,
+    /// <summary>sidt/sgdt (memory), sldt/str/smsw (register or memory); Aux: 0 sidt, 1 sgdt, 2 sldt, 3 str, 4 smsw.</summary>
+    StoreSys,
+    /// <summary>rdfsbase/rdgsbase/wrfsbase/wrgsbase; Aux: 0 rdfs, 1 rdgs, 2 wrfs, 3 wrgs; A = register.</summary>
+    SegBase,
     Clflush,
     /// <summary>A real #UD (ud0/ud1/ud2, clac/stac at CPL 3); Imm = mnemonic.</summary>
     Ud,

@@ -592,6 +592,34 @@ internal sealed class OpCompiler
                 op.H = H.Ud;
                 return true;
 
+            case Mnemonic.Sidt or Mnemonic.Sgdt:
+                // Stores limit (2 bytes) and base (8 bytes) at CPL 3 when UMIP is off.
+                if (ins.Op0Kind != OpKind.Memory || !SetMem(in ins, ref op)) return false;
+                op.Kinds |= Op.KMem;
+                op.Size = 8;
+                op.Aux = (byte)(m == Mnemonic.Sidt ? 0 : 1);
+                op.H = H.StoreSys;
+                return true;
+            case Mnemonic.Sldt or Mnemonic.Str or Mnemonic.Smsw:
+                if (!Dest(in ins, ref op, out bool sysMem)) return false;
+                if (sysMem) op.Size = 2;   // a memory destination takes 16 bits
+                op.Aux = (byte)(m == Mnemonic.Sldt ? 2 : m == Mnemonic.Str ? 3 : 4);
+                op.H = H.StoreSys;
+                return true;
+            case Mnemonic.Rdfsbase or Mnemonic.Rdgsbase or Mnemonic.Wrfsbase or Mnemonic.Wrgsbase:
+                if (ins.Op0Kind != OpKind.Register || !Gpr(ins.Op0Register, out op.A, out int baseSize) || baseSize < 4) return false;
+                op.Size = (byte)baseSize;
+                op.Aux = (byte)(m == Mnemonic.Rdfsbase ? 0 : m == Mnemonic.Rdgsbase ? 1 : m == Mnemonic.Wrfsbase ? 2 : 3);
+                op.H = H.SegBase;
+                return true;
+            case Mnemonic.Retf:
+                // Far return: operand size 8 (lretq) or 4; Imm = bytes released after the pop.
+                op.Size = (byte)(ins.Code is Code.Retfq or Code.Retfq_imm16 ? 8 : ins.Code is Code.Retfd or Code.Retfd_imm16 ? 4 : 0);
+                if (op.Size == 0) return false;
+                if (ins.Code is Code.Retfq_imm16 or Code.Retfd_imm16) op.Imm = ins.Immediate16;
+                op.H = H.Retf;
+                return true;
+
             case Mnemonic.Hlt or Mnemonic.Cli or Mnemonic.Sti or Mnemonic.In or Mnemonic.Out
                 or Mnemonic.Insb or Mnemonic.Insw or Mnemonic.Insd or Mnemonic.Outsb or Mnemonic.Outsw or Mnemonic.Outsd
                 or Mnemonic.Lgdt or Mnemonic.Lidt or Mnemonic.Lldt or Mnemonic.Ltr or Mnemonic.Swapgs
