@@ -204,7 +204,15 @@ public sealed class Hypervisor
                 Debug.Assert(entry.Args.Length >= 5);
                 ulong op = entry.Op;
                 ulong a1 = entry.Args[0], a2 = entry.Args[1], a3 = entry.Args[2], a4 = entry.Args[3], a5 = entry.Args[4];
-                long? result = op == (ulong)Hypercall.Iret ? -Errno.ENOSYS : Dispatch(v, op, a1, a2, a3, a4, a5);
+                long? result = Dispatch(v, op, a1, a2, a3, a4, a5);
+                if (op == (ulong)Hypercall.Iret)
+                {
+                    // arch_do_multicall_call: iret ends the multicall (mc_exit); the guest resumes
+                    // where the iret frame says, with the registers it restored.
+                    Trace.Hypercall(v.Id, op, a1, a2, a3, result);
+                    HypercallLog?.Add(new HypercallRecord(v.Id, op, [a1, a2, a3, a4, a5], result));
+                    return null;
+                }
                 Trace.Hypercall(v.Id, op, a1, a2, a3, result);
                 HypercallLog?.Add(new HypercallRecord(v.Id, op, [a1, a2, a3, a4, a5], result));
                 if (!Guest.WriteU64(v, at + (ulong)MulticallEntry.Layout.Result, unchecked((ulong)(result ?? 0)))) return -Errno.EFAULT;
