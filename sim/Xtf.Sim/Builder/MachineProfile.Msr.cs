@@ -27,6 +27,53 @@ public sealed partial record MachineProfile
         return null;
     }
 
+    /// <summary>What wrmsr does to a readable MSR (measured; an unreadable index is always #GP(0)).</summary>
+    public enum MsrWrite
+    {
+        /// <summary>#GP(0) whatever the value.</summary>
+        Refused,
+        /// <summary>Accepted when the value is the one read; any other is #GP(0).</summary>
+        SameOnly,
+        /// <summary>Any value accepted and dropped: reads are unchanged.</summary>
+        Ignored,
+        /// <summary>Any value accepted and kept for the vCPU: reads return it.</summary>
+        Stored,
+    }
+
+    /// <summary>
+    /// wrmsr of a readable index, measured (2026-12-05, suite test priv-msrs: the value read written back,
+    /// then with bit 0 flipped, then read again). The FS/GS/shadow-GS bases are Xen's own case (a
+    /// canonical value, kept). Indices not listed here are <see cref="MsrWrite.Refused"/>.
+    /// </summary>
+    public MsrWrite MsrWriteRule(uint index)
+    {
+        foreach (var (first, last, rule) in WritableMsrs)
+            if (index >= first && index <= last) return rule;
+        return MsrWrite.Refused;
+    }
+
+    /// <summary>
+    /// MISC_FEATURES_ENABLES and EFER only unchanged; MCG_CAP, MCG_CTL, MISC_ENABLE, MCi_CTL2 and the
+    /// banks' MCi_CTL ignored; MCi_STATUS/ADDR/MISC of the two banks only unchanged (0); the registers
+    /// of banks beyond MCG_CAP's two ignored; MCG_STATUS and TSC_AUX kept.
+    /// </summary>
+    private static readonly (uint First, uint Last, MsrWrite Rule)[] WritableMsrs =
+    [
+        (MsrMiscFeaturesEnables, MsrMiscFeaturesEnables, MsrWrite.SameOnly),
+        (0x179, 0x179, MsrWrite.Ignored),
+        (0x17a, 0x17a, MsrWrite.Stored),
+        (0x17b, 0x17b, MsrWrite.Ignored),
+        (MsrMiscEnable, MsrMiscEnable, MsrWrite.Ignored),
+        (0x280, 0x29f, MsrWrite.Ignored),
+        (0x400, 0x400, MsrWrite.Ignored),
+        (0x401, 0x403, MsrWrite.SameOnly),
+        (0x404, 0x404, MsrWrite.Ignored),
+        (0x405, 0x407, MsrWrite.SameOnly),
+        (0x408, 0x47f, MsrWrite.Ignored),
+        (MsrEfer, MsrEfer, MsrWrite.SameOnly),
+        (MsrTscAux, MsrTscAux, MsrWrite.Stored),
+    ];
+
     /// <summary>
     /// Readable MSR ranges (first, last, value), measured. 0x0–0x1 P5 machine-check address/type,
     /// 0x1b APIC_BASE (BSP, enabled, 0xfee00000), 0x8b microcode revision, 0xce PLATFORM_INFO (no CPUID

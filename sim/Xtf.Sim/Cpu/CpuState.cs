@@ -96,6 +96,8 @@ public sealed class CpuState
     /// <summary>What sidt, sgdt, sldt, str and smsw store at CPL 3 without UMIP: the hypervisor's own registers.</summary>
     public ulong IdtBase, GdtBase, MachineStatusWord;
     public ushort IdtLimit, GdtLimit, LdtSelector, TaskRegister;
+    /// <summary>IA32_TSC_AUX, which rdtscp returns in ecx.</summary>
+    public uint TscAux;
 
     // Lazy flags: every rflags bit except the arithmetic ones lives in FlagsRest.
     internal ulong FlagsRest = 2;
@@ -141,6 +143,7 @@ public sealed class CpuState
         PendingDr6 = other.PendingDr6; FsGsBaseEnabled = other.FsGsBaseEnabled; TaskSwitched = other.TaskSwitched;
         IdtBase = other.IdtBase; GdtBase = other.GdtBase; MachineStatusWord = other.MachineStatusWord;
         IdtLimit = other.IdtLimit; GdtLimit = other.GdtLimit; LdtSelector = other.LdtSelector; TaskRegister = other.TaskRegister;
+        TscAux = other.TscAux;
         FlagsRest = other.FlagsRest; FOp = other.FOp;
         FA = other.FA; FB = other.FB; FRes = other.FRes; FSign = other.FSign; FAux = other.FAux;
     }

@@ -336,7 +336,7 @@ public sealed partial class X86Interpreter
                 ulong t = platform.Rdtsc();
                 Unsafe.Add(ref R, 0) = (uint)t;
                 Unsafe.Add(ref R, 2) = t >> 32;
-                if (op.H == H.Rdtscp) R1(ref R) = 0;   // IA32_TSC_AUX: 0 (not modelled)
+                if (op.H == H.Rdtscp) R1(ref R) = c.TscAux;   // IA32_TSC_AUX
                 return StOk;
             }
             case H.Syscall:

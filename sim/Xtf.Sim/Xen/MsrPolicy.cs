@@ -32,16 +32,15 @@ public sealed class MsrPolicy
             MachineProfile.MsrFsBase => c.FsBase,
             MachineProfile.MsrGsBase => c.GsBase,                     // the active (kernel) GS base
             MachineProfile.MsrShadowGsBase => v.ShadowGsBase,         // gs_base_user while in kernel mode
-            MachineProfile.MsrTscAux => 0,                            // TSC_AUX: never written for dom0
-            _ => constant,
+            _ => v.StoredMsrs.TryGetValue(index, out ulong stored) ? stored : constant,   // MCG_STATUS, TSC_AUX once written
         };
         return true;
     }
 
     /// <summary>
-    /// write_msr: true when Xen accepts the write. FS/GS/shadow-GS bases take a canonical value;
-    /// EFER, MISC_ENABLE, APIC_BASE and the other readable constants accept only their current value
-    /// (Xen refuses to change them); everything else is #GP(0).
+    /// write_msr: true when Xen accepts the write. FS/GS/shadow-GS bases take a canonical value; the
+    /// other readable MSRs follow the measured rule (<see cref="MachineProfile.MsrWriteRule"/>);
+    /// everything else is #GP(0).
     /// </summary>
     public bool TryWrite(Vcpu v, uint index, ulong value)
     {
@@ -60,9 +59,19 @@ public sealed class MsrPolicy
                 if (!GuestMemory.IsCanonical(value)) return false;
                 v.ShadowGsBase = value;
                 return true;
-            case MachineProfile.MsrTsc or MachineProfile.MsrTscAux or MachineProfile.MsrHypercallPage:
-                return false;   // not modelled as writable (the hypercall page is written by the builder)
         }
-        return profile.MsrValue(index) is { } current && current == value;
+        switch (profile.MsrWriteRule(index))
+        {
+            case MachineProfile.MsrWrite.SameOnly:
+                return TryRead(v, index, out ulong current) && current == value;
+            case MachineProfile.MsrWrite.Ignored:
+                return true;
+            case MachineProfile.MsrWrite.Stored:
+                v.StoredMsrs[index] = value;
+                if (index == MachineProfile.MsrTscAux) c.TscAux = (uint)value;
+                return true;
+            default:
+                return false;
+        }
     }
 }

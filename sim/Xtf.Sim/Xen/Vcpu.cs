@@ -104,6 +104,8 @@ public sealed class Vcpu
     /// <summary>arch.pv.iobmp / iobmp_limit: the guest's I/O bitmap (PHYSDEVOP_set_iobitmap) and its size in ports.</summary>
     public ulong IoBitmap { get; set; }
     public uint IoBitmapLimit { get; set; }
+    /// <summary>MSR values the guest wrote that Xen keeps per vCPU (MCG_STATUS, TSC_AUX), by index.</summary>
+    public SortedDictionary<uint, ulong> StoredMsrs { get; } = new();
 
     /// <summary>Where this vCPU's vcpu_info lives, as a machine address; null for the dummy (id ≥ 32, unregistered).</summary>
     public ulong? VcpuInfo { get; set; }
