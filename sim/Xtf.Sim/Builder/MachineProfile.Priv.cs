@@ -33,4 +33,20 @@ public sealed partial record MachineProfile
 
     /// <summary>QEMU TCG's wrfsbase/wrgsbase accept a non-canonical value without #GP (pv-fsgsbase's reference run).</summary>
     public bool WrBaseSkipsCanonicalCheck => true;
+
+    /// <summary>
+    /// What a byte read of an I/O port gives dom0 once Xen admits the access (IOPL or I/O bitmap),
+    /// measured (suite test priv-port-io): 0x92 (system control port A) 0x02, 0x64 (keyboard
+    /// controller status) 0x1c, 0x4d0 (ELCR) 0x00. Ports Xen keeps for itself (its serial console
+    /// 0x3f8-0x3ff, the PIC 0x20-0x21) and QEMU's unassigned ones (0x80) read all ones, which is
+    /// also what the model gives every port not listed here (an assumption beyond the ports measured).
+    /// 0xcf8 is Xen's own emulated PCI configuration address (see PrivilegedOps).
+    /// </summary>
+    public byte? PortByte(ushort port) => port switch
+    {
+        0x92 => 0x02,
+        0x64 => 0x1c,
+        0x4d0 => 0x00,
+        _ => null,
+    };
 }

@@ -46,7 +46,7 @@ public sealed class Hypervisor
         Scheduler.Connect(Events, Lifecycle);
         Vcpus = new VcpuOps(domain, clock, Guest, VcpuInfo, Scheduler, Events, Time, Lifecycle, Mmu);
         Cpuid = new GuestCpuid(profile ?? MachineProfile.For(512, 1, 1));
-        PrivilegedOps = new PrivilegedOps(interpreter, VcpuInfo, trace, profile ?? MachineProfile.For(512, 1, 1), clock, Guest);
+        PrivilegedOps = new PrivilegedOps(interpreter, VcpuInfo, trace, profile ?? MachineProfile.For(512, 1, 1), clock, domain);
         Traps = new Traps(domain, Guest, VcpuInfo, Lifecycle, PrivilegedOps, new InvalidOps(Guest, Cpuid, trace), trace, serial);
         Descriptors = new DescriptorTables(domain, Guest, Mmu, interpreter);
         foreach (var v in domain.Vcpus)
@@ -185,6 +185,7 @@ public sealed class Hypervisor
         (ulong)Hypercall.SchedOp => Scheduler.SchedOp(v, (int)a1, a2),
         (ulong)Hypercall.CallbackOp => Traps.CallbackOp(v, (int)a1, a2),
         (ulong)Hypercall.EventChannelOp => Events.EventChannelOp(v, (int)a1, a2),
+        (ulong)Hypercall.PhysdevOp when PrivilegedOps.Physdev is { } physdev => physdev.PhysdevOp(v, (int)a1, a2),
         >= FirstUnassignedHypercall when ForeignHypercall is { } foreign => foreign(nr, [a1, a2, a3, a4, a5]) ?? -Errno.ENOSYS,
         _ => -Errno.ENOSYS,
     };

@@ -17,20 +17,19 @@ public sealed class PrivilegedOps
     private readonly SimTrace trace;
     private readonly MachineProfile profile;
     private readonly GuestCpuid cpuid;
-    private readonly GuestMemory? guest;
 
     public PrivilegedOps(X86Interpreter interpreter, VcpuInfoArea vcpuInfo, SimTrace trace)
         : this(interpreter, vcpuInfo, trace, MachineProfile.For(512, 1, 1), new VirtualClock(), null)
     {
     }
 
-    public PrivilegedOps(X86Interpreter interpreter, VcpuInfoArea vcpuInfo, SimTrace trace, MachineProfile profile, VirtualClock clock, GuestMemory? guest)
+    public PrivilegedOps(X86Interpreter interpreter, VcpuInfoArea vcpuInfo, SimTrace trace, MachineProfile profile, VirtualClock clock, Domain? domain)
     {
         cpu = interpreter;
         this.vcpuInfo = vcpuInfo;
         this.trace = trace;
         this.profile = profile;
-        this.guest = guest;
+        if (domain is not null) Physdev = new Physdev(domain, new GuestMemory(domain.Memory, interpreter), profile);
         cpuid = new GuestCpuid(profile);
         Debug = new DebugRegisters(cpuid);
         Msrs = new MsrPolicy(profile, clock);
@@ -40,6 +39,8 @@ public sealed class PrivilegedOps
 
     public DebugRegisters Debug { get; }
     public MsrPolicy Msrs { get; }
+    /// <summary>set_iopl / set_iobitmap and port I/O; null without a domain (focused tests).</summary>
+    public Physdev? Physdev { get; }
 
     /// <summary>
     /// CR0 as a 64-bit PV guest reads it: the host's CR0 without TS (PE MP ET NE WP AM PG), with
@@ -114,7 +115,19 @@ public sealed class PrivilegedOps
         // instruction is not emulated and the #GP is delivered.
         if (!cpu.TryDecodeAt(c, c.Rip, out var ins)) return false;
         string what;
-        switch (ins.Code)
+        if (ins.Code is Code.Cli or Code.Sti)
+        {
+            // validate(): with IOPL admitting the guest, cli/sti are skipped (nothing else changes).
+            if (Physdev is not { } io || !io.IoplOk(v)) return false;
+            what = ins.Code == Code.Cli ? "cli" : "sti";
+        }
+        else if (IsPortIo(ins.Code))
+        {
+            if (!EmulatePortIo(v, in ins)) return false;
+            what = ins.Mnemonic == Mnemonic.In ? "in" : "out";
+        }
+        else if (!v.KernelMode) return false;   // x86_emulate: CR/DR/MSR accesses need (virtual) ring 0
+        else switch (ins.Code)
         {
             case Code.Mov_r64_cr:
             {
@@ -218,6 +231,36 @@ public sealed class PrivilegedOps
             c.PendingDr6 |= 1UL << 14;   // BS
             inject = new VmExit(ExitKind.Exception, 0, Vector: 1, Detail: "single step after an emulated instruction");
         }
+        return true;
+    }
+
+    private static bool IsPortIo(Code code) => code is Code.In_AL_imm8 or Code.In_AX_imm8 or Code.In_EAX_imm8
+        or Code.In_AL_DX or Code.In_AX_DX or Code.In_EAX_DX or Code.Out_imm8_AL or Code.Out_imm8_AX or Code.Out_imm8_EAX
+        or Code.Out_DX_AL or Code.Out_DX_AX or Code.Out_DX_EAX;
+
+    /// <summary>in/out (not ins/outs): guest_io_okay, then guest_io_read/guest_io_write. False: #GP(0).</summary>
+    private bool EmulatePortIo(Vcpu v, in Instruction ins)
+    {
+        if (Physdev is not { } io) return false;
+        var c = v.Cpu;
+        bool isIn = ins.Mnemonic == Mnemonic.In;
+        Register data = isIn ? ins.Op0Register : ins.Op1Register;
+        int bytes = data switch { Register.AL => 1, Register.AX => 2, _ => 4 };
+        bool imm = ins.GetOpKind(isIn ? 1 : 0) == OpKind.Immediate8;
+        ushort port = imm ? ins.Immediate8 : (ushort)c[Reg.Rdx];
+        if (!io.IoOkay(v, port, bytes)) return false;
+        ulong rax = c[Reg.Rax];
+        if (isIn)
+        {
+            ulong value = io.Read(port, bytes);
+            c[Reg.Rax] = bytes switch
+            {
+                1 => (rax & ~0xFFUL) | value,
+                2 => (rax & ~0xFFFFUL) | value,
+                _ => value,                       // a 32-bit destination zero-extends
+            };
+        }
+        else io.Write(port, bytes, (uint)(rax & (bytes == 1 ? 0xFFUL : bytes == 2 ? 0xFFFFUL : 0xFFFF_FFFFUL)));
         return true;
     }
 

@@ -179,7 +179,7 @@ public sealed class Traps
                 c.Rip -= 2;
             }
         }
-        else if (vector == 13 && hasError && error == 0 && v.KernelMode && privilegedOps.Emulate(v, out var follow))
+        else if (vector == 13 && hasError && error == 0 && privilegedOps.Emulate(v, out var follow))
         {
             // do_general_protection: Xen emulates what it can before injecting #GP(0)
             if (follow is { } next) DeliverException(v, next);
