@@ -95,6 +95,8 @@ internal struct Op
     public ulong Imm;
 
     public const byte NoReg = 0xFF, RipReg = 0xFE;
+    /// <summary><see cref="Aux2"/> of an unimplemented instruction that uses x87/MMX/SSE/AVX state (#NM while CR0.TS).</summary>
+    public const byte Aux2Fpu = 1;
     public const byte MfFs = 1, MfGs = 2, MfSeg = 3, MfStack = 4, MfAddr32 = 8;
 
     /// <summary>Operand 0 is memory (else register A).</summary>

@@ -125,7 +125,30 @@ internal sealed class OpCompiler
             op.Len = len;
             op.H = H.Unimplemented;
             op.Imm = (ulong)ins.Mnemonic;
+            if (UsesFpuState(in ins)) op.Aux2 = Op.Aux2Fpu;
         }
+    }
+
+    /// <summary>
+    /// Whether the instruction touches x87/MMX/SSE/AVX state, so that CR0.TS makes it #NM (fences,
+    /// prefetches, cache-line flushes, pause and movnti do not).
+    /// </summary>
+    internal static bool UsesFpuState(in Instruction ins)
+    {
+        if (ins.Mnemonic is Mnemonic.Lfence or Mnemonic.Mfence or Mnemonic.Sfence or Mnemonic.Pause or Mnemonic.Movnti
+            or Mnemonic.Clflush or Mnemonic.Clflushopt or Mnemonic.Clwb or Mnemonic.Prefetchnta or Mnemonic.Prefetcht0
+            or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2 or Mnemonic.Prefetchw or Mnemonic.Prefetch)
+            return false;
+        foreach (var f in ins.CpuidFeatures)
+        {
+            string n = f.ToString();
+            if (n.StartsWith("FPU", StringComparison.Ordinal) || n.StartsWith("MMX", StringComparison.Ordinal)
+                || n.StartsWith("SSE", StringComparison.Ordinal) || n.StartsWith("SSSE3", StringComparison.Ordinal)
+                || n.StartsWith("AVX", StringComparison.Ordinal) || n.StartsWith("FMA", StringComparison.Ordinal)
+                || n is "F16C" or "AES" or "PCLMULQDQ" or "SHA" or "FXSR" or "XSAVE")
+                return true;
+        }
+        return false;
     }
 
     private static bool Gpr(Register r, out byte index, out int size)

@@ -361,7 +361,10 @@ public sealed partial class X86Interpreter
             case H.Priv:
                 return GpZero();
             case H.Unimplemented:
-                Fault(6, 0, false, OpCompiler.MnemonicName(op.Imm));
+                if (op.Aux2 == Op.Aux2Fpu && c.TaskSwitched)
+                    Fault(7, 0, false, "CR0.TS: " + OpCompiler.MnemonicName(op.Imm));
+                else
+                    Fault(6, 0, false, OpCompiler.MnemonicName(op.Imm));
                 return StFault;
             case H.Invalid:
                 Fault(6, 0, false, "invalid");

@@ -191,6 +191,8 @@ public sealed class Traps
             if (inject is { } afterUd) DeliverException(v, afterUd);
             return;
         }
+        if (vector == 7 && !e.SoftwareInterrupt && v.VirtualTs)
+            privilegedOps.FpuTaskswitch(v, 0);   // do_device_not_available: the #NM consumes the guest's CR0.TS
         if (vector == 1 && !e.SoftwareInterrupt)
         {
             // do_debug: the status bits of this #DB go into the guest's DR6 before it is injected.
