@@ -44,6 +44,8 @@ internal enum H : ushort
     Xlat,
     Cpuid, Rdtsc, Rdtscp, Syscall, Int3, Int1, IntN, Pause,
     Iretq,
+    /// <summary>wait/fwait: #NM while CR0.TS (CR0.MP is set), else nothing (no x87 exception is ever pending).</summary>
+    Fwait,
     /// <summary>Far return (lret): Size = operand size, Imm = bytes released.</summary>
     Retf,
     /// <summary>sidt/sgdt (memory), sldt/str/smsw (register or memory); Aux: 0 sidt, 1 sgdt, 2 sldt, 3 str, 4 smsw.</summary>

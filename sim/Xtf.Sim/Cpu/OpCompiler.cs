@@ -588,6 +588,7 @@ internal sealed class OpCompiler
                 op.H = H.Xlat;
                 return true;
 
+            case Mnemonic.Wait: op.H = H.Fwait; return true;
             case Mnemonic.Cpuid: op.H = H.Cpuid; return true;
             case Mnemonic.Rdtsc: op.H = H.Rdtsc; return true;
             case Mnemonic.Rdtscp: op.H = H.Rdtscp; return true;
