@@ -44,6 +44,14 @@ internal enum H : ushort
     Xlat,
     Cpuid, Rdtsc, Rdtscp, Syscall, Int3, Int1, IntN, Pause,
     Iretq,
+    /// <summary>wait/fwait: #NM while CR0.TS (CR0.MP is set), else nothing (no x87 exception is ever pending).</summary>
+    Fwait,
+    /// <summary>Far return (lret): Size = operand size, Imm = bytes released.</summary>
+    Retf,
+    /// <summary>sidt/sgdt (memory), sldt/str/smsw (register or memory); Aux: 0 sidt, 1 sgdt, 2 sldt, 3 str, 4 smsw.</summary>
+    StoreSys,
+    /// <summary>rdfsbase/rdgsbase/wrfsbase/wrgsbase; Aux: 0 rdfs, 1 rdgs, 2 wrfs, 3 wrgs; A = register.</summary>
+    SegBase,
     Clflush,
     /// <summary>A real #UD (ud0/ud1/ud2, clac/stac at CPL 3); Imm = mnemonic.</summary>
     Ud,
@@ -89,6 +97,8 @@ internal struct Op
     public ulong Imm;
 
     public const byte NoReg = 0xFF, RipReg = 0xFE;
+    /// <summary><see cref="Aux2"/> of an unimplemented instruction that uses x87/MMX/SSE/AVX state (#NM while CR0.TS).</summary>
+    public const byte Aux2Fpu = 1;
     public const byte MfFs = 1, MfGs = 2, MfSeg = 3, MfStack = 4, MfAddr32 = 8;
 
     /// <summary>Operand 0 is memory (else register A).</summary>

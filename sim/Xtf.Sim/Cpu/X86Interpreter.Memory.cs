@@ -161,7 +161,7 @@ public sealed partial class X86Interpreter
         && (size <= 8 || ReadForWrite(va + 8, size - 8, memFlags, out _));
 
     private bool NonCanonical(byte memFlags) =>
-        (memFlags & Op.MfStack) != 0 ? Fault(12, 0, true) : Fault(13, 0, true);
+        (memFlags & Op.MfStack) != 0 && !NonCanonicalStackIsGp ? Fault(12, 0, true) : Fault(13, 0, true);
 
     /// <summary>Walks for a data access and fills the TLB slot; false = #PF recorded.</summary>
     private bool FillData(ulong va, bool write, out byte[] frame, out ulong mfn)
@@ -182,6 +182,7 @@ public sealed partial class X86Interpreter
         e.Mfn = mfn;
         e.Frame = frame;
         e.WriteTag = fastWrite && !memory.IsCode(mfn) ? vpn : NoTag;
+        if (watchArmed && IsWatchedPage(vpn)) e.ReadTag = e.WriteTag = NoTag;   // every access checks the watch
         return true;
     }
 
@@ -190,6 +191,7 @@ public sealed partial class X86Interpreter
         value = 0;
         if (!IsCanonical(va) || !IsCanonical(va + (ulong)size - 1)) return NonCanonical(memFlags);
         if (!FillData(va, forWrite, out byte[] f1, out _)) return false;
+        if (watchArmed) CheckWatch(va, size, forWrite);
         int off = (int)(va & MachineMemory.PageMask);
         if (off + size <= MachineMemory.PageSize)
         {
@@ -213,6 +215,7 @@ public sealed partial class X86Interpreter
     {
         if (!IsCanonical(va) || !IsCanonical(va + (ulong)size - 1)) return NonCanonical(memFlags);
         if (!FillData(va, true, out byte[] f1, out ulong m1)) return false;
+        if (watchArmed) CheckWatch(va, size, true);
         int off = (int)(va & MachineMemory.PageMask);
         if (off + size <= MachineMemory.PageSize)
         {

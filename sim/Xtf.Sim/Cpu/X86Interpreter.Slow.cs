@@ -336,7 +336,7 @@ public sealed partial class X86Interpreter
                 ulong t = platform.Rdtsc();
                 Unsafe.Add(ref R, 0) = (uint)t;
                 Unsafe.Add(ref R, 2) = t >> 32;
-                if (op.H == H.Rdtscp) R1(ref R) = 0;   // IA32_TSC_AUX: 0 (not modelled)
+                if (op.H == H.Rdtscp) R1(ref R) = c.TscAux;   // IA32_TSC_AUX
                 return StOk;
             }
             case H.Syscall:
@@ -349,6 +349,13 @@ public sealed partial class X86Interpreter
             case H.IntN: return ExitAfter(ExitKind.Exception, (int)op.Imm, soft: true);
             case H.Pause: return ExitOnPause ? ExitAfter(ExitKind.Pause) : StOk;
             case H.Iretq: return Iretq(ref R);
+            case H.Retf: return FarReturn(ref op, ref R);
+            case H.Fwait:
+                if (!c.TaskSwitched) return StOk;
+                Fault(7, 0, false, "CR0.TS: fwait");
+                return StFault;
+            case H.StoreSys: return StoreSystemRegister(ref op, ref R);
+            case H.SegBase: return SegmentBase(ref op, ref R);
             case H.Clflush:
                 return Read(EA(ref op, ref R), 1, op.MemFlags, out _) ? StOk : StFault;
 
@@ -358,7 +365,10 @@ public sealed partial class X86Interpreter
             case H.Priv:
                 return GpZero();
             case H.Unimplemented:
-                Fault(6, 0, false, OpCompiler.MnemonicName(op.Imm));
+                if (op.Aux2 == Op.Aux2Fpu && c.TaskSwitched)
+                    Fault(7, 0, false, "CR0.TS: " + OpCompiler.MnemonicName(op.Imm));
+                else
+                    Fault(6, 0, false, OpCompiler.MnemonicName(op.Imm));
                 return StFault;
             case H.Invalid:
                 Fault(6, 0, false, "invalid");
@@ -500,11 +510,12 @@ public sealed partial class X86Interpreter
             Fault(13, (uint)(ncs & ~3), true);
             return StFault;
         }
-        if ((ncs & 3) != c.Cpl || ncs != c.Cs)
+        if ((ncs & 3) != c.Cpl)
         {
-            Fault(6, 0, false, "Iretq (privilege or code-segment change is not modelled)");
+            Fault(6, 0, false, "Iretq (privilege change is not modelled)");
             return StFault;
         }
+        if (ncs != c.Cs && !CheckFarCode(ncs, out _)) return StFault;
         if (!IsCanonical(rip)) return GpZero();
         if ((nss & ~3) == 0 && c.Cpl == 3) return GpZero();
         if ((nss & 3) != (ncs & 3))
@@ -513,10 +524,98 @@ public sealed partial class X86Interpreter
             return StFault;
         }
         c.Rip = rip;
+        c.Cs = ncs;
         LoadFlags(flags, ulong.MaxValue, true);
         Unsafe.Add(ref R, 4) = rsp;
         c.Ss = nss;
         return StFlagsChanged;
+    }
+
+    /// <summary>
+    /// The code segment a far return or iretq loads at the same privilege (Intel SDM, RET far / IRET):
+    /// #GP(0) for a null selector, #GP(sel) for one outside the table, not a code segment, or whose DPL
+    /// does not fit the RPL, #NP(sel) when not present. A 64-bit segment (L = 1) is accepted; a
+    /// compatibility-mode one is #UD (not modelled). False: the fault is recorded.
+    /// </summary>
+    private bool CheckFarCode(ushort sel, out ulong descriptor)
+    {
+        var c = cpu;
+        descriptor = 0;
+        uint err = (uint)(sel & 0xFFFC);
+        if ((sel & ~3) == 0) return Fault(13, 0, true);
+        if ((sel & 3) < c.Cpl) return Fault(13, err, true);
+        if (c.Descriptors is { } tables)
+        {
+            if (!tables.TryRead(sel, out descriptor)) return Fault(13, err, true);
+        }
+        else if ((sel & ~3) == 0xE030) descriptor = 0x00AF_FB00_0000_FFFFUL;
+        else if ((sel & ~3) == 0xE020) descriptor = 0x00CF_FB00_0000_FFFFUL;
+        else return Fault(6, 0, false, SegmentDetail);
+        ulong d = descriptor;
+        bool codeSeg = (d & (1UL << 44)) != 0 && (d & (1UL << 43)) != 0, conforming = (d & (1UL << 42)) != 0;
+        int dpl = (int)(d >> 45) & 3, rpl = sel & 3;
+        if (!codeSeg || (conforming ? dpl > rpl : dpl != rpl)) return Fault(13, err, true);
+        if ((d & (1UL << 47)) == 0) return Fault(11, err, true);
+        if ((d & (1UL << 53)) == 0) return Fault(6, 0, false, "far transfer to a compatibility-mode code segment (not modelled)");
+        if (rpl != c.Cpl) return Fault(6, 0, false, "far return to an outer privilege level (not modelled)");
+        if ((d & (1UL << 40)) == 0) c.Descriptors?.MarkAccessed(sel);
+        return true;
+    }
+
+    /// <summary>lret / lretq at the same privilege into a 64-bit code segment.</summary>
+    private int FarReturn(ref Op op, ref ulong R)
+    {
+        var c = cpu;
+        int s = op.Size;
+        ulong sp = Unsafe.Add(ref R, 4);
+        if (!Read(sp, s, Op.MfStack, out ulong rip) || !Read(sp + (ulong)s, s, Op.MfStack, out ulong csv)) return StFault;
+        ushort sel = (ushort)csv;
+        if (!CheckFarCode(sel, out _)) return StFault;
+        if (!IsCanonical(rip)) return GpZero();
+        c.Rip = rip;
+        c.Cs = sel;
+        Unsafe.Add(ref R, 4) = sp + (ulong)(2 * s) + op.Imm;
+        return StOk;
+    }
+
+    /// <summary>sidt, sgdt, sldt, str, smsw at CPL 3 without UMIP: the values the hypervisor's own registers hold.</summary>
+    private int StoreSystemRegister(ref Op op, ref ulong R)
+    {
+        var c = cpu;
+        if (op.Aux <= 1)
+        {
+            ulong ea = EA(ref op, ref R);
+            ulong limit = op.Aux == 0 ? c.IdtLimit : c.GdtLimit, b = op.Aux == 0 ? c.IdtBase : c.GdtBase;
+            if (!ProbeWrite(ea, 10, op.MemFlags)) return StFault;
+            return Write(ea, 2, op.MemFlags, limit) && Write(ea + 2, 8, op.MemFlags, b) ? StOk : StFault;
+        }
+        ulong v = op.Aux switch { 2 => c.LdtSelector, 3 => c.TaskRegister, _ => c.MachineStatusWord };
+        if ((op.Kinds & Op.KMem) != 0) return Write(EA(ref op, ref R), 2, op.MemFlags, v) ? StOk : StFault;
+        // A register destination: sldt/str zero-extend the selector; smsw stores CR0 (its low 32 bits for r32).
+        SetR(ref R, op.A, op.Size, op.Aux == 4 ? v : (ushort)v);
+        return StOk;
+    }
+
+    /// <summary>rdfsbase, rdgsbase, wrfsbase, wrgsbase: #UD unless CR4.FSGSBASE; a non-canonical 64-bit write is #GP(0) unless the modelled CPU skips the check.</summary>
+    private int SegmentBase(ref Op op, ref ulong R)
+    {
+        var c = cpu;
+        int s = op.Size;
+        if (!c.FsGsBaseEnabled)
+        {
+            Fault(6, 0, false, "rd/wr fs/gs base with CR4.FSGSBASE clear");
+            return StFault;
+        }
+        switch (op.Aux)
+        {
+            case 0: SetR(ref R, op.A, s, c.FsBase); return StOk;
+            case 1: SetR(ref R, op.A, s, c.GsBase); return StOk;
+        }
+        ulong v = GetR(ref R, op.A, s);
+        if (!IsCanonical(v) && !WrBaseSkipsCanonicalCheck) return GpZero();
+        if (op.Aux == 2) c.FsBase = v;
+        else c.GsBase = v;
+        return StOk;
     }
 
     private int Enter(ref Op op, ref ulong R)
