@@ -48,7 +48,7 @@ public sealed class GrantTable
     private readonly List<ulong> statusFrames = [];
     private readonly SortedDictionary<uint, Active> active = new();
     private readonly List<Mapping> maptrack = [];
-    private readonly Queue<uint> freeHandles = new();
+    private readonly LinkedList<uint> freeHandles = new();
     private ulong nextXenFrame;
 
     private sealed class Active
@@ -560,22 +560,27 @@ public sealed class GrantTable
 
     // ------------------------------------------------------------ maptrack handles
 
-    /// <summary>get_maptrack_handle: the vCPU's free list, first in first out; a new maptrack page adds 512 handles.</summary>
+    /// <summary>
+    /// get_maptrack_handle: the head of the vCPU's free list, which always keeps its last entry; when only
+    /// that is left, a new maptrack page's first handle is returned and its other 511 go to the list's front.
+    /// </summary>
     private bool GetHandle(out uint handle)
     {
-        if (freeHandles.Count <= 1 && maptrack.Count < MaxMaptrackFrames * MaptrackPerPage)
+        if (freeHandles.Count > 1)
         {
-            uint first = (uint)maptrack.Count;
-            for (uint i = 0; i < MaptrackPerPage; i++)
-            {
-                maptrack.Add(new Mapping());
-                freeHandles.Enqueue(first + i);
-            }
+            handle = freeHandles.First!.Value;
+            freeHandles.RemoveFirst();
+            return true;
         }
-        return freeHandles.TryDequeue(out handle);
+        handle = (uint)maptrack.Count;
+        if (maptrack.Count >= MaxMaptrackFrames * MaptrackPerPage) return false;
+        for (uint i = 0; i < MaptrackPerPage; i++) maptrack.Add(new Mapping());
+        for (uint i = MaptrackPerPage - 1; i >= 1; i--) freeHandles.AddFirst(handle + i);
+        return true;
     }
 
-    private void PutHandle(uint handle) => freeHandles.Enqueue(handle);
+    /// <summary>put_maptrack_handle: to the tail of the free list.</summary>
+    private void PutHandle(uint handle) => freeHandles.AddLast(handle);
 
     // ------------------------------------------------------------ the shared and status frames
 
