@@ -72,7 +72,6 @@ public sealed class GrantTable
         this.mmu = mmu;
         cpu = interpreter;
         nextXenFrame = domain.SharedInfoMfn;
-        Grow(InitialFrames);        // grant_table_init: gnttab_grow_table(d, 0) at domain creation
     }
 
     /// <summary>gt_version: 1 from creation, 2 after set_version(2).</summary>
@@ -93,6 +92,9 @@ public sealed class GrantTable
     /// <summary>do_grant_table_op (xen/common/grant_table.c).</summary>
     public long GrantTableOp(Vcpu v, ulong cmdWord, ulong uop, ulong countWord)
     {
+        // grant_table_init gives the domain its initial frame when it is created; the model takes it on
+        // first use, which the guest cannot tell apart (it learns the frame only through these calls).
+        if (sharedFrames.Count == 0) Grow(InitialFrames);
         uint count = (uint)countWord;
         if ((int)count < 0) return -Errno.EINVAL;
         uint cmd = (uint)cmdWord & CmdMask;
@@ -212,12 +214,18 @@ public sealed class GrantTable
     /// </summary>
     private ulong AllocXenFrame()
     {
-        do nextXenFrame--;
-        while (domain.Owns(nextXenFrame) || mmu.IsPageTableFrame(nextXenFrame));
-        domain.Memory.Frame(nextXenFrame).AsSpan().Clear();
-        domain.Memory.NoteWrite(nextXenFrame);
-        domain.SharedXenFrames.Add(nextXenFrame);
-        return nextXenFrame;
+        ulong frames = domain.Memory.FrameCount;
+        for (ulong tried = 0; tried < frames; tried++)
+        {
+            nextXenFrame = nextXenFrame == 0 ? frames - 1 : nextXenFrame - 1;
+            ulong mfn = nextXenFrame;
+            if (domain.Owns(mfn) || mmu.IsPageTableFrame(mfn)) continue;
+            domain.Memory.Frame(mfn).AsSpan().Clear();
+            domain.Memory.NoteWrite(mfn);
+            domain.SharedXenFrames.Add(mfn);
+            return mfn;
+        }
+        throw new InvalidOperationException("no free machine frame for the grant table");
     }
 
     private void FreeXenFrame(ulong mfn) => domain.SharedXenFrames.Remove(mfn);
