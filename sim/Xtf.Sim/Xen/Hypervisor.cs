@@ -57,6 +57,8 @@ public sealed class Hypervisor
         Console = new SerialConsole(domain, Guest, serial, trace, Meter);
         Toolstack = new ToolstackOps(domain, Guest, serial);
         Version = new XenVersionOp(domain, Guest, xenCommandLine);
+        MemoryOps = new MemoryOps(domain, Guest);
+        Grants = new GrantTable(domain, Guest, Mmu, interpreter);
     }
 
     public Domain Domain { get; }
@@ -84,6 +86,8 @@ public sealed class Hypervisor
     public SerialConsole Console { get; }
     public ToolstackOps Toolstack { get; }
     public XenVersionOp Version { get; }
+    public MemoryOps MemoryOps { get; }
+    public GrantTable Grants { get; }
 
     /// <summary>Set by handlers that change who may run (block, down, shutdown, yield).</summary>
     public bool Reschedule
@@ -171,13 +175,14 @@ public sealed class Hypervisor
         (ulong)Hypercall.SetDebugreg => PrivilegedOps.Debug.SetDebugreg(v, (int)a1, a2),
         (ulong)Hypercall.GetDebugreg => PrivilegedOps.Debug.GetDebugreg(v, (int)a1),
         (ulong)Hypercall.SchedOpCompat => Scheduler.SchedOpCompat(v, (int)a1, a2),
-        (ulong)Hypercall.MemoryOp => Mmu.MemoryOp(v, a1, a2),
+        (ulong)Hypercall.MemoryOp => MemoryOps.MemoryOp(v, a1, a2),
         (ulong)Hypercall.Multicall => Multicall(v, a1, (uint)a2),
         (ulong)Hypercall.UpdateVaMapping => Mmu.UpdateVaMapping(v, a1, a2, a3),
         (ulong)Hypercall.SetTimerOp => Scheduler.SetTimerOp(v, unchecked((long)a1)),
         (ulong)Hypercall.EventChannelOpCompat => Events.EventChannelOpCompat(v, a1),
         (ulong)Hypercall.XenVersion => Version.XenVersion(v, (int)a1, a2),
         (ulong)Hypercall.ConsoleIo => Console.ConsoleIo(v, (uint)a1, (uint)a2, a3),
+        (ulong)Hypercall.GrantTableOp => Grants.GrantTableOp(v, a1, a2, a3),
         (ulong)Hypercall.VmAssist => Lifecycle.VmAssist((uint)a1, (uint)a2),
         (ulong)Hypercall.UpdateDescriptor => Descriptors.UpdateDescriptor(v, a1, a2),
         (ulong)Hypercall.Iret => Traps.Iret(v),

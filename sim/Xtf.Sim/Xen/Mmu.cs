@@ -124,37 +124,6 @@ public sealed partial class Mmu
         return false;
     }
 
-    // ------------------------------------------------------------ memory_op (xen/common/memory.c)
-
-    public long MemoryOp(Vcpu v, ulong cmdWord, ulong arg)
-    {
-        int cmd = (int)(cmdWord & 0x3F);
-        switch (cmd)
-        {
-            case (int)Abi.MemoryOp.CurrentReservation:
-            case (int)Abi.MemoryOp.MaximumReservation:
-            case (int)Abi.MemoryOp.MaximumGpfn:
-            {
-                Span<byte> d = stackalloc byte[2];
-                if (!guest.CopyFromGuest(v, arg, d)) return -Errno.EFAULT;
-                ushort domid = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(d);   // a domid_t
-                if (!domain.Is(domid)) return -Errno.ESRCH;
-                return cmd switch
-                {
-                    (int)Abi.MemoryOp.CurrentReservation => domain.P2m.Length,
-                    (int)Abi.MemoryOp.MaximumReservation => 0xFFFF_FFFFL,
-                    _ => 0,          // a PV domain has no gpfn space beyond its p2m
-                };
-            }
-            case (int)Abi.MemoryOp.MaximumRamPage:
-                return (long)(Memory.FrameCount - 0x20);    // QEMU's top 128 KiB of RAM below 4 GiB is reserved (measured 0x1ffe0 @ 512 MiB)
-            case (int)Abi.MemoryOp.MemoryMap:
-                return -Errno.ENOSYS;                        // not for a PV dom0 (measured)
-            default:
-                return -Errno.ENOSYS;                        // not modelled yet
-        }
-    }
-
     // ------------------------------------------------------------ update_va_mapping (xen/arch/x86/mm.c)
 
     public long UpdateVaMapping(Vcpu v, ulong va, ulong pte, ulong flags)
