@@ -264,12 +264,29 @@ public sealed partial class Mmu
                 if (IsGuestSlot(level, i)) PutPageFromEntry(level, Memory.ReadU64(table + (ulong)(8 * i)), mfn);
             return rc;
         }
-        if (level == 4)
-        {
-            for (int s = XenFirstL4Slot; s <= XenLastL4Slot; s++) Memory.WriteU64(table + (ulong)(8 * s), 0);
-            Info(mfn).RoMpt = M2pStrict;
-        }
+        if (level == 4) InitXenL4Slots(mfn, M2pStrict);
         return 0;
+    }
+
+    /// <summary>__PAGE_HYPERVISOR_RW: present, writable, accessed, dirty, NX.</summary>
+    private const ulong PageHypervisorRw = PtePresent | PteRw | PteAccessed | PteDirty | PteNx;
+
+    /// <summary>Slot 258 (LINEAR_PT_VIRT_START): Xen's own linear map of the L4.</summary>
+    public const int LinearL4Slot = 258;
+
+    /// <summary>
+    /// init_xen_l4_slots: Xen writes its slots into the L4 page. The model writes the one whose value
+    /// it knows exactly, slot 258 (the L4 mapping itself writable, supervisor-only), leaves the others
+    /// empty (real Xen puts its own tables there) and keeps slot 256, the read-only M2P, as a flag.
+    /// The entries stay in the page after it loses the L4 type, so it no longer validates as a lower
+    /// level: the writable self map is refused (measured: -EBUSY as an L1, -EINVAL as an L3).
+    /// </summary>
+    private void InitXenL4Slots(ulong mfn, bool roMpt)
+    {
+        ulong table = mfn << 12;
+        for (int s = XenFirstL4Slot; s <= XenLastL4Slot; s++)
+            Memory.WriteU64(table + (ulong)(8 * s), s == LinearL4Slot ? (mfn << 12) | PageHypervisorRw : 0);
+        Info(mfn).RoMpt = roMpt;
     }
 
     /// <summary>demote_l1_table..demote_l4_table: every guest entry gives back its reference.</summary>
@@ -336,7 +353,7 @@ public sealed partial class Mmu
         var p = Info(l4);
         p.Count++;
         p.Pinned = true;
-        p.RoMpt = true;
+        InitXenL4Slots(l4, roMpt: true);
         kernelBaseRefs[0] = l4;
     }
 
