@@ -162,6 +162,7 @@ public sealed class Hypervisor
         (ulong)Hypercall.MemoryOp => Mmu.MemoryOp(v, a1, a2),
         (ulong)Hypercall.Multicall => Multicall(v, a1, (uint)a2),
         (ulong)Hypercall.UpdateVaMapping => Mmu.UpdateVaMapping(v, a1, a2, a3),
+        (ulong)Hypercall.UpdateVaMappingOtherdomain => Mmu.UpdateVaMappingOtherdomain(v, a1, a2, a3, (ushort)a4),
         (ulong)Hypercall.SetTimerOp => Scheduler.SetTimerOp(v, unchecked((long)a1)),
         (ulong)Hypercall.EventChannelOpCompat => Events.EventChannelOpCompat(v, a1),
         (ulong)Hypercall.XenVersion => Version.XenVersion(v, (int)a1, a2),

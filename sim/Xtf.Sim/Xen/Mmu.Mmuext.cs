@@ -11,7 +11,7 @@ public sealed partial class Mmu
     /// <summary>do_mmuext_op: the requests in order; the first failure stops the batch; *pdone counts those done.</summary>
     public long MmuextOp(Vcpu v, ulong requests, uint count, ulong doneAddress, uint foreignDom)
     {
-        if (foreignDom != DomId.Self && foreignDom != domain.Id) return -Errno.ESRCH;   // get_pg_owner
+        if (!PgOwnerIsSelf((ushort)foreignDom, allowIo: false)) return -Errno.ESRCH;   // get_pg_owner (its own id: measured -ESRCH)
         uint i = 0;
         long rc = 0;
         for (; i < count && i < MaxMmuextRequests; i++)

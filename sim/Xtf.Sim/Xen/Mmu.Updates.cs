@@ -36,6 +36,17 @@ public sealed partial class Mmu
         return 0;
     }
 
+    /// <summary>
+    /// get_pg_owner for the only domain there is: DOMID_SELF names it; its own id is refused ("Cannot
+    /// specify itself as foreign domain", measured -ESRCH); DOMID_IO is dom_io, which for mmu_update on
+    /// dom0's own frames works as the caller (measured 0; <paramref name="allowIo"/>); anything else -ESRCH.
+    /// </summary>
+    private static bool PgOwnerIsSelf(ushort domid, bool allowIo) => domid == DomId.Self || (allowIo && domid == DomId.Io);
+
+    /// <summary>do_update_va_mapping_otherdomain: get_pg_owner (measured: DOMID_SELF 0, its own id -ESRCH), then as update_va_mapping.</summary>
+    public long UpdateVaMappingOtherdomain(Vcpu v, ulong va, ulong pte, ulong flags, ushort domid) =>
+        PgOwnerIsSelf(domid, allowIo: false) ? UpdateVaMapping(v, va, pte, flags) : -Errno.ESRCH;
+
     /// <summary>vcpumask_to_pcpumask: reads the guest's vCPU bitmap a word at a time, as far as the domain has vCPUs.</summary>
     private bool VcpuMaskReadable(Vcpu v, ulong bmap)
     {
@@ -75,7 +86,10 @@ public sealed partial class Mmu
     /// </summary>
     public long MmuUpdate(Vcpu v, ulong requests, uint count, ulong doneAddress, uint foreignDom)
     {
-        if (foreignDom != DomId.Self && foreignDom != domain.Id) return -Errno.ESRCH;
+        uint ptDom = foreignDom >> 16;                       // the page tables' owner + 1 (0: the caller)
+        if (ptDom != 0 && ptDom - 1 != domain.Id) return -Errno.ESRCH;
+        if (!PgOwnerIsSelf((ushort)foreignDom, allowIo: true)) return -Errno.ESRCH;
+        bool pgOwnerIsIo = (ushort)foreignDom == DomId.Io;
         uint done = 0;
         long rc = 0;
         for (; done < count && done < MaxRequests; done++)
@@ -88,12 +102,12 @@ public sealed partial class Mmu
                 case (int)MmuUpdateCmd.NormalPtUpdate:
                 case (int)MmuUpdateCmd.PtUpdatePreserveAd:
                 case MmuPtUpdateNoTranslate:                 // same as a normal update for a PV domain
-                    rc = PtUpdate(ptr - (ulong)cmd, val, cmd == (int)MmuUpdateCmd.PtUpdatePreserveAd);
+                    rc = PtUpdate(ptr - (ulong)cmd, val, cmd == (int)MmuUpdateCmd.PtUpdatePreserveAd, pgOwnerIsIo);
                     break;
                 case (int)MmuUpdateCmd.MachphysUpdate:
                 {
                     ulong mfn = ptr >> 12;
-                    if (!GetPage(mfn)) { rc = -Errno.EINVAL; break; }
+                    if (pgOwnerIsIo || !GetPage(mfn)) { rc = -Errno.EINVAL; break; }   // get_page_from_mfn(mfn, pg_owner)
                     domain.M2p[mfn] = val;
                     break;
                 }
@@ -108,13 +122,18 @@ public sealed partial class Mmu
         return rc;
     }
 
-    /// <summary>One MMU_NORMAL_PT_UPDATE / MMU_PT_UPDATE_PRESERVE_AD at machine address <paramref name="ptr"/>.</summary>
-    private long PtUpdate(ulong ptr, ulong val, bool preserveAd)
+    /// <summary>
+    /// One MMU_NORMAL_PT_UPDATE / MMU_PT_UPDATE_PRESERVE_AD at machine address <paramref name="ptr"/>.
+    /// With DOMID_IO as the page owner only L1 entries (and plain pages) may be written: an upper level
+    /// needs the page and page-table owners to be the same (measured -EINVAL).
+    /// </summary>
+    private long PtUpdate(ulong ptr, ulong val, bool preserveAd, bool pgOwnerIsIo)
     {
         ulong mfn = ptr >> 12;
         if (!domain.Owns(mfn) || !Memory.Contains(ptr)) return -Errno.EINVAL;   // "Could not get page for normal update"
         int slot = (int)((ptr & 0xFFF) >> 3);
-        if (IsLiveTable(mfn, out int level)) return ModEntry(level, mfn, slot, val, preserveAd);
+        if (IsLiveTable(mfn, out int level))
+            return level > 1 && pgOwnerIsIo ? -Errno.EINVAL : ModEntry(level, mfn, slot, val, preserveAd);
         if (!CanBeWritable(mfn)) return -Errno.EINVAL;                           // a descriptor page
         Memory.WriteU64(ptr, val);                                              // paging_write_guest_entry
         return 0;

@@ -50,24 +50,24 @@ public sealed class MmKit
     /// <summary>An entry for the frame behind <paramref name="va"/> with <paramref name="flags"/>.</summary>
     public Val Pte(Val va, long flags) => (Mfn(va) << 12) | flags;
 
-    /// <summary>mmu_update with one request; *done is left in <see cref="Done"/>.</summary>
-    public Val Update(Val ptr, Val val)
+    /// <summary>mmu_update with one request (foreign domain DOMID_SELF unless given); *done is left in <see cref="Done"/>.</summary>
+    public Val Update(Val ptr, Val val, Val? foreignDom = null)
     {
         g.Set(req.U64(MmuUpdate.Layout.Ptr), ptr);
         g.Set(req.U64(MmuUpdate.Layout.Val), val);
         g.Set(done.U32(0), 99);
-        return g.Hypercall(Hypercall.MmuUpdate, req.Ptr, 1, done.Ptr, DomId.Self);
+        return g.Hypercall(Hypercall.MmuUpdate, req.Ptr, 1, done.Ptr, foreignDom ?? Val.Const(DomId.Self));
     }
 
     public Val Done => done.U32(0);
 
     /// <summary>mmuext_op with one request.</summary>
-    public Val Ext(MmuextCmd cmd, Val arg1, Val? arg2 = null)
+    public Val Ext(MmuextCmd cmd, Val arg1, Val? arg2 = null, Val? foreignDom = null)
     {
         g.Set(ext.U32(MmuextRequest.Layout.Cmd), (uint)cmd);
         g.Set(ext.U64(MmuextRequest.Layout.Arg1), arg1);
         g.Set(ext.U64(MmuextRequest.Layout.Arg2), arg2 ?? Val.Const(0));
-        return g.Hypercall(Hypercall.MmuextOp, ext.Ptr, 1, 0, DomId.Self);
+        return g.Hypercall(Hypercall.MmuextOp, ext.Ptr, 1, 0, foreignDom ?? Val.Const(DomId.Self));
     }
 
     /// <summary>update_va_mapping(va, pte, flags).</summary>

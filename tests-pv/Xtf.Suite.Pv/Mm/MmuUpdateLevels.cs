@@ -10,7 +10,9 @@ namespace Xtf.Suite.Pv.Mm;
 /// In the L4, Xen's slot 256 is -EINVAL even when cleared; a guest slot past Xen's (300) takes a
 /// read-only self reference (a linear page table: the L4's entry 0 reads back through it, a store
 /// faults) but not a writable one (-EINVAL); an L2 takes a read-only self reference too. A request on
-/// a frame that holds no type writes it as plain memory.
+/// a frame that holds no type writes it as plain memory. The foreign domain: the caller's own id is
+/// -ESRCH, DOMID_IO is accepted for an L1 entry but not an L3 one (-EINVAL: page and page-table owners
+/// differ), and (bits 16+) page tables of domain 0 are its own.
 /// </summary>
 public sealed class MmuUpdateLevels : XtfTest
 {
@@ -63,7 +65,12 @@ public sealed class MmuUpdateLevels : XtfTest
         g.ExpectEq(mm.Update((mm.Mfn(data.Ptr) << 12) + 8, 0x1234_5678), 0, "mmu_update on a data page");
         g.ExpectEq(data.U64(8), 0x1234_5678, "it wrote the word");
 
-        g.ExpectEq(mm.Update(mm.L3Entry(1), 0), 0, "L3 slot 1 cleared");
+        // get_pg_owner: its own id is not a foreign domain; DOMID_IO works for its own frames.
+        g.ExpectEq(mm.Update(mm.L3Entry(1), 0, foreignDom: 0), -Errno.ESRCH, "foreign domain = its own id 0");
+        g.ExpectEq(mm.Update(mm.L3Entry(1), 0, foreignDom: DomId.Io), -Errno.EINVAL, "an L3 entry with foreign domain DOMID_IO");
+        g.ExpectEq(mm.Update(mm.Mfn(l1.Ptr) << 12, 0, foreignDom: DomId.Io), 0, "an L1 entry with foreign domain DOMID_IO");
+        g.ExpectEq(mm.Update(mm.L3Entry(1), 0, foreignDom: 2 << 16 | DomId.Self), -Errno.ESRCH, "page tables of domain 1");
+        g.ExpectEq(mm.Update(mm.L3Entry(1), 0, foreignDom: 1 << 16 | DomId.Self), 0, "page tables of domain 0, given as 1 << 16");
         g.ExpectEq(mm.Ext(MmuextCmd.UnpinTable, mm.Mfn(l2.Ptr)), 0, "unpin the L2");
         g.ExpectEq(mm.Remap(l1.Ptr, MmKit.Writable), 0, "the L1 maps writable again");
         g.Success();

@@ -12,7 +12,8 @@ namespace Xtf.Suite.Pv.Mm;
 /// A frame typed as one level cannot be pinned as another; a page once an L4 keeps Xen's slot 258
 /// (itself, writable) and no longer validates as an L3; an L1 mapping the L4 writable fails to
 /// validate with -EBUSY, one mapping it read-only pins (the entry rewritten with mmu_update, which
-/// writes an untyped page as plain memory); a frame beyond RAM is -EINVAL.
+/// writes an untyped page as plain memory); a frame beyond RAM is -EINVAL; foreign domain 0 (its own
+/// id) is -ESRCH.
 /// </summary>
 public sealed class PinUnpin : XtfTest
 {
@@ -72,6 +73,7 @@ public sealed class PinUnpin : XtfTest
         g.ExpectEq(mm.Ext(MmuextCmd.PinL1Table, mm.Mfn(d.Ptr)), 0, "pin L1 mapping the L4 read-only");
         g.ExpectEq(mm.Ext(MmuextCmd.UnpinTable, mm.Mfn(d.Ptr)), 0, "unpin it");
 
+        g.ExpectEq(mm.Ext(MmuextCmd.PinL1Table, mm.Mfn(a.Ptr), foreignDom: 0), -Errno.ESRCH, "foreign domain = its own id 0");
         g.ExpectEq(mm.Ext(MmuextCmd.PinL1Table, 0x7FFF_FFFF), -Errno.EINVAL, "pin a frame beyond RAM");
         g.ExpectEq(mm.Ext(MmuextCmd.UnpinTable, 0x7FFF_FFFF), -Errno.EINVAL, "unpin a frame beyond RAM");
         g.Success();

@@ -8,6 +8,7 @@ namespace Xtf.Suite.Pv.Mm;
 /// TLB_FLUSH, INVLPG, 3) with UVMF_LOCAL, UVMF_ALL and a readable vCPU mask succeeds; an unreadable
 /// mask is -EFAULT after the entry has changed (the page is then unmapped), and is not read for flush
 /// type 0 or 3. An address in Xen's area, or one whose L3 entry is empty, is -EINVAL.
+/// update_va_mapping_otherdomain with DOMID_SELF works the same; with its own id it is -ESRCH.
 /// </summary>
 public sealed class UpdateVaMappingFlags : XtfTest
 {
@@ -36,6 +37,10 @@ public sealed class UpdateVaMappingFlags : XtfTest
         g.ExpectEq(mm.Uvm(page.Ptr, pte, MmKit.UvmfInvlpg), 0, "map it back");
         g.ExpectEq(page.U64(0), 0xabc, "its data");
 
+        g.ExpectEq(g.Hypercall(Hypercall.UpdateVaMappingOtherdomain, page.Ptr, pte, MmKit.UvmfInvlpg, DomId.Self), 0,
+            "update_va_mapping_otherdomain, DOMID_SELF");
+        g.ExpectEq(g.Hypercall(Hypercall.UpdateVaMappingOtherdomain, page.Ptr, pte, MmKit.UvmfInvlpg, 0), -Errno.ESRCH,
+            "update_va_mapping_otherdomain, its own id 0");
         g.ExpectEq(mm.Uvm(unchecked((long)MmKit.RoMpt), 0, MmKit.UvmfInvlpg), -Errno.EINVAL, "an address in Xen's area");
         g.ExpectEq(mm.Uvm(0x4000_0000, 0, MmKit.UvmfInvlpg), -Errno.EINVAL, "an address without an L2");
         g.Success();
