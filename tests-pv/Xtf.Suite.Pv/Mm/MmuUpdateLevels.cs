@@ -6,7 +6,8 @@ namespace Xtf.Suite.Pv.Mm;
 /// <summary>
 /// mmu_update at L2, L3 and L4 (xen/arch/x86/mm.c, mod_l2_entry..mod_l4_entry): a pinned L2 over a
 /// read-only L1 hooked into the builder's L3 (slot 1, 1 GiB) makes an L1 entry written with
-/// mmu_update visible at 0x40000000; an L3 entry with PSE, and one pointing at an L1, are -EINVAL.
+/// mmu_update visible at 0x40000000 (MMU_PT_UPDATE_PRESERVE_AD keeps the accessed bit the read set
+/// there, a normal update drops it); an L3 entry with PSE, and one pointing at an L1, are -EINVAL.
 /// In the L4, Xen's slot 256 is -EINVAL even when cleared; a guest slot past Xen's (300) takes a
 /// read-only self reference (a linear page table: the L4's entry 0 reads back through it, a store
 /// faults) but not a writable one (-EINVAL); an L2 takes a read-only self reference too. A request on
@@ -39,6 +40,15 @@ public sealed class MmuUpdateLevels : XtfTest
         var r = g.GuardedRead(0x4000_0000);
         g.ExpectEq(r.Fault.Vector, -1, "0x40000000 reads");
         g.ExpectEq(r.Value, 0x5eed, "the data page's value");
+        // MMU_PT_UPDATE_PRESERVE_AD keeps the accessed bit the read set; a normal update does not.
+        g.ExpectEq(mm.Update(mm.Mfn(l1.Ptr) << 12, mm.Pte(data.Ptr, MmKit.Rw | MmKit.P)), 0, "L1 slot 0 without A/D");
+        g.ExpectEq(mm.Ext(MmuextCmd.InvlpgLocal, 0x4000_0000), 0, "invlpg (Xen does not flush for an L1 update)");
+        g.ExpectEq(g.GuardedRead(0x4000_0000).Value, 0x5eed, "read through it");
+        g.ExpectEq(Val.At(l1.Ptr) & MmKit.Accessed, MmKit.Accessed, "the read set accessed");
+        g.ExpectEq(mm.Update((mm.Mfn(l1.Ptr) << 12) | 2, mm.Pte(data.Ptr, MmKit.Rw | MmKit.P)), 0, "PRESERVE_AD update without A/D");
+        g.ExpectEq(Val.At(l1.Ptr) & MmKit.Accessed, MmKit.Accessed, "accessed kept");
+        g.ExpectEq(mm.Update(mm.Mfn(l1.Ptr) << 12, mm.Pte(data.Ptr, MmKit.Rw | MmKit.P)), 0, "normal update without A/D");
+        g.ExpectEq(Val.At(l1.Ptr) & MmKit.Accessed, 0, "accessed gone");
         g.ExpectEq(mm.Update(mm.L3Entry(1), mm.Pte(l2.Ptr, MmKit.Writable | MmKit.Pse)), -Errno.EINVAL, "L3 entry with PSE");
         g.ExpectEq(mm.Update(mm.L3Entry(2), mm.Pte(l1.Ptr, MmKit.Writable)), -Errno.EINVAL, "L3 entry pointing at an L1");
         g.ExpectEq(mm.Done, 0, "nothing done");
