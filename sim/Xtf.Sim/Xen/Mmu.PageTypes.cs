@@ -143,6 +143,7 @@ public sealed partial class Mmu
             return rc;
         }
         p.Validated = true;
+        CheckFrame(mfn);
         return 0;
     }
 
@@ -170,6 +171,24 @@ public sealed partial class Mmu
             Demote(mfn, (int)p.Type);
             p.Linear = 0;
         }
+        CheckFrame(mfn);
+    }
+
+    /// <summary>
+    /// The invariants one frame must keep after every type operation: a count never negative, a pinned
+    /// frame holding a reference, a page table with references validated (outside its own validation),
+    /// and a writable frame never also a page table (one type field, so a typed table is never mapped
+    /// writable by a validated L1). Debug builds only.
+    /// </summary>
+    [Conditional("DEBUG")]
+    private void CheckFrame(ulong mfn, bool validating = false)
+    {
+        if (!pages.TryGetValue(mfn, out var p)) return;
+        Debug.Assert(p.Count >= 0, $"mfn {mfn:x}: negative type count");
+        Debug.Assert(!p.Pinned || p.Count > 0, $"mfn {mfn:x}: pinned without a reference");
+        Debug.Assert(validating || p.Count == 0 || p.Validated || p.Type is not (>= PageType.L1 and <= PageType.L4),
+            $"mfn {mfn:x}: a page table in use but not validated");
+        Debug.Assert(p.Linear == 0 || p.Type is >= PageType.L2 and <= PageType.L4, $"mfn {mfn:x}: linear counts on a non-table");
     }
 
     // ------------------------------------------------------------ the entries of one table
