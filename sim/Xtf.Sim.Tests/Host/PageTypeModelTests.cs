@@ -105,4 +105,27 @@ public sealed class PageTypeModelTests
         Assert.That(r.M.Interp.Translate(r.M.Cpu, va, AccessKind.Write, true, out _, out uint err), Is.False);
         Assert.That(err, Is.EqualTo(7u), "present, write, user");
     }
+
+    [Test]
+    public void SetGuestTablesTakesAndGivesBackTheRootType()
+    {
+        var (r, mmu) = Rig();
+        ulong a = 0xA30, b = 0xA31;
+        Assert.That(mmu.SetGuestTables(r[0], a, b), Is.Zero);
+        Assert.Multiple(() =>
+        {
+            Assert.That(mmu.TypeOf(a), Is.EqualTo(PageType.L4));
+            Assert.That(mmu.TypeOf(b), Is.EqualTo(PageType.L4));
+            Assert.That(mmu.IsMapped(a), Is.True, "the kernel L4 gets the read-only M2P");
+        });
+        Assert.That(mmu.SetGuestTables(r[0], b, 0), Is.Zero);
+        Assert.Multiple(() =>
+        {
+            Assert.That(mmu.TypeCount(a), Is.Zero, "the old kernel L4 went back");
+            Assert.That(mmu.TypeCount(b), Is.EqualTo(1));
+        });
+        Set(r, 0xA32, 0, (0xA32UL << 12) | P | Rw);            // an L4 mapping itself writable: -EINVAL as an L3
+        Assert.That(mmu.SetGuestTables(r[0], b, 0xA32), Is.EqualTo(-Abi.Errno.EINVAL));
+        Assert.That(mmu.TypeCount(b), Is.EqualTo(1), "nothing more held after a failure");
+    }
 }

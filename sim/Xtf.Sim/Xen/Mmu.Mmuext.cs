@@ -157,4 +157,35 @@ public sealed partial class Mmu
         cpu.FlushTlb();
         return 0;
     }
+
+    /// <summary>
+    /// The page-table part of arch_set_info_guest (xen/arch/x86/domain.c), for VCPUOP_initialise: the
+    /// kernel L4 takes the root type (validated if it held none) and the read-only M2P unless
+    /// m2p_strict; a user L4 (non-zero <paramref name="userMfn"/>) takes it too, with the M2P slot
+    /// cleared under m2p_strict. On failure nothing is held. The vCPU's earlier base-pointer references go back.
+    /// The caller sets GuestTable/GuestTableUser and CR3.
+    /// </summary>
+    public long SetGuestTables(Vcpu v, ulong kernelMfn, ulong userMfn)
+    {
+        if (!GetPage(kernelMfn)) return -Errno.EINVAL;
+        long rc = GetPageType(kernelMfn, PageType.L4);
+        if (rc != 0) return rc;
+        if (userMfn != 0)
+        {
+            rc = GetPage(userMfn) ? GetPageType(userMfn, PageType.L4) : -Errno.EINVAL;
+            if (rc != 0)
+            {
+                PutPageType(kernelMfn);
+                return rc;
+            }
+            if (M2pStrict) Info(userMfn).RoMpt = false;
+        }
+        if (!M2pStrict) Info(kernelMfn).RoMpt = true;
+        if (kernelBaseRefs.Remove(v.Id, out ulong oldKernel)) PutPageType(oldKernel);
+        if (userBaseRefs.Remove(v.Id, out ulong oldUser)) PutPageType(oldUser);
+        kernelBaseRefs[v.Id] = kernelMfn;
+        if (userMfn != 0) userBaseRefs[v.Id] = userMfn;
+        cpu.FlushTlb();
+        return 0;
+    }
 }
