@@ -193,11 +193,25 @@ public sealed partial class Mmu
 
     // ------------------------------------------------------------ the entries of one table
 
-    /// <summary>get_page_from_l1e for the domain's own mapping: owned frame; a writable mapping takes the writable type.</summary>
+    private const ulong PtePwt = 0x08, PtePcd = 0x10, PtePat = 0x80;
+
+    /// <summary>
+    /// get_page_from_l1e for the domain's own mapping. A frame of dom_io (below 1 MiB) takes no reference:
+    /// dom0 may map it (measured 0 for mfns 0, 0xb8, 0xff), and a write-back mapping is made uncached
+    /// (the positive result: flags to flip, PCD|PWT; write-through or write-protect gain PCD). Other frames
+    /// must be the domain's (-EINVAL here); a writable mapping takes the writable type (-EBUSY).
+    /// </summary>
     private long GetPageFromL1e(ulong pte)
     {
         Debug.Assert((pte & PtePresent) != 0);
         ulong mfn = (pte & PteAddressMask) >> 12;
+        if (mfn < DomIoLowFrames && !domain.Owns(mfn))
+            return (pte & (PtePat | PtePcd | PtePwt)) switch
+            {
+                0 => (long)(PtePwt | PtePcd),
+                PtePwt or (PtePwt | PtePat) => (long)(PtePcd | (pte & PtePat)),
+                _ => 0,
+            };
         if (!domain.Owns(mfn)) return -Errno.EINVAL;
         if ((pte & PteRw) != 0 && GetPageType(mfn, PageType.Writable) != 0) return -Errno.EBUSY;   // "could not pin" (measured -EBUSY)
         return 0;
@@ -269,13 +283,21 @@ public sealed partial class Mmu
         for (; i < EntryCount(level); i++)
         {
             if (!IsGuestSlot(level, i)) continue;
-            ulong e = Memory.ReadU64(table + (ulong)(8 * i));
+            ulong e = Memory.ReadU64(table + (ulong)(8 * i)), original = e;
             if ((e & PtePresent) == 0) continue;
-            if (level == 1) rc = GetPageFromL1e(e);
+            if (level == 1)
+            {
+                rc = GetPageFromL1e(e);
+                if (rc > 0)
+                {
+                    e ^= (ulong)rc;                               // l1e_flip_flags
+                    rc = 0;
+                }
+            }
             else rc = (e & BaseDisallowMask) != 0 ? -Errno.EINVAL : GetPageFromUpperEntry(level, e, mfn);
             if (rc != 0) break;
             ulong adjusted = AdjustGuestEntry(level, e);
-            if (adjusted != e) Memory.WriteU64(table + (ulong)(8 * i), adjusted);
+            if (adjusted != original) Memory.WriteU64(table + (ulong)(8 * i), adjusted);
         }
         if (rc != 0)
         {
@@ -339,7 +361,8 @@ public sealed partial class Mmu
                 return 0;
             }
             long rc = level == 1 ? GetPageFromL1e(nval) : GetPageFromUpperEntry(level, nval, tableMfn);
-            if (rc != 0) return rc;
+            if (rc < 0) return rc;
+            nval ^= (ulong)rc;                                    // l1e_flip_flags (rc > 0 only at L1)
         }
         WriteEntry(at, old, nval, preserveAd);
         PutPageFromEntry(level, old, tableMfn);
