@@ -9,6 +9,8 @@ namespace Xtf.Suite.Pv.Mm;
 /// clears the user base pointer; an empty read-only page validates as an L4 and then holds that type
 /// (it cannot be pinned as an L1 or mapped writable) until the user base pointer lets it go; after
 /// that Xen's slot 258 (the page itself, writable) stays in it, so it fails to validate as an L1 (-EBUSY).
+/// The kernel base pointer moves to a read-only copy of the L4's guest half (which gains Xen's slot
+/// 258 and the read-only M2P, and cannot be mapped writable while in use) and back, releasing it.
 /// </summary>
 public sealed class BasePointers : XtfTest
 {
@@ -37,6 +39,19 @@ public sealed class BasePointers : XtfTest
 
         g.ExpectEq(mm.Ext(MmuextCmd.NewBaseptr, mm.Mfn(page.Ptr)), -Errno.EINVAL, "kernel base pointer: a page mapped writable");
         g.ExpectEq(mm.Ext(MmuextCmd.NewBaseptr, l4), 0, "kernel base pointer: the current L4");
+
+        // Switch to a copy of the L4 (its guest half) and back.
+        var copy = g.Page("bp_l4_copy");
+        g.MemCopy(copy.Ptr, mm.PtBase, 256 * 8);
+        g.ExpectEq(mm.Remap(copy.Ptr, MmKit.ReadOnly), 0, "remap the copy read-only");
+        g.ExpectEq(mm.Ext(MmuextCmd.NewBaseptr, mm.Mfn(copy.Ptr)), 0, "kernel base pointer: the copy");
+        g.ExpectEq(copy.U64(8 * 258), (mm.Mfn(copy.Ptr) << 12) | unchecked((long)0x8000_0000_0000_0063UL), "Xen's slot 258 in the copy");
+        var m2p = g.GuardedRead(MmKit.RoMpt + (mm.Mfn(copy.Ptr) << 3));
+        g.ExpectEq(m2p.Fault.Vector, -1, "the read-only M2P through the copy");
+        g.ExpectEq(m2p.Value, (long)(copy.Address >> 12), "the copy's pfn");
+        g.ExpectEq(mm.Remap(copy.Ptr, MmKit.Writable), -Errno.EBUSY, "the copy in use cannot be mapped writable");
+        g.ExpectEq(mm.Ext(MmuextCmd.NewBaseptr, l4), 0, "kernel base pointer: the original again");
+        g.ExpectEq(mm.Remap(copy.Ptr, MmKit.Writable), 0, "the copy maps writable once released");
         g.Success();
     }
 }
