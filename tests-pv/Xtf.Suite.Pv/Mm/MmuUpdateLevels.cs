@@ -10,7 +10,9 @@ namespace Xtf.Suite.Pv.Mm;
 /// there, a normal update drops it); an L3 entry with PSE, and one pointing at an L1, are -EINVAL.
 /// In the L4, Xen's slot 256 is -EINVAL even when cleared; a guest slot past Xen's (300) takes a
 /// read-only self reference (a linear page table: the L4's entry 0 reads back through it, a store
-/// faults) but not a writable one (-EINVAL); an L2 takes a read-only self reference too. A request on
+/// faults) but not a writable one (-EINVAL); an L2 takes a read-only self reference too, and a
+/// read-only entry to another pinned L2, which then may not point back (nor may a table holding
+/// linear entries become a target). A request on
 /// a frame that holds no type writes it as plain memory. The foreign domain: the caller's own id is
 /// -ESRCH, DOMID_IO is accepted for an L1 entry but not an L3 one (-EINVAL: page and page-table owners
 /// differ), and (bits 16+) page tables of domain 0 are its own.
@@ -57,6 +59,19 @@ public sealed class MmuUpdateLevels : XtfTest
         g.ExpectEq(mm.Update((mm.Mfn(l2.Ptr) << 12) + 8, mm.Pte(l2.Ptr, MmKit.ReadOnly)), 0, "L2 slot 1 -> itself, read-only");
         g.ExpectEq(mm.Update((mm.Mfn(l2.Ptr) << 12) + 8, mm.Pte(l2.Ptr, MmKit.Writable)), -Errno.EINVAL, "L2 slot 1 -> itself, writable");
         g.ExpectEq(mm.Update((mm.Mfn(l2.Ptr) << 12) + 8, 0), 0, "L2 slot 1 cleared");
+
+        // Linear entries between two L2s: a table used as a linear target may not hold linear entries.
+        var l2b = g.Page("lv_l2b");
+        g.ExpectEq(mm.Remap(l2b.Ptr, MmKit.ReadOnly), 0, "remap a second L2 read-only");
+        g.ExpectEq(mm.Ext(MmuextCmd.PinL2Table, mm.Mfn(l2b.Ptr)), 0, "pin it");
+        Val L2Slot(GuestBuffer t, int slot) => (mm.Mfn(t.Ptr) << 12) + 8 * slot;
+        g.ExpectEq(mm.Update(L2Slot(l2, 2), mm.Pte(l2b.Ptr, MmKit.ReadOnly)), 0, "L2 slot 2 -> the second L2, read-only");
+        g.ExpectEq(mm.Update(L2Slot(l2b, 0), mm.Pte(l2.Ptr, MmKit.ReadOnly)), -Errno.EINVAL, "the target back to the first");
+        g.ExpectEq(mm.Update(L2Slot(l2, 2), 0), 0, "L2 slot 2 cleared");
+        g.ExpectEq(mm.Update(L2Slot(l2b, 0), mm.Pte(l2.Ptr, MmKit.ReadOnly)), 0, "now the second L2 -> the first");
+        g.ExpectEq(mm.Update(L2Slot(l2, 2), mm.Pte(l2b.Ptr, MmKit.ReadOnly)), -Errno.EINVAL, "and the first, a target, may not point back");
+        g.ExpectEq(mm.Update(L2Slot(l2b, 0), 0), 0, "cleared");
+        g.ExpectEq(mm.Ext(MmuextCmd.UnpinTable, mm.Mfn(l2b.Ptr)), 0, "unpin the second L2");
 
         // L4: Xen's slot and a linear self map.
         g.ExpectEq(mm.Update(mm.L4Entry(256), 0), -Errno.EINVAL, "L4 slot 256 (Xen's) cleared");
