@@ -37,6 +37,9 @@ public sealed partial class X86Interpreter
     private ulong tlbCr3 = NoTag;
     private int tlbCpl = -1;
 
+    /// <summary>The read-only M2P Xen maps at L4 slot 256 (set by the hypervisor model).</summary>
+    public IMachphysWindow? MachphysWindow { get => walker.Window; set => walker.Window = value; }
+
     /// <summary>Drops every cached translation. Call after changing page tables or CR3.</summary>
     public void FlushTlb()
     {
@@ -174,7 +177,7 @@ public sealed partial class X86Interpreter
             return PageFault(va, err);
         }
         mfn = maddr >> MachineMemory.PageShift;
-        frame = memory.Frame(mfn);
+        frame = maddr < PageWalker.WindowBase ? memory.Frame(mfn) : walker.FrameOf(mfn);   // the read-only M2P lives outside memory
         ulong vpn = va >> MachineMemory.PageShift;
         ref TlbEntry e = ref tlb[(int)vpn & TlbMask];
         if (e.ReadTag != vpn || e.Mfn != mfn) e.WriteTag = NoTag;

@@ -382,14 +382,21 @@ public sealed class GrantTable
         }
         act.Pin += pinIncr;
 
-        // The frame is the granter's own (owner == rd): writable device and host mappings take the writable type.
+        // A writable host mapping and a writable device mapping each hold a PGT_writable_page reference
+        // until their unmap completes (a failed unmap keeps it: XSA-234).
         GnttabStatus? rc = null;
-        if ((flags.HasFlag(GntMap.DeviceMap) || flags.HasFlag(GntMap.HostMap)) && !ro && !mmu.CanBeWritable(act.Mfn))
-            rc = GnttabStatus.GeneralError;              // could_not_pin
-        else if (flags.HasFlag(GntMap.HostMap))
+        int typeRefs = 0;
+        foreach (var kind in (ReadOnlySpan<GntMap>)[GntMap.HostMap, GntMap.DeviceMap])
+        {
+            if (rc is not null || ro || !flags.HasFlag(kind)) continue;
+            if (mmu.GetPageType(act.Mfn, PageType.Writable) != 0) rc = GnttabStatus.GeneralError;   // could_not_pin
+            else typeRefs++;
+        }
+        if (rc is null && flags.HasFlag(GntMap.HostMap))
             rc = CreateHostMapping(v, op.HostAddr, act.Mfn, flags);
         if (rc is null) return null;
 
+        for (; typeRefs > 0; typeRefs--) mmu.PutPageType(act.Mfn);
         act.Pin -= pinIncr;                              // undo_out
         ReduceStatusForPin(reference, act, ro);
         return rc;
@@ -463,6 +470,9 @@ public sealed class GrantTable
         bool ro = flags.HasFlag(GntMap.Readonly);
         if (done.HasFlag(GntMap.DeviceMap)) act.Pin -= ro ? PinDevR : PinDevW;
         if (done.HasFlag(GntMap.HostMap)) act.Pin -= ro ? PinHostR : PinHostW;
+        // unmap_common_complete: the writable type references of what was unmapped go back.
+        if (!ro && done.HasFlag(GntMap.HostMap)) mmu.PutPageType(act.Mfn);
+        if (!ro && done.HasFlag(GntMap.DeviceMap)) mmu.PutPageType(act.Mfn);
         ReduceStatusForPin(m.Ref, act, ro);
         return (short)GnttabStatus.Okay;
     }
@@ -531,7 +541,7 @@ public sealed class GrantTable
 
     /// <summary>The L1 frame is the domain's and typed as an L1 page table.</summary>
     private bool IsOwnL1Table(ulong mfn) =>
-        domain.Owns(mfn) && mmu.PageTableFrames.TryGetValue(mfn, out int level) && level == 1;
+        domain.Owns(mfn) && mmu.TypeOf(mfn) == PageType.L1;
 
     /// <summary>map_guest_l1e: the machine address of the L1 entry for a linear address, through the vCPU's guest table.</summary>
     private bool FindGuestL1e(Vcpu v, ulong va, out ulong entry)
@@ -554,9 +564,8 @@ public sealed class GrantTable
     /// <summary>Whether any L1 entry of the domain's page tables maps the frame (the page has a reference beyond Xen's).</summary>
     private bool IsMapped(ulong mfn)
     {
-        foreach (var (frame, level) in mmu.PageTableFrames)
+        foreach (ulong frame in mmu.FramesOfType(PageType.L1))
         {
-            if (level != 1) continue;
             for (int i = 0; i < 512; i++)
             {
                 ulong e = domain.Memory.ReadU64((frame << MachineMemory.PageShift) + (ulong)(8 * i));

@@ -209,6 +209,4 @@ public sealed class ToolstackOps
     public static long HypfsOp(ulong cmd, ulong a1, ulong a2, ulong a3, ulong a4) =>
         cmd == 0 && a1 == 0 && a2 == 0 && a3 == 0 && a4 == 0 ? 1 : -Errno.EINVAL;
 
-    /// <summary>do_update_va_mapping_otherdomain (xen/arch/x86/mm.c): get_pg_owner refuses dom0 naming itself and unknown domains.</summary>
-    public static long UpdateVaMappingOtherdomain() => -Errno.ESRCH;
 }
