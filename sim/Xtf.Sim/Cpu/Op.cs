@@ -48,6 +48,8 @@ internal enum H : ushort
     Fwait,
     /// <summary>Far return (lret): Size = operand size, Imm = bytes released.</summary>
     Retf,
+    /// <summary>Indirect far call or jmp through an m16:16/32/64 operand: Size = offset size, Aux = 1 for call.</summary>
+    FarBranch,
     /// <summary>sidt/sgdt (memory), sldt/str/smsw (register or memory); Aux: 0 sidt, 1 sgdt, 2 sldt, 3 str, 4 smsw.</summary>
     StoreSys,
     /// <summary>rdfsbase/rdgsbase/wrfsbase/wrgsbase; Aux: 0 rdfs, 1 rdgs, 2 wrfs, 3 wrgs; A = register.</summary>

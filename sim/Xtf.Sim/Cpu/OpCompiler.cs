@@ -433,6 +433,13 @@ internal sealed class OpCompiler
                         op.Size = 8;
                         op.H = call ? H.CallR : H.JmpR;
                         return true;
+                    case OpKind.Memory when ins.MemorySize is MemorySize.SegPtr16 or MemorySize.SegPtr32 or MemorySize.SegPtr64:
+                        if (!SetMem(in ins, ref op)) return false;
+                        op.Kinds |= Op.KMem;
+                        op.Size = (byte)(ins.MemorySize == MemorySize.SegPtr64 ? 8 : ins.MemorySize == MemorySize.SegPtr32 ? 4 : 2);
+                        op.Aux = (byte)(call ? 1 : 0);
+                        op.H = H.FarBranch;
+                        return true;
                     case OpKind.Memory:
                         if (ins.MemorySize != MemorySize.QwordOffset && ins.MemorySize != MemorySize.UInt64) return false;
                         if (!SetMem(in ins, ref op)) return false;

@@ -350,6 +350,7 @@ public sealed partial class X86Interpreter
             case H.Pause: return ExitOnPause ? ExitAfter(ExitKind.Pause) : StOk;
             case H.Iretq: return Iretq(ref R);
             case H.Retf: return FarReturn(ref op, ref R);
+            case H.FarBranch: return FarBranch(ref op, ref R);
             case H.Fwait:
                 if (!c.TaskSwitched) return StOk;
                 Fault(7, 0, false, "CR0.TS: fwait");
@@ -575,6 +576,58 @@ public sealed partial class X86Interpreter
         c.Rip = rip;
         c.Cs = sel;
         Unsafe.Add(ref R, 4) = sp + (ulong)(2 * s) + op.Imm;
+        return StOk;
+    }
+
+    /// <summary>
+    /// Indirect far call / jmp in 64-bit mode (Intel SDM, CALL and JMP, far forms): the offset then the
+    /// selector from memory. A null selector is #GP(0); one outside its table #GP(sel). A code segment
+    /// follows the conforming / non-conforming privilege rules (#GP(sel)), must be present (#NP(sel))
+    /// and 64-bit; the call pushes CS and the return address at the operand size. A call gate whose
+    /// DPL is below CPL or RPL is #GP(sel) (Xen gives every guest gate DPL 0, so from the guest's ring 3
+    /// that is always the answer); any other system descriptor is #GP(sel).
+    /// </summary>
+    private int FarBranch(ref Op op, ref ulong R)
+    {
+        var c = cpu;
+        int s = op.Size;
+        ulong ea = EA(ref op, ref R);
+        if (!Read(ea, s, op.MemFlags, out ulong offset) || !Read(ea + (ulong)s, 2, op.MemFlags, out ulong selv)) return StFault;
+        ushort sel = (ushort)selv;
+        uint err = (uint)(sel & 0xFFFC);
+        if ((sel & ~3) == 0) return GpZero();
+        ulong d;
+        if (c.Descriptors is { } tables)
+        {
+            if (!tables.TryRead(sel, out d)) { Fault(13, err, true); return StFault; }
+        }
+        else if (FlatRing3(sel) && (sel & ~3) != 0xE028) d = (sel & ~3) == 0xE030 ? 0x00AF_FB00_0000_FFFFUL : 0x00CF_FB00_0000_FFFFUL;
+        else { Fault(6, 0, false, SegmentDetail); return StFault; }
+        int dpl = (int)(d >> 45) & 3, rpl = sel & 3;
+        bool present = (d & (1UL << 47)) != 0;
+        if ((d & (1UL << 44)) == 0)
+        {
+            if (((d >> 40) & 0xF) != 0xC || dpl < c.Cpl || dpl < rpl) { Fault(13, err, true); return StFault; }
+            if (!present) { Fault(11, err, true); return StFault; }
+            Fault(6, 0, false, "far transfer through a call gate at the guest's privilege (not modelled)");
+            return StFault;
+        }
+        bool code = (d & (1UL << 43)) != 0, conforming = (d & (1UL << 42)) != 0;
+        if (!code || (conforming ? dpl > c.Cpl : rpl > c.Cpl || dpl != c.Cpl)) { Fault(13, err, true); return StFault; }
+        if (!present) { Fault(11, err, true); return StFault; }
+        if ((d & (1UL << 53)) == 0) { Fault(6, 0, false, "far transfer to a compatibility-mode code segment (not modelled)"); return StFault; }
+        if (s < 8) offset &= s == 4 ? 0xFFFF_FFFFUL : 0xFFFFUL;
+        if (!IsCanonical(offset)) return GpZero();
+        ushort newCs = (ushort)((sel & ~3) | c.Cpl);
+        if (op.Aux == 1)
+        {
+            ulong sp = Unsafe.Add(ref R, 4);
+            if (!Write(sp - (ulong)s, s, Op.MfStack, c.Cs) || !Write(sp - (ulong)(2 * s), s, Op.MfStack, c.Rip)) return StFault;
+            Unsafe.Add(ref R, 4) = sp - (ulong)(2 * s);
+        }
+        if ((d & (1UL << 40)) == 0) c.Descriptors?.MarkAccessed(sel);
+        c.Cs = newCs;
+        c.Rip = offset;
         return StOk;
     }
 
