@@ -31,7 +31,7 @@ internal enum FlagOp : byte
 /// CR0.WP = 1 and EFER.NXE = 1. The arithmetic flags are computed lazily from the last flag-setting
 /// operation; <see cref="Rflags"/> materialises them.
 /// </summary>
-public sealed class CpuState
+public sealed partial class CpuState
 {
     public const ulong FlagCf = 1UL << 0, FlagPf = 1UL << 2, FlagAf = 1UL << 4, FlagZf = 1UL << 6,
         FlagSf = 1UL << 7, FlagTf = 1UL << 8, FlagIf = 1UL << 9, FlagDf = 1UL << 10, FlagOf = 1UL << 11,
@@ -126,8 +126,8 @@ public sealed class CpuState
     public CpuState Clone()
     {
         var c = (CpuState)MemberwiseClone();
-        var gpr = c.Gpr;
-        Array.Copy(Gpr, gpr, 16);
+        System.Runtime.CompilerServices.Unsafe.AsRef(in c.Gpr) = (ulong[])Gpr.Clone();   // MemberwiseClone shares the arrays
+        c.CloneExtendedState(this);
         return c;
     }
 
@@ -146,6 +146,7 @@ public sealed class CpuState
         TscAux = other.TscAux;
         FlagsRest = other.FlagsRest; FOp = other.FOp;
         FA = other.FA; FB = other.FB; FRes = other.FRes; FSign = other.FSign; FAux = other.FAux;
+        CopyExtendedState(other);
     }
 
     // ------------------------------------------------------------------ lazy flag evaluation

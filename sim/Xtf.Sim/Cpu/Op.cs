@@ -59,6 +59,12 @@ internal enum H : ushort
     Ud,
     /// <summary>Privileged at CPL 3: #GP(0).</summary>
     Priv,
+    /// <summary>SSE to SSE4.2, AES-NI, PCLMULQDQ, MMX, FXSAVE/XSAVE state (X86Interpreter.Vector.cs); <see cref="Op.Ext"/> is the operation.</summary>
+    Vector,
+    /// <summary>x87 (X86Interpreter.X87.cs); <see cref="Op.Ext"/> is the operation.</summary>
+    X87,
+    /// <summary>General-register extensions: CRC32, MOVBE, RDRAND/RDSEED, BMI1/BMI2, ADX (X86Interpreter.ScalarExt.cs); <see cref="Op.Ext"/> is the operation.</summary>
+    ScalarExt,
     /// <summary>Not implemented by the interpreter: #UD with the mnemonic as detail; Imm = mnemonic.</summary>
     Unimplemented,
     /// <summary>Undecodable: #UD, detail "invalid".</summary>
@@ -93,7 +99,11 @@ internal struct Op
     /// <summary>Operand-kind bits (<see cref="KMem"/>, ...) and prefixes for the slow handlers.</summary>
     public byte Kinds;
     public byte Aux2;
-    public byte Pad0, Pad1, Pad2;
+    /// <summary>A third register operand (VEX.vvvv, an xmm source, ...) for the extension handlers.</summary>
+    public byte C;
+    /// <summary>The operation within <see cref="H.Vector"/>, <see cref="H.X87"/> or <see cref="H.ScalarExt"/>.</summary>
+    public byte Ext;
+    public byte Pad2;
     /// <summary>Memory displacement; for RIP-relative operands and branches, relative to the next instruction.</summary>
     public long Disp;
     public ulong Imm;

@@ -9,7 +9,7 @@ namespace Xtf.Sim.Cpu;
 /// displacements). All the interpreter knows of Iced is here; it neither caches nor executes. An
 /// instance holds one reusable Iced decoder (no allocation per instruction); the translation itself is static.
 /// </summary>
-internal sealed class OpCompiler
+internal sealed partial class OpCompiler
 {
     /// <summary>The architectural limit: a longer byte sequence does not decode.</summary>
     public const int MaxInstructionLength = 15;
@@ -123,10 +123,28 @@ internal sealed class OpCompiler
             op.Base = Op.NoReg;
             op.Index = Op.NoReg;
             op.Len = len;
+            if (CompileExtension(in ins, ref op) && op.H != H.None) return;
+            op = default;
+            op.Base = Op.NoReg;
+            op.Index = Op.NoReg;
+            op.Len = len;
             op.H = H.Unimplemented;
             op.Imm = (ulong)ins.Mnemonic;
             if (UsesFpuState(in ins)) op.Aux2 = Op.Aux2Fpu;
         }
+    }
+
+    /// <summary>The instruction-set extensions, each in its own file; false leaves the instruction unimplemented (#UD).</summary>
+    private static bool CompileExtension(in Instruction ins, ref Op op)
+    {
+        var start = op;
+        if (CompileVector(in ins, ref op)) return true;
+        op = start;
+        if (CompileX87(in ins, ref op)) return true;
+        op = start;
+        if (CompileScalarExt(in ins, ref op)) return true;
+        op = start;
+        return false;
     }
 
     /// <summary>

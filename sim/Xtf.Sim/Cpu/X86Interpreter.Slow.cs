@@ -365,6 +365,9 @@ public sealed partial class X86Interpreter
                 return StFault;
             case H.Priv:
                 return GpZero();
+            case H.Vector: return Vector(ref op, ref R);
+            case H.X87: return X87(ref op, ref R);
+            case H.ScalarExt: return ScalarExt(ref op, ref R);
             case H.Unimplemented:
                 if (op.Aux2 == Op.Aux2Fpu && c.TaskSwitched)
                     Fault(7, 0, false, "CR0.TS: " + OpCompiler.MnemonicName(op.Imm));
