@@ -101,6 +101,7 @@ public sealed class CliTests
     [TestCase(new[] { "run", "--budget", "0" }, "xtf run: --budget must be")]
     [TestCase(new[] { "run", "--shard", "0/2" }, "xtf run: --shard must be K/N")]
     [TestCase(new[] { "run", "--verbose=yes" }, "xtf run: --verbose takes no value")]
+    [TestCase(new[] { "run", "--host", "both", "--mask", "(unclosed" }, "xtf run: --mask: '(unclosed' is not a regular expression")]
     [TestCase(new[] { "report", "--no-html=1" }, "xtf report: --no-html takes no value")]
     [TestCase(new[] { "run", "no-such-test-*" }, "xtf run: no test matches no-such-test-*")]
     [TestCase(new[] { "run", "example", "--kernel", "/bin/true" }, "xtf run: --kernel and test names do not mix")]

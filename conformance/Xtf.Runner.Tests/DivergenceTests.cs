@@ -125,4 +125,28 @@ public sealed class DivergenceTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Test]
+    public void AMaskHidesOnlyTheValueThatVariesPerBoot()
+    {
+        string[] Lines(string tsc, string other) => ["--- Xen Test Framework ---", $"  00000010 -> {tsc}", $"  00000011 -> {other}", "Test result: SUCCESS"];
+        var xen = Outcome("xen", Xen("0.9", Build) + Guest(Lines("0000000084576bbe", "0000000000000000")) + Xen("1.0", "Hardware Dom0 halted: halting machine"));
+        var sim = Outcome("sim", Xen("1.9", Build) + Guest(Lines("00000000713fc8ef", "0000000000000000")) + Xen("1.9", "Hardware Dom0 halted: halting machine"));
+        Assert.That(LineMask.TryCreate([@"^\s*00000010 -> ([0-9a-f]{16})$"], out var mask, out _), Is.True);
+        Assert.That(Divergence.Compare(xen, sim), Does.Contain("+   00000010 -> 00000000713fc8ef"), "unmasked, the TSC reading differs");
+        Assert.That(Divergence.Compare(xen, sim, mask), Is.Null);
+
+        var other = Outcome("sim", Xen("1.9", Build) + Guest(Lines("00000000713fc8ef", "0000000000000001")) + Xen("1.9", "Hardware Dom0 halted: halting machine"));
+        Assert.That(Divergence.Compare(xen, other, mask), Does.Contain("+   00000011 -> 0000000000000001"), "a line the mask does not cover still has to agree");
+        Assert.That(mask.Apply("  00000010 -> 0000000084576bbe"), Is.EqualTo("  00000010 -> " + LineMask.Masked));
+        Assert.That(mask.Apply("  00000010 -> 84576bbe"), Is.EqualTo("  00000010 -> 84576bbe"), "no match, no change");
+    }
+
+    [Test]
+    public void AMaskThatIsNotARegularExpressionIsRefusedWithTheReason()
+    {
+        Assert.That(LineMask.TryCreate(["(unclosed"], out var mask, out string? error), Is.False);
+        Assert.That(error, Does.StartWith("'(unclosed' is not a regular expression"));
+        Assert.That(mask.IsEmpty, Is.True);
+    }
 }

@@ -1,3 +1,4 @@
+using Xtf.Hosting;
 using System.CommandLine;
 using Xtf.Hosting.Xen;
 using Xtf.Reports;
@@ -28,6 +29,8 @@ internal sealed record RunSettings
     public string ResultsDir { get; init; } = "results";
     public ShardSpec? Shard { get; init; }
     public bool Verbose { get; init; }
+    /// <summary>--mask REGEX: per-boot values hidden before --host both compares.</summary>
+    public LineMask Mask { get; init; } = LineMask.None;
 }
 
 /// <summary>
@@ -66,6 +69,15 @@ internal sealed class RunOptions
     public readonly Option<ShardSpec?> Shard = Optional<ShardSpec>("--shard", "run only shard K of N (tests sorted by name, dealt round-robin); give each shard its own --results",
         "K/N", ShardSpec.TryParse, "K/N with 1 <= K <= N");
     public readonly Option<bool> Verbose = Flag("--verbose", "print each transcript's guest lines");
+    public readonly Option<string[]> Mask = new("--mask")
+    {
+        Description = "with --host both: a value that changes from boot to boot on real Xen (a TSC reading, a calibrated frequency); " +
+                      "the regular expression's first group (or whole match) is replaced by " + LineMask.Masked + " in both transcripts before they are compared; may be given more than once",
+        HelpName = "REGEX",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+        Validators = { r => { if (!LineMask.TryCreate(r.Tokens.Select(t => t.Value), out _, out string? e)) r.AddError("--mask: " + e); } },
+    };
     public readonly Argument<string[]> Tests = TestNames("tests to run: XTF names or globs (test-pv64-example, 'test-pv64-sched-*', example); default: every test. " +
         "With --kernel-dir: globs over the folder's kernels (file names); default: all of them");
 
@@ -77,7 +89,7 @@ internal sealed class RunOptions
         var command = new Command("run", "Build and run suite tests (or foreign kernels: --kernel, --kernel-dir) on the simulator, real Xen or both; one line per test, " +
                                          "a result record per test and host in the results folder")
         {
-            Tests, Host, Seed, Budget, Kernel, KernelDir, Xen, Qemu, Accel, Vcpus, Jobs, Timeout, Memory, XenCommandLine, Results, Shard, Verbose,
+            Tests, Host, Seed, Budget, Kernel, KernelDir, Xen, Qemu, Accel, Vcpus, Jobs, Timeout, Memory, XenCommandLine, Results, Shard, Verbose, Mask,
         };
         command.SetAction(r => run(Bind(r)));
         return command;
@@ -102,6 +114,7 @@ internal sealed class RunOptions
         ResultsDir = r.GetValue(Results)!,
         Shard = r.GetValue(Shard),
         Verbose = r.GetValue(Verbose),
+        Mask = LineMask.TryCreate(r.GetValue(Mask) ?? [], out var mask, out _) ? mask : LineMask.None,
     };
 
     /// <summary>Test names and globs, completed from the catalogue.</summary>

@@ -302,7 +302,7 @@ public static class XtfCli
         var output = new HangupTolerantWriter(stdout);
         var errors = new HangupTolerantWriter(stderr);
         var context = new RunContext(resultsDir, $"0x{seed:x}", xen?.Build.Version, xen is null ? null : Doctor.QemuVersionLine(xenOptions.Qemu),
-            xenOptions.XenCommandLine, o.Shard?.ToString());
+            xenOptions.XenCommandLine, o.Shard?.ToString()) { Mask = o.Mask };
         var running = new RunCompletion
         {
             State = RunCompletion.Running,
@@ -349,6 +349,9 @@ public static class XtfCli
     /// <summary>What every result record of one run shares.</summary>
     internal sealed record RunContext(string ResultsDir, string Seed, string? XenVersion, string? QemuVersion, string? XenCommandLine, string? Shard)
     {
+        /// <summary>--mask: values that vary per boot, hidden on both hosts before the transcripts are compared.</summary>
+        public LineMask Mask { get; init; } = LineMask.None;
+
         public RunInfo Info => new(Seed, XenVersion, QemuVersion, XenCommandLine, Shard);
     }
 
@@ -425,7 +428,7 @@ public static class XtfCli
             {
                 var sim = outcomes.Single(x => x.Host == "sim");
                 var xen = outcomes.Single(x => x.Host == "xen");
-                diff = Divergence.Compare(xen, sim);
+                diff = Divergence.Compare(xen, sim, context.Mask);
                 status = diff is null ? xen.Status : TestStatus.Diverged;
                 string word = diff is null ? xen.StatusText : "DIVERGED";
                 line = $"{p.Name.PadRight(width)} {word,-8} sim {sim.Elapsed.TotalSeconds,5:0.00}s  xen {xen.Elapsed.TotalSeconds,5:0.00}s  " +

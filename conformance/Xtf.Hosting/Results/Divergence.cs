@@ -11,11 +11,19 @@ public static class Divergence
     /// <summary>Lines of difference shown at most.</summary>
     public const int MaxShown = 20;
 
-    /// <summary>Null when the two agree; otherwise a short line diff ("-" real Xen, "+" simulator).</summary>
-    public static string? Compare(TestOutcome xen, TestOutcome sim)
+    /// <summary>
+    /// Null when the two agree; otherwise a short line diff ("-" real Xen, "+" simulator). A
+    /// <paramref name="mask"/> hides values that vary per boot on both sides first.
+    /// </summary>
+    public static string? Compare(TestOutcome xen, TestOutcome sim, LineMask? mask = null)
     {
         var a = ConsoleProtocol.ComparedLines(xen.Transcript.Lines);
         var b = ConsoleProtocol.ComparedLines(sim.Transcript.Lines);
+        if (mask is { IsEmpty: false })
+        {
+            a = a.Select(mask.Apply).ToList();
+            b = b.Select(mask.Apply).ToList();
+        }
         if (a.SequenceEqual(b) && xen.Status == sim.Status) return null;
         var diff = new List<string>();
         if (xen.Status != sim.Status) diff.Add($"status: xen {xen.StatusText}, sim {sim.StatusText}");

@@ -9,7 +9,7 @@ namespace Xtf.Sim.Xen;
 /// answered as Debian's Xen 4.17.7 answers dom0 up to the first check that decides the call
 /// (interface version, sub-op range, feature not built or not enabled). Past that point the model
 /// only covers what a guest can observe without a toolstack: sysctl's live-patch interface with no
-/// payload loaded, and the sub-ops that were measured (docs/pv-abi.md §13, test-pv64-misc-hypercall-numbers).
+/// payload loaded, and the sub-ops that were measured (docs/pv-abi.md §15, test-pv64-misc-hypercall-numbers).
 /// Every number Xen 4.17 assigns has an answer here or in the hypercall table; none is a host error.
 /// </summary>
 public sealed class ToolstackOps

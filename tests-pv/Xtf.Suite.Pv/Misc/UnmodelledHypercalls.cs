@@ -4,7 +4,7 @@ using Xtf.Guest;
 namespace Xtf.Suite.Pv.Misc;
 
 /// <summary>
-/// The hypercalls a PV dom0 rarely uses answer as Debian's Xen 4.17.7 does (docs/pv-abi.md §13):
+/// The hypercalls a PV dom0 rarely uses answer as Debian's Xen 4.17.7 does (docs/pv-abi.md §15):
 /// each number with three argument shapes (all pointing at a zeroed page; cmd 0 and a zeroed
 /// page; all zero), then the sub-op ranges of nmi_op, xenoprof, kexec, hypfs, xenpmu, hvm_op and
 /// dm_op, and sysctl's live-patch calls with no payload loaded. Numbers Xen 4.17 leaves unassigned
