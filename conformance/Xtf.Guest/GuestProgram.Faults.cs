@@ -5,15 +5,19 @@ namespace Xtf.Guest;
 
 /// <summary>
 /// What a guarded access saw: <see cref="Vector"/> is -1 when nothing faulted, else the vector
-/// (13 or 14) with Xen's error code and the faulting rip. <see cref="Cr2"/> is vCPU 0's
+/// (one of <see cref="GuestProgram.CaughtVectors"/>) with Xen's error code (0 for a vector that has
+/// none) and the faulting rip. <see cref="Cr2"/> is vCPU 0's
 /// <c>vcpu_info.arch.cr2</c>, where Xen puts the faulting address of a #PF for a PV guest.
 /// </summary>
 public sealed record FaultRecord(Val Vector, Val ErrorCode, Val Rip, Val Cr2);
 
 public sealed partial class GuestProgram
 {
-    /// <summary>The vectors a guarded access catches: #GP and #PF.</summary>
-    public static readonly int[] CaughtVectors = [13, 14];
+    /// <summary>The vectors a guarded access catches: #DE, #UD, #NP, #SS, #GP and #PF.</summary>
+    public static readonly int[] CaughtVectors = [0, 6, 11, 12, 13, 14];
+
+    /// <summary>Vectors whose frame carries an error code.</summary>
+    private static bool HasErrorCode(int vector) => vector is 8 or 10 or 11 or 12 or 13 or 14 or 17;
 
     private (Val Rsp, Val Vector, Val Error, Val Rip)? faultState;
 
@@ -90,15 +94,17 @@ public sealed partial class GuestProgram
             int vector = CaughtVectors[i];
             var catcher = Function($"fault_catch{vector}", () =>
             {
-                // Frame: rcx, r11, error code, rip, cs, rflags, rsp, ss. Not guarded: the default handler.
+                // Frame: rcx, r11, [error code], rip, cs, rflags, rsp, ss. Not guarded: the default handler.
                 var unguarded = NewLabel($"fault_unguarded{vector}");
+                int ripAt = HasErrorCode(vector) ? 24 : 16;
                 a.mov(rax, __qword_ptr[Abs(state.Rsp.Address)]);
                 a.test(rax, rax);
                 a.jz(unguarded.Label);
                 a.mov(__qword_ptr[Abs(state.Vector.Address)], vector);
-                a.mov(rcx, __qword_ptr[rsp + 16]);
+                if (HasErrorCode(vector)) a.mov(rcx, __qword_ptr[rsp + 16]);
+                else a.xor(ecx, ecx);
                 a.mov(__qword_ptr[Abs(state.Error.Address)], rcx);
-                a.mov(rcx, __qword_ptr[rsp + 24]);
+                a.mov(rcx, __qword_ptr[rsp + ripAt]);
                 a.mov(__qword_ptr[Abs(state.Rip.Address)], rcx);
                 a.mov(__qword_ptr[Abs(state.Rsp.Address)], 0);
                 a.mov(rsp, rax);

@@ -118,4 +118,22 @@ public sealed class FarTransferTests
         absent.WriteData(Ptr + 8, 0x1007, 2);
         Assert.That(absent.Run() is { Vector: 11, ErrorCode: 0x1004u });
     }
+
+    [TestCase(false, TestName = "A jmp to a non-canonical address: #GP(0) at the jmp (Intel)")]
+    [TestCase(true, TestName = "A jmp to a non-canonical address: #GP(0) at the target (QEMU TCG, as measured under Xen)")]
+    public void ANearBranchToANonCanonicalAddress(bool atTarget)
+    {
+        var m = new TestMachine();
+        m.Interp.BranchFaultsAtTarget = atTarget;
+        m.Load((a, t) =>
+        {
+            a.mov(rax, unchecked((long)0x0000_8000_0000_0000UL));
+            t.Mark(a, "jmp");
+            a.jmp(rax);
+            a.int3();
+        });
+        var e = m.Run();
+        Assert.That((e.Vector, e.ErrorCode, e.HasErrorCode), Is.EqualTo((13, 0u, true)));
+        Assert.That(m.Cpu.Rip, Is.EqualTo(atTarget ? 0x0000_8000_0000_0000UL : m.Address("jmp")));
+    }
 }

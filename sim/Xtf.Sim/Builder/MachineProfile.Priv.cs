@@ -34,6 +34,9 @@ public sealed partial record MachineProfile
     /// <summary>QEMU TCG's wrfsbase/wrgsbase accept a non-canonical value without #GP (pv-fsgsbase's reference run).</summary>
     public bool WrBaseSkipsCanonicalCheck => true;
 
+    /// <summary>QEMU TCG completes a near branch to a non-canonical address and faults the fetch there: #GP(0) with rip at the target (suite test desc-fault-reports).</summary>
+    public bool BranchFaultsAtTarget => true;
+
     /// <summary>
     /// What a byte read of an I/O port gives dom0 once Xen admits the access (IOPL or I/O bitmap),
     /// measured (suite test priv-port-io): 0x92 (system control port A) 0x02, 0x64 (keyboard

@@ -224,7 +224,7 @@ public sealed partial class X86Interpreter
             {
                 ulong sp = Unsafe.Add(ref R, 4);
                 if (!Read(sp, 8, Op.MfStack, out ulong t)) return StFault;
-                if (!IsCanonical(t)) return GpZero();
+                if (!IsCanonical(t) && !BranchFaultsAtTarget) return GpZero();
                 Unsafe.Add(ref R, 4) = sp + 8 + op.Imm;
                 c.Rip = t;
                 return StOk;
@@ -295,7 +295,7 @@ public sealed partial class X86Interpreter
                 if (take)
                 {
                     ulong t = c.Rip + (ulong)op.Disp;
-                    if (!IsCanonical(t)) return GpZero();
+                    if (!IsCanonical(t) && !BranchFaultsAtTarget) return GpZero();
                     c.Rip = t;
                 }
                 R1(ref R) = count;
@@ -307,7 +307,7 @@ public sealed partial class X86Interpreter
                 if (count == 0)
                 {
                     ulong t = c.Rip + (ulong)op.Disp;
-                    if (!IsCanonical(t)) return GpZero();
+                    if (!IsCanonical(t) && !BranchFaultsAtTarget) return GpZero();
                     c.Rip = t;
                 }
                 return StOk;

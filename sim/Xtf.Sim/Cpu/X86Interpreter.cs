@@ -110,6 +110,13 @@ public sealed partial class X86Interpreter
     /// <summary>A measured fact of the modelled CPU: wrfsbase/wrgsbase accept a non-canonical value (QEMU TCG) instead of #GP(0).</summary>
     public bool WrBaseSkipsCanonicalCheck { get; set; }
 
+    /// <summary>
+    /// A measured fact of the modelled CPU: a near branch (jmp, jcc, call, ret, loop, jrcxz) to a
+    /// non-canonical address completes and the fetch there is #GP(0) with rip at the target (QEMU
+    /// TCG), instead of #GP(0) at the branch (Intel). A call has pushed its return address by then.
+    /// </summary>
+    public bool BranchFaultsAtTarget { get; set; }
+
     // Where the run is, for the exception boundary in Run (kept out of RunCore's locals so that
     // the loop's locals stay in registers).
     private ulong instructionRip;
@@ -257,28 +264,28 @@ public sealed partial class X86Interpreter
                     if (c.Cond(op.Aux))
                     {
                         ulong t = c.Rip + (ulong)op.Disp;
-                        if (!IsCanonical(t)) goto GpFault;
+                        if (!IsCanonical(t) && !BranchFaultsAtTarget) goto GpFault;
                         c.Rip = t;
                     }
                     break;
                 case H.Jmp:
                 {
                     ulong t = c.Rip + (ulong)op.Disp;
-                    if (!IsCanonical(t)) goto GpFault;
+                    if (!IsCanonical(t) && !BranchFaultsAtTarget) goto GpFault;
                     c.Rip = t;
                     break;
                 }
                 case H.JmpR:
                 {
                     ulong t = Unsafe.Add(ref R, op.A);
-                    if (!IsCanonical(t)) goto GpFault;
+                    if (!IsCanonical(t) && !BranchFaultsAtTarget) goto GpFault;
                     c.Rip = t;
                     break;
                 }
                 case H.JmpM:
                 {
                     if (!Read(EA(ref op, ref R), 8, op.MemFlags, out ulong t)) goto Fault;
-                    if (!IsCanonical(t)) goto GpFault;
+                    if (!IsCanonical(t) && !BranchFaultsAtTarget) goto GpFault;
                     c.Rip = t;
                     break;
                 }
@@ -290,7 +297,7 @@ public sealed partial class X86Interpreter
                     if (op.H == H.Call) t = c.Rip + (ulong)op.Disp;
                     else if (op.H == H.CallR) t = Unsafe.Add(ref R, op.A);
                     else if (!Read(EA(ref op, ref R), 8, op.MemFlags, out t)) goto Fault;
-                    if (!IsCanonical(t)) goto GpFault;
+                    if (!IsCanonical(t) && !BranchFaultsAtTarget) goto GpFault;
                     ulong sp = Unsafe.Add(ref R, 4) - 8;
                     if (!Write(sp, 8, Op.MfStack, c.Rip)) goto Fault;
                     Unsafe.Add(ref R, 4) = sp;
@@ -301,7 +308,7 @@ public sealed partial class X86Interpreter
                 {
                     ulong sp = Unsafe.Add(ref R, 4);
                     if (!Read(sp, 8, Op.MfStack, out ulong t)) goto Fault;
-                    if (!IsCanonical(t)) goto GpFault;
+                    if (!IsCanonical(t) && !BranchFaultsAtTarget) goto GpFault;
                     Unsafe.Add(ref R, 4) = sp + 8;
                     c.Rip = t;
                     break;

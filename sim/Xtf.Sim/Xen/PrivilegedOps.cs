@@ -35,6 +35,7 @@ public sealed class PrivilegedOps
         Msrs = new MsrPolicy(profile, clock);
         interpreter.NonCanonicalStackIsGp = profile.NonCanonicalStackIsGp;
         interpreter.WrBaseSkipsCanonicalCheck = profile.WrBaseSkipsCanonicalCheck;
+        interpreter.BranchFaultsAtTarget = profile.BranchFaultsAtTarget;
     }
 
     public DebugRegisters Debug { get; }
