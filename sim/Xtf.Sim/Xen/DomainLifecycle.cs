@@ -61,13 +61,20 @@ public sealed class DomainLifecycle
         });
     }
 
-    /// <summary>domain_crash: Xen reports the crash, then shuts the domain down with SHUTDOWN_crash.</summary>
-    public void Crash(Vcpu v, string? why)
+    /// <summary>
+    /// domain_crash: Xen reports the crash, then shuts the domain down with SHUTDOWN_crash.
+    /// <paramref name="xenLine"/> is the line Xen prints first, verbatim (4.17's domain_crash macro
+    /// prints <c>domain_crash called from FILE:LINE</c>; use <see cref="CalledFrom"/>), or null.
+    /// </summary>
+    public void Crash(Vcpu v, string? xenLine)
     {
         if (domain.IsShuttingDown) return;
         domain.Crashed = true;
-        if (why is not null) serial.Xen($"d{domain.Id}v{v.Id} {why}");
+        if (xenLine is not null) serial.Xen(xenLine);
         serial.Xen($"Domain {domain.Id} (vcpu#{v.Id}) crashed on cpu#0:");
         Shutdown((uint)ShutdownReason.Crash);
     }
+
+    /// <summary>The line Xen 4.17's domain_crash() prints at its call site (a release build prints it too).</summary>
+    public static string CalledFrom(string xenSourceAndLine) => "domain_crash called from " + xenSourceAndLine;
 }

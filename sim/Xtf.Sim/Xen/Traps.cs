@@ -125,7 +125,8 @@ public sealed class Traps
         var c = v.Cpu;
         if (!guest.TryRead(v, c[Reg.Rsp], out IretContext frame))
         {
-            lifecycle.Crash(v, "iret: cannot read the frame");
+            serial.Xen($"d{domain.Id}v{v.Id} Fault while reading IRET context from guest stack");
+            lifecycle.Crash(v, DomainLifecycle.CalledFrom("arch/x86/pv/iret.c:104"));   // do_iret's exit_and_crash (measured line)
             return null;
         }
         ulong rax = frame.Rax, r11 = frame.R11, rcx = frame.Rcx, flags = frame.Flags, rip = frame.Rip, cs = frame.Cs,
@@ -136,7 +137,7 @@ public sealed class Traps
             if (v.GuestTableUser == 0)
             {
                 serial.Xen($"d{domain.Id}v{v.Id} Guest switching to user mode with no user page tables");
-                lifecycle.Crash(v, "iret to user mode with no user page tables");
+                lifecycle.Crash(v, DomainLifecycle.CalledFrom("arch/x86/pv/iret.c:104"));
                 return null;
             }
             ToggleGuestMode(v);
@@ -154,7 +155,39 @@ public sealed class Traps
         vcpuInfo.SetUpcallMask(v, (rflags & FlagIf) == 0);
         c[Reg.Rax] = rax;
         v.InNmi = false;                       // iret ends NMI delivery (async_exception_cleanup)
+        // Xen's own iretq back to the guest (x86_64/entry.S) checks CS and SS as the CPU does; a fault
+        // there is handled as the guest's own, at the place it asked to return to (measured: #GP).
+        if (ReturnFault(c, out int vector, out uint error))
+            DeliverException(v, new VmExit(ExitKind.Exception, 0, vector, error, HasErrorCode: true));
         return null;
+    }
+
+    /// <summary>
+    /// The checks of iretq to CPL 3 in 64-bit mode on the frame Xen returns through: CS null #GP(0),
+    /// outside the tables or not a code segment or (non-conforming) DPL other than 3 #GP(sel), not
+    /// present #NP(sel); then SS null #GP(0), not a writable data segment of DPL 3 #GP(sel), not
+    /// present #SS(sel).
+    /// </summary>
+    private static bool ReturnFault(CpuState c, out int vector, out uint error)
+    {
+        vector = 13;
+        error = 0;
+        ushort cs = c.Cs, ss = c.Ss;
+        if ((cs & ~3) == 0) return true;
+        error = (uint)(cs & 0xFFFC);
+        if (c.Descriptors is not { } tables || !tables.TryRead(cs, out ulong d)) return c.Descriptors is not null;
+        bool code = (d & (1UL << 44)) != 0 && (d & (1UL << 43)) != 0, conforming = (d & (1UL << 42)) != 0;
+        int dpl = (int)(d >> 45) & 3;
+        if (!code || (conforming ? dpl > 3 : dpl != 3)) return true;
+        if ((d & (1UL << 47)) == 0) { vector = 11; return true; }
+        error = 0;
+        if ((ss & ~3) == 0) return true;
+        error = (uint)(ss & 0xFFFC);
+        if (!tables.TryRead(ss, out d)) return true;
+        bool writableData = (d & (1UL << 44)) != 0 && (d & (1UL << 43)) == 0 && (d & (1UL << 41)) != 0;
+        if (!writableData || ((d >> 45) & 3) != 3) return true;
+        if ((d & (1UL << 47)) == 0) { vector = 12; return true; }
+        return false;
     }
 
     // ------------------------------------------------------------ exceptions (xen/arch/x86/traps.c, x86_64/entry.S)
@@ -216,7 +249,7 @@ public sealed class Traps
         }
         bool fault = vector is not (3 or 4) && !e.SoftwareInterrupt;
         if (!BounceFrame(v, c.Rip, hasError ? error : null, fault, trap.Cs, trap.Address, (trap.Flags & 4) != 0))
-            lifecycle.Crash(v, "create_bounce_frame: cannot write the guest stack");
+            lifecycle.Crash(v, $"d{domain.Id}v{v.Id} create_bounce_frame: cannot write the guest stack");
     }
 
     /// <summary>
@@ -289,13 +322,13 @@ public sealed class Traps
         c.Rflags = c[Reg.R11];
         if (v.SyscallCallback == 0)
         {
-            lifecycle.Crash(v, "syscall from user mode with no syscall callback");
+            lifecycle.Crash(v, $"d{domain.Id}v{v.Id} syscall from user mode with no syscall callback");
             return;
         }
         trace.Mode(v.Id, "syscall from user mode", c.Rip);
         if (!BounceFrame(v, c.Rip, null, fault: false, KernelCs, v.SyscallCallback, v.SyscallMasksEvents))
         {
-            lifecycle.Crash(v, "syscall: cannot write the guest stack");
+            lifecycle.Crash(v, $"d{domain.Id}v{v.Id} syscall: cannot write the guest stack");
             return;
         }
         c.Rflags &= ~CpuState.FlagDf;
@@ -317,7 +350,7 @@ public sealed class Traps
                 trace.Exception(v.Id, 2, null, v.Cpu.Rip, "nmi");
                 if (!BounceFrame(v, v.Cpu.Rip, null, fault: false, nmi.Cs, nmi.Address, (nmi.Flags & 4) != 0))
                 {
-                    lifecycle.Crash(v, "NMI: cannot write the guest stack");
+                    lifecycle.Crash(v, $"d{domain.Id}v{v.Id} NMI: cannot write the guest stack");
                     return;
                 }
                 v.InNmi = true;
@@ -329,12 +362,12 @@ public sealed class Traps
         if (domain.IsShuttingDown || !vcpuInfo.UpcallPending(v) || vcpuInfo.UpcallMasked(v)) return;
         if (v.EventCallback == 0)
         {
-            lifecycle.Crash(v, "event upcall with no event callback registered");
+            lifecycle.Crash(v, $"d{domain.Id}v{v.Id} event upcall with no event callback registered");
             return;
         }
         trace.Upcall(v.Id, v.Cpu.Rip);
         if (!BounceFrame(v, v.Cpu.Rip, null, fault: false, KernelCs, v.EventCallback, maskEvents: true))
-            lifecycle.Crash(v, "event upcall: cannot write the guest stack");
+            lifecycle.Crash(v, $"d{domain.Id}v{v.Id} event upcall: cannot write the guest stack");
     }
 
     private static string VectorName(int vector) => vector switch
