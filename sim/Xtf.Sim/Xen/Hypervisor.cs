@@ -47,6 +47,7 @@ public sealed class Hypervisor
         Vcpus = new VcpuOps(domain, clock, Guest, VcpuInfo, Scheduler, Events, Time, Lifecycle, Mmu);
         Cpuid = new GuestCpuid(profile ?? MachineProfile.For(512, 1, 1));
         PrivilegedOps = new PrivilegedOps(interpreter, VcpuInfo, trace, profile ?? MachineProfile.For(512, 1, 1), clock, domain);
+        PrivilegedOps.Cr3Writer = Mmu.WriteCr3;
         Traps = new Traps(domain, Guest, VcpuInfo, Lifecycle, PrivilegedOps, new InvalidOps(Guest, Cpuid, trace), trace, serial);
         Descriptors = new DescriptorTables(domain, Guest, Mmu, interpreter);
         foreach (var v in domain.Vcpus)

@@ -112,6 +112,12 @@ public sealed partial class Mmu
     }
 
     /// <summary>
+    /// An emulated mov to CR3 (xen/arch/x86/pv/emul-priv-op.c, write_cr case 3): the frame must be one
+    /// the domain owns (get_page_from_gfn, gfn = mfn for PV), then new_guest_cr3; non-zero: #GP(0).
+    /// </summary>
+    public long WriteCr3(Vcpu v, ulong mfn) => domain.Owns(mfn) ? NewGuestCr3(v, mfn) : -Errno.EINVAL;
+
+    /// <summary>
     /// new_guest_cr3: the same frame again only reloads; otherwise the new frame takes an L4 reference
     /// (validating it when it held none), gets the read-only M2P slot unless m2p_strict is on, becomes the
     /// kernel base pointer, and the old base pointer's reference goes back.

@@ -39,6 +39,9 @@ public sealed class PrivilegedOps
     }
 
     public DebugRegisters Debug { get; }
+
+    /// <summary>new_guest_cr3 for an emulated mov to CR3 (the memory model's; null: such a mov is #GP).</summary>
+    public Func<Vcpu, ulong, long>? Cr3Writer { get; set; }
     public MsrPolicy Msrs { get; }
     /// <summary>set_iopl / set_iobitmap and port I/O; null without a domain (focused tests).</summary>
     public Physdev? Physdev { get; }
@@ -165,7 +168,11 @@ public sealed class PrivilegedOps
                         v.GuestCr4 = FixupGuestCr4(value);
                         ApplyCr4(v);
                         break;
-                    default: return false;                           // CR3 (new_guest_cr3) and others: not modelled, #GP
+                    case 3:
+                        // write_cr case 3: the frame of xen_cr3_to_pfn(value) through new_guest_cr3; any failure is #GP(0).
+                        if (Cr3Writer is not { } load || load(v, value >> 12) != 0) return false;
+                        break;
+                    default: return false;                           // X86EMUL_UNHANDLEABLE: #GP
                 }
                 what = "mov to cr" + cr;
                 break;
