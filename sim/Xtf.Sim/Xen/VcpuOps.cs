@@ -205,6 +205,9 @@ public sealed class VcpuOps
         if (!mmu.GetPage(cr3 >> 12)) return -Errno.EINVAL;
         if (!mmu.CanBeTyped(cr3 >> 12, level: 4)) return -Errno.EINVAL;
         if (cr1 != 0 && !mmu.CanBeTyped(cr1 >> 12, level: 4)) return -Errno.EINVAL;
+        // The base pointers take their L4 type references (arch_set_info_guest: get_page_type_preemptible).
+        long tables = mmu.SetGuestTables(v, cr3 >> 12, cr1 >> 12);
+        if (tables != 0) return tables;
 
         // Load the context (normalisations of docs/pv-abi.md §4.2).
         var c = v.Cpu;
