@@ -22,7 +22,11 @@ public sealed partial record MachineProfile
 
     public uint MxcsrMask => 0xFFFF;
 
-    /// <summary>Measured on QEMU TCG: a denormal operand never sets MXCSR.DE, and two NaN operands follow the x87 rule (QNaN over SNaN, then the larger significand).</summary>
+    /// <summary>
+    /// Measured on QEMU TCG, where it departs from the SDM: a denormal operand never sets MXCSR.DE; two
+    /// NaN operands follow the x87 rule (QNaN over SNaN, then the larger significand); ldmxcsr of a
+    /// reserved bit is not #GP; an MMX write leaves the register's sign/exponent as it was.
+    /// </summary>
     public bool SseFollowsQemu => true;
 
     /// <summary>Whether the CPU raises #XM for an unmasked SIMD floating-point exception (measured: no).</summary>
@@ -72,6 +76,8 @@ public sealed partial record MachineProfile
         c.SimdExceptions = SimdExceptionsRaiseXm;
         c.DenormalFlag = !SseFollowsQemu;
         c.X87NanRule = SseFollowsQemu;
+        c.MxcsrReservedGp = !SseFollowsQemu;
+        c.MmxSetsExponent = !SseFollowsQemu;
         c.OsXmmExcpt = true;   // Xen's CR4 has OSXMMEXCPT (the guest reads 0x660)
     }
 }

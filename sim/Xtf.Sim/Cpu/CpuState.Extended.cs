@@ -42,6 +42,10 @@ public sealed partial class CpuState
     /// rule QEMU TCG applies (a QNaN before an SNaN, else the larger significand), measured.
     /// </summary>
     public bool X87NanRule;
+    /// <summary>Whether ldmxcsr/fxrstor/xrstor of a reserved MXCSR bit is #GP(0) (the SDM); false: the bits are dropped (QEMU TCG, measured).</summary>
+    public bool MxcsrReservedGp = true;
+    /// <summary>Whether an MMX write sets the register's sign/exponent to 0xFFFF (the SDM); false: left as it was (QEMU TCG, measured).</summary>
+    public bool MmxSetsExponent = true;
 
     /// <summary>x87 TOP (FSW bits 11-13).</summary>
     public int FpTop
@@ -60,6 +64,7 @@ public sealed partial class CpuState
         Mxcsr = other.Mxcsr; Xcr0 = other.Xcr0; MxcsrMask = other.MxcsrMask; VectorFeatures = other.VectorFeatures;
         OsXmmExcpt = other.OsXmmExcpt; SimdExceptions = other.SimdExceptions;
         DenormalFlag = other.DenormalFlag; X87NanRule = other.X87NanRule;
+        MxcsrReservedGp = other.MxcsrReservedGp; MmxSetsExponent = other.MmxSetsExponent;
     }
 
     /// <summary>After MemberwiseClone: give the clone arrays of its own.</summary>

@@ -57,8 +57,8 @@ public sealed partial class X86Interpreter
             case VOp.Ldmxcsr:
             {
                 if (!Read(EA(ref op, ref R), 4, op.MemFlags, out ulong v)) return StFault;
-                if ((v & ~(ulong)c.MxcsrMask) != 0) return GpZero();
-                c.Mxcsr = (uint)v;
+                if ((v & ~(ulong)c.MxcsrMask) != 0 && c.MxcsrReservedGp) return GpZero();
+                c.Mxcsr = (uint)v & c.MxcsrMask;
                 return StOk;
             }
             case VOp.Stmxcsr:
@@ -174,7 +174,7 @@ public sealed partial class X86Interpreter
     private static void SetMm(CpuState c, int i, ulong v)
     {
         c.FpMantissa[i & 7] = v;
-        c.FpSignExp[i & 7] = 0xFFFF;
+        if (c.MmxSetsExponent) c.FpSignExp[i & 7] = 0xFFFF;
     }
 
     private static V128 Reg128(CpuState c, int i, bool mm) =>
@@ -732,9 +732,9 @@ public sealed partial class X86Interpreter
         for (int i = 0; i < 52; i++)
             if (!Read(ea + (ulong)(8 * i), 8, op.MemFlags, out img[i])) return StFault;
         uint mx = (uint)img[3];
-        if ((mx & ~c.MxcsrMask) != 0) return GpZero();
+        if ((mx & ~c.MxcsrMask) != 0 && c.MxcsrReservedGp) return GpZero();
         LoadX87(c, img);
-        c.Mxcsr = mx;
+        c.Mxcsr = mx & c.MxcsrMask;
         for (int i = 0; i < 16; i++)
         {
             c.XmmLo[i] = img[20 + 2 * i];
@@ -785,7 +785,8 @@ public sealed partial class X86Interpreter
             if (!Read(ea + (ulong)(8 * i), 8, mf, out img[i])) return StFault;
         uint mx = (uint)img[3];
         bool loadMx = (rfbm & 6) != 0 && (bv & rfbm & 6) != 0;
-        if (loadMx && (mx & ~c.MxcsrMask) != 0) return GpZero();
+        if (loadMx && (mx & ~c.MxcsrMask) != 0 && c.MxcsrReservedGp) return GpZero();
+        mx &= c.MxcsrMask;
         if ((rfbm & 1) != 0)
         {
             if ((bv & 1) != 0) LoadX87(c, img);
