@@ -119,6 +119,8 @@ public sealed class VectorTests
         Assert.That((m.Cpu.XmmLo[0], m.Cpu.Mxcsr), Is.EqualTo((0xFFF8_0000_0000_0000UL, 0x1f81u)), "default NaN");
         m = One(0, 0, 0x7FF8_0000_0000_0000, 0, 0x1f80, a => a.cvttsd2si(rax, xmm1));
         Assert.That(m[Reg.Rax], Is.EqualTo(0x8000_0000_0000_0000UL), "integer indefinite");
+        m = One(0, 0, 0x41E0_0000_0000_0000, 0, 0x1f80, a => { a.mov(rbx, (long)D + 16); a.cvttsd2si(eax, __qword_ptr[rbx]); });
+        Assert.That(m[Reg.Rax], Is.EqualTo(0x8000_0000UL), "32-bit indefinite from a memory source");
     }
 
     [Test]

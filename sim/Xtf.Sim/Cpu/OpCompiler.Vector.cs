@@ -249,6 +249,7 @@ internal sealed partial class OpCompiler
         if (d.Feat == VFeat.Sse && !mmx && d.Op is VOp.PMinS or VOp.PMinU or VOp.PMaxS or VOp.PMaxU or VOp.PAvg or VOp.PMulHiU
                 or VOp.PSadBw or VOp.PShufW or VOp.MovMaskB or VOp.PInsr or VOp.PExtr or VOp.MaskMov)
             op.Pad2 = VFeat.Sse2;
+        if (d.Op == VOp.CvtF2I) op.C = (byte)(ins.Op0Register.IsGPR64() ? 8 : 4);   // the destination's size (Size is the source's)
         if (d.Op == VOp.MovMerge && (op.Kinds & Op.KSrcMem) != 0 && ins.Mnemonic is Mnemonic.Movss or Mnemonic.Movsd) op.Imm |= 0x100;
         op.Aux = aux;
         return true;

@@ -562,7 +562,7 @@ public sealed partial class X86Interpreter
         FpBegin(cpu);
         bool isFloat = (op.Aux2 & 3) == 2;
         double x = isFloat ? F32(s.Lo) : F64(s.Lo);
-        ulong v = ToInt(x, isFloat, op.Size, (op.Aux2 & 0x10) != 0);
+        ulong v = ToInt(x, isFloat, op.C, (op.Aux2 & 0x10) != 0);
         if (!FpEnd(cpu)) return StFault;
         Unsafe.Add(ref R, op.A) = v;
         return StOk;
