@@ -137,12 +137,12 @@ public sealed class CodeCacheTests
     }
 
     [TestCase("c5f877", "Vzeroupper")]
-    [TestCase("0f28c1", "Movaps")]
+    [TestCase("c5f858c1", "Vaddps")]
     [TestCase("d9e8", "Fld1")]
     [TestCase("0fc7f0", "Rdrand")]
-    [TestCase("0f01d0", "Xgetbv")]
+    [TestCase("c4e27d18c0", "Vbroadcastss")]
     [TestCase("f30fc7f8", "Rdpid")]
-    [TestCase("0f77", "Emms")]
+    [TestCase("c5fc77", "Vzeroall")]
     [TestCase("06", "invalid")]
     [TestCase("f001c0", "invalid")]
     [TestCase("0f0b", "ud2")]
@@ -179,7 +179,8 @@ public sealed class CodeCacheTests
         }
         Assert.That(X86Interpreter.IsImplemented(Decode("4801d8")), Is.True);    // add rax, rbx
         Assert.That(X86Interpreter.IsImplemented(Decode("f4")), Is.True);        // hlt: executed as #GP(0)
-        Assert.That(X86Interpreter.IsImplemented(Decode("0f28c1")), Is.False);   // movaps
+        Assert.That(X86Interpreter.IsImplemented(Decode("0f28c1")), Is.True);    // movaps
+        Assert.That(X86Interpreter.IsImplemented(Decode("c5f858c1")), Is.False); // vaddps (no VEX)
         Assert.That(X86Interpreter.IsImplemented(Decode("06")), Is.False);       // invalid in 64-bit mode
     }
 }

@@ -32,10 +32,10 @@ public sealed class OpCompilerTests
     [Test]
     public void AnUnimplementedInstructionKeepsItsMnemonic()
     {
-        var op = CompileHex("0f28c1", 0x1000);   // movaps
+        var op = CompileHex("c5f858c1", 0x1000);   // vaddps (VEX: not executed)
         Assert.That(op.H, Is.EqualTo(H.Unimplemented));
-        Assert.That(op.Len, Is.EqualTo(3));
-        Assert.That(OpCompiler.MnemonicName(op.Imm), Is.EqualTo("Movaps"));
+        Assert.That(op.Len, Is.EqualTo(4));
+        Assert.That(OpCompiler.MnemonicName(op.Imm), Is.EqualTo("Vaddps"));
         Assert.That(OpCompiler.MnemonicName(ulong.MaxValue), Is.EqualTo("unknown"));
     }
 

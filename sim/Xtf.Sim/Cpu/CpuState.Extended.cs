@@ -27,6 +27,25 @@ public sealed partial class CpuState
     public uint Mxcsr = 0x1F80;
     /// <summary>XCR0 as XGETBV reads it (x87 and SSE at reset; the hypervisor model sets the guest's value).</summary>
     public ulong Xcr0 = 3;
+    /// <summary>The MXCSR bits FXSAVE reports as supported (MXCSR_MASK); ldmxcsr/fxrstor/xrstor of another bit is #GP(0).</summary>
+    public uint MxcsrMask = 0xFFFF;
+    /// <summary>The vector instruction sets the guest's CPUID advertises (bit n = OpCompiler's VFeat n); all by default, the hypervisor model sets the profile's.</summary>
+    public uint VectorFeatures = uint.MaxValue;
+    /// <summary>Whether an unmasked SIMD floating-point exception is delivered as #XM (CR4.OSXMMEXCPT; #UD when clear); false models a CPU that never raises it (QEMU TCG, measured).</summary>
+    public bool OsXmmExcpt = true;
+    /// <summary>Whether the CPU raises #XM at all for unmasked SIMD floating-point exceptions (false: flags set, masked result written).</summary>
+    public bool SimdExceptions = true;
+    /// <summary>Whether a denormal operand sets MXCSR.DE (the SDM); false: never (QEMU TCG, measured).</summary>
+    public bool DenormalFlag = true;
+    /// <summary>
+    /// NaN operands of SSE arithmetic: false, the SDM's rule (the first source, quieted); true, the x87
+    /// rule QEMU TCG applies (a QNaN before an SNaN, else the larger significand), measured.
+    /// </summary>
+    public bool X87NanRule;
+    /// <summary>Whether ldmxcsr/fxrstor/xrstor of a reserved MXCSR bit is #GP(0) (the SDM); false: the bits are dropped (QEMU TCG, measured).</summary>
+    public bool MxcsrReservedGp = true;
+    /// <summary>Whether an MMX write sets the register's sign/exponent to 0xFFFF (the SDM); false: left as it was (QEMU TCG, measured).</summary>
+    public bool MmxSetsExponent = true;
 
     /// <summary>x87 TOP (FSW bits 11-13).</summary>
     public int FpTop
@@ -42,7 +61,10 @@ public sealed partial class CpuState
         Array.Copy(other.FpSignExp, FpSignExp, 8);
         Array.Copy(other.XmmLo, XmmLo, 16);
         Array.Copy(other.XmmHi, XmmHi, 16);
-        Mxcsr = other.Mxcsr; Xcr0 = other.Xcr0;
+        Mxcsr = other.Mxcsr; Xcr0 = other.Xcr0; MxcsrMask = other.MxcsrMask; VectorFeatures = other.VectorFeatures;
+        OsXmmExcpt = other.OsXmmExcpt; SimdExceptions = other.SimdExceptions;
+        DenormalFlag = other.DenormalFlag; X87NanRule = other.X87NanRule;
+        MxcsrReservedGp = other.MxcsrReservedGp; MmxSetsExponent = other.MmxSetsExponent;
     }
 
     /// <summary>After MemberwiseClone: give the clone arrays of its own.</summary>

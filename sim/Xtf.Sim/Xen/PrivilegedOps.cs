@@ -10,7 +10,7 @@ namespace Xtf.Sim.Xen;
 /// what Xen emulates when the guest's ring-3 kernel executes an instruction only ring 0 may
 /// (docs/pv-abi.md §16).
 /// </summary>
-public sealed class PrivilegedOps
+public sealed partial class PrivilegedOps
 {
     private readonly X86Interpreter cpu;
     private readonly VcpuInfoArea vcpuInfo;
@@ -76,6 +76,7 @@ public sealed class PrivilegedOps
         c.LdtSelector = profile.XenLdtSelector;
         c.TaskRegister = profile.XenTaskRegister;
         c.MachineStatusWord = profile.XenMachineStatusWord;
+        profile.InitVectorState(c);
         ApplyCr4(v);
     }
 
@@ -219,6 +220,11 @@ public sealed class PrivilegedOps
                 what = $"wrmsr {index:x}";
                 break;
             }
+            case Code.Xsetbv:
+                if (!EmulateXsetbv(v, out inject)) return false;
+                if (inject is not null) return true;
+                what = "xsetbv";
+                break;
             case Code.Clts:
                 FpuTaskswitch(v, 0);
                 what = "clts";
