@@ -99,13 +99,15 @@ public sealed partial class X86Interpreter
             case H.Lzcnt:
             case H.Tzcnt:
             {
+                var h = op.H;
+                if (!GateBitCount(ref h)) return StFault;
                 ulong v;
                 if ((op.Kinds & Op.KSrcMem) != 0)
                 {
                     if (!Read(EA(ref op, ref R), s, op.MemFlags, out v)) return StFault;
                 }
                 else v = GetR(ref R, op.B, s);
-                BitScan(c, op.H, ref R, op.A, v, s);
+                BitScan(c, h, ref R, op.A, v, s);
                 return StOk;
             }
 
