@@ -138,8 +138,8 @@ public sealed class CodeCacheTests
 
     [TestCase("c5f877", "Vzeroupper")]
     [TestCase("0f28c1", "Movaps")]
-    [TestCase("d9e8", "Fld1")]
-    [TestCase("0fc7f0", "Rdrand")]
+    [TestCase("d9fe", "Fsin")]
+    [TestCase("0f37", "Getsec")]
     [TestCase("0f01d0", "Xgetbv")]
     [TestCase("f30fc7f8", "Rdpid")]
     [TestCase("0f77", "Emms")]

@@ -20,7 +20,7 @@ internal sealed class StubPlatform : ICpuPlatform
         return leaf switch
         {
             1 => (0x663, 0, Leaf1Ecx, Leaf1Edx),
-            7 => (0, Leaf7Ebx, 0, 0),
+            7 when subleaf == 0 => (0, Leaf7Ebx, 0, 0),
             0x8000_0001 => (0, 0, Ext1Ecx, 0),
             _ => (leaf + 0x100, subleaf + 0x200, 0xC0C0_C0C0, 0xD0D0_D0D0),
         };

@@ -353,10 +353,7 @@ public sealed partial class X86Interpreter
             case H.Iretq: return Iretq(ref R);
             case H.Retf: return FarReturn(ref op, ref R);
             case H.FarBranch: return FarBranch(ref op, ref R);
-            case H.Fwait:
-                if (!c.TaskSwitched) return StOk;
-                Fault(7, 0, false, "CR0.TS: fwait");
-                return StFault;
+            case H.Fwait: return Fwait();
             case H.StoreSys: return StoreSystemRegister(ref op, ref R);
             case H.SegBase: return SegmentBase(ref op, ref R);
             case H.Clflush:
