@@ -118,6 +118,26 @@ public sealed class X87Tests
     }
 
     [Test]
+    public void FcomiSetsZfPfCfAndFcmovFollowsThem()
+    {
+        var m = Run(a =>
+        {
+            a.fninit();
+            a.fld1();
+            a.fldz();
+            a.fcomi(st0, st1); a.pushfq();             // 0 < 1: CF
+            a.fucomi(st0, st0); a.pushfq();            // equal: ZF
+            a.fcmove(st0, st1);                        // taken: st0 = 1
+            a.fstp(__tword_ptr[Data]);
+            a.int3();
+        });
+        ulong sp = m[Reg.Rsp];
+        Assert.That(m.ReadData(sp + 8) & F.All, Is.EqualTo(F.CF));
+        Assert.That(m.ReadData(sp) & F.All, Is.EqualTo(F.ZF));
+        Assert.That(m.ReadData(Data + 8, 2), Is.EqualTo(0x3FFFUL), "fcmove moved 1.0");
+    }
+
+    [Test]
     public void TaskSwitchedIsNm()
     {
         var m = new TestMachine();

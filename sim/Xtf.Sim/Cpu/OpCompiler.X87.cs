@@ -10,6 +10,10 @@ internal enum X87Op : byte
     Fninit, Fnclex, Fnstcw, Fldcw, FnstswAx, FnstswM, Fnstenv, Fldenv,
     // data movement without rounding: memory forms have KMem and Size (4, 8, 10; integers 2, 4, 8)
     FldM, FildM, FldSt, FstM80, FstSt, Fld1, Fldz, Fxch, Fchs, Fabs, Fincstp, Fdecstp, Ffree, Fnop,
+    /// <summary>fcomi/fucomi(p) st0, st(i): C bit 0 pop, Aux 1 = quiet (fucomi).</summary>
+    Fcomi,
+    /// <summary>fcmovcc st0, st(i): Aux = the x86 condition code.</summary>
+    Fcmov,
 }
 
 // x87: Iced instruction -> Op with H = H.X87 and Op.Ext naming the operation (executed by X86Interpreter.X87.cs).
@@ -42,10 +46,20 @@ internal sealed partial class OpCompiler
             Mnemonic.Fdecstp => X87Op.Fdecstp,
             Mnemonic.Ffree => X87Op.Ffree,
             Mnemonic.Fnop => X87Op.Fnop,
+            Mnemonic.Fcomi or Mnemonic.Fcomip or Mnemonic.Fucomi or Mnemonic.Fucomip => X87Op.Fcomi,
+            Mnemonic.Fcmovb or Mnemonic.Fcmove or Mnemonic.Fcmovbe or Mnemonic.Fcmovu
+                or Mnemonic.Fcmovnb or Mnemonic.Fcmovne or Mnemonic.Fcmovnbe or Mnemonic.Fcmovnu => X87Op.Fcmov,
             _ => X87Op.None,
         };
         if (x == X87Op.None) return false;
-        if (m is Mnemonic.Fstp) op.C = 1;
+        if (m is Mnemonic.Fstp or Mnemonic.Fcomip or Mnemonic.Fucomip) op.C = 1;
+        if (m is Mnemonic.Fucomi or Mnemonic.Fucomip) op.Aux = 1;
+        if (x == X87Op.Fcmov)
+            op.Aux = m switch
+            {
+                Mnemonic.Fcmovb => 2, Mnemonic.Fcmovnb => 3, Mnemonic.Fcmove => 4, Mnemonic.Fcmovne => 5,
+                Mnemonic.Fcmovbe => 6, Mnemonic.Fcmovnbe => 7, Mnemonic.Fcmovu => 10, _ => 11,
+            };
         if (x == X87Op.FstM80 && MemSize(in ins) != 10) return false;   // fst m32/m64 round: not executed
         for (int i = 0; i < ins.OpCount; i++)
         {

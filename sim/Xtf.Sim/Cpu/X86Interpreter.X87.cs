@@ -298,9 +298,49 @@ public sealed partial class X86Interpreter
                 return StOk;
             case X87Op.Fnop:
                 return StOk;
+            case X87Op.Fcomi:
+            {
+                if (!HasFeature(CpuFeature.Cmov)) return NoFeature(CpuFeature.Cmov);
+                FpRead(c, 0, out ulong ma, out ushort sa);
+                FpRead(c, op.B, out ulong mb, out ushort sb);
+                int r = FpCompare(ma, sa, mb, sb, out bool snan);
+                if (r == 2 && (op.Aux == 0 || snan)) FpRaise(c, FswIe);
+                ulong f = r switch { -1 => CpuState.FlagCf, 0 => CpuState.FlagZf, 1 => 0, _ => CpuState.FlagZf | CpuState.FlagPf | CpuState.FlagCf };
+                c.SetArithBits(CpuState.ArithmeticFlags, f);
+                if (op.C != 0) FpPop(c);
+                return StOk;
+            }
+            case X87Op.Fcmov:
+            {
+                if (!HasFeature(CpuFeature.Cmov)) return NoFeature(CpuFeature.Cmov);
+                if (!c.Cond(op.Aux)) return StOk;
+                FpRead(c, op.B, out ulong mant, out ushort se);
+                FpSet(c, c.FpTop, mant, se);
+                return StOk;
+            }
         }
         Fault(6, 0, false, "internal: no X87 operation " + op.Ext);
         return StFault;
+    }
+
+    private static bool FpIsNaNOrUnsupported(ulong mant, ushort se) =>
+        ((se & 0x7FFF) == 0x7FFF && (mant << 1) != 0) || ((se & 0x7FFF) != 0 && (mant >> 63) == 0);
+
+    /// <summary>-1 less, 0 equal, 1 greater, 2 unordered (a NaN or an unsupported encoding; <paramref name="snan"/> for a signalling one).</summary>
+    private static int FpCompare(ulong ma, ushort sa, ulong mb, ushort sb, out bool snan)
+    {
+        bool na = FpIsNaNOrUnsupported(ma, sa), nb = FpIsNaNOrUnsupported(mb, sb);
+        snan = (na && (ma & (1UL << 62)) == 0) || (nb && (mb & (1UL << 62)) == 0);
+        if (na || nb) return 2;
+        bool za = (sa & 0x7FFF) == 0 && ma == 0, zb = (sb & 0x7FFF) == 0 && mb == 0;
+        if (za && zb) return 0;
+        bool nega = (sa & 0x8000) != 0 && !za, negb = (sb & 0x8000) != 0 && !zb;
+        if (nega != negb) return nega ? -1 : 1;
+        int mag = (sa & 0x7FFF) != (sb & 0x7FFF) ? ((sa & 0x7FFF) < (sb & 0x7FFF) ? -1 : 1)
+            : ma == mb ? 0 : ma < mb ? -1 : 1;
+        if (za) mag = -1;
+        else if (zb) mag = 1;
+        return nega ? -mag : mag;
     }
 
     /// <summary>wait/fwait: #NM while CR0.TS; #MF when FSW.ES is set (the only place QEMU TCG raises it, measured).</summary>
