@@ -77,6 +77,7 @@ public sealed class SimMachine : ICpuPlatform
     private readonly SerialLog serial;
     private readonly SimTrace trace;
     private readonly SeededRandom random;
+    private readonly SeededRandom rdrandRandom, seedRandom;
     private readonly RunMeter meter;
 
     private SimMachine(SimOptions options)
@@ -86,6 +87,8 @@ public sealed class SimMachine : ICpuPlatform
         serial = new SerialLog(clock, meter);
         trace = new SimTrace { KeepText = options.KeepTraceText, Meter = meter };
         random = new SeededRandom(options.Seed);
+        rdrandRandom = new SeededRandom(options.Seed ^ 0x7264_7261_6e64UL);   // "rdrand"
+        seedRandom = new SeededRandom(options.Seed ^ 0x7264_7365_6564UL);     // "rdseed"
     }
 
     public static SimResult Run(ReadOnlyMemory<byte> kernel, SimOptions options)
@@ -121,6 +124,8 @@ public sealed class SimMachine : ICpuPlatform
     public (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf) =>
         (profile ?? throw new InvalidOperationException("cpuid before the machine profile is chosen")).NativeCpuid(leaf, subleaf);
     public ulong Rdtsc() => clock.Tsc;
+    /// <summary>rdrand/rdseed: a stream of its own derived from the seed (the scheduler's stream is not disturbed).</summary>
+    public ulong RandomNumber(bool rdseed) => (rdseed ? seedRandom : rdrandRandom).Next();
 
     private SimResult Boot(ReadOnlyMemory<byte> kernel)
     {

@@ -138,8 +138,8 @@ public sealed class CodeCacheTests
 
     [TestCase("c5f877", "Vzeroupper")]
     [TestCase("c5f858c1", "Vaddps")]
-    [TestCase("d9e8", "Fld1")]
-    [TestCase("0fc7f0", "Rdrand")]
+    [TestCase("d9fe", "Fsin")]
+    [TestCase("0f37", "Getsec")]
     [TestCase("c4e27d18c0", "Vbroadcastss")]
     [TestCase("f30fc7f8", "Rdpid")]
     [TestCase("c5fc77", "Vzeroall")]

@@ -309,6 +309,7 @@ public sealed class InternalErrorTests
     {
         public (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf) => throw new InvalidOperationException("boom");
         public ulong Rdtsc() => 0;
+        public ulong RandomNumber(bool rdseed) => 0;
     }
 
     [Test]

@@ -10,10 +10,29 @@ internal sealed class StubPlatform : ICpuPlatform
     public ulong Tsc = 0x1_0000_0000;
     public int CpuidCalls;
 
+    /// <summary>Feature leaves (1, 7, 0x80000001) as the interpreter's CPUID gates read them: everything present unless a test clears bits.</summary>
+    public uint Leaf1Ecx = ~0u, Leaf1Edx = ~0u, Leaf7Ebx = ~0u, Ext1Ecx = ~0u;
+    public ulong RandomSeed = 1;
+
     public (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf)
     {
         CpuidCalls++;
-        return (leaf + 0x100, subleaf + 0x200, 0xC0C0_C0C0, 0xD0D0_D0D0);
+        return leaf switch
+        {
+            1 => (0x663, 0, Leaf1Ecx, Leaf1Edx),
+            7 when subleaf == 0 => (0, Leaf7Ebx, 0, 0),
+            0x8000_0001 => (0, 0, Ext1Ecx, 0),
+            _ => (leaf + 0x100, subleaf + 0x200, 0xC0C0_C0C0, 0xD0D0_D0D0),
+        };
+    }
+
+    /// <summary>A seeded splitmix64 stream.</summary>
+    public ulong RandomNumber(bool rdseed)
+    {
+        ulong z = RandomSeed += 0x9E37_79B9_7F4A_7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58_476D_1CE4_E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D0_49BB_1331_11EBUL;
+        return z ^ (z >> 31);
     }
 
     public ulong Rdtsc()

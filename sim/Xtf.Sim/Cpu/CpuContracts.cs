@@ -35,6 +35,12 @@ public interface ICpuPlatform
 
     /// <summary>The TSC value now (derived from virtual time).</summary>
     ulong Rdtsc();
+
+    /// <summary>
+    /// A value for rdrand (<paramref name="rdseed"/> false) or rdseed: from a deterministic source seeded
+    /// with the run's seed, so that a run repeats exactly.
+    /// </summary>
+    ulong RandomNumber(bool rdseed);
 }
 
 /// <summary>Counters kept by the interpreter, for diagnosing slow runs. Plain data: no effect on execution.</summary>

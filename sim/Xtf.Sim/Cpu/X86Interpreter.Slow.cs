@@ -99,13 +99,15 @@ public sealed partial class X86Interpreter
             case H.Lzcnt:
             case H.Tzcnt:
             {
+                var h = op.H;
+                if (!GateBitCount(ref h)) return StFault;
                 ulong v;
                 if ((op.Kinds & Op.KSrcMem) != 0)
                 {
                     if (!Read(EA(ref op, ref R), s, op.MemFlags, out v)) return StFault;
                 }
                 else v = GetR(ref R, op.B, s);
-                BitScan(c, op.H, ref R, op.A, v, s);
+                BitScan(c, h, ref R, op.A, v, s);
                 return StOk;
             }
 
@@ -351,10 +353,7 @@ public sealed partial class X86Interpreter
             case H.Iretq: return Iretq(ref R);
             case H.Retf: return FarReturn(ref op, ref R);
             case H.FarBranch: return FarBranch(ref op, ref R);
-            case H.Fwait:
-                if (!c.TaskSwitched) return StOk;
-                Fault(7, 0, false, "CR0.TS: fwait");
-                return StFault;
+            case H.Fwait: return Fwait();
             case H.StoreSys: return StoreSystemRegister(ref op, ref R);
             case H.SegBase: return SegmentBase(ref op, ref R);
             case H.Clflush:
