@@ -1,4 +1,7 @@
+using System.IO.Compression;
+using Xtf.Elf;
 using Xtf.Guest;
+using Xtf.Sim.Builder;
 
 namespace Xtf.Suite.Pv.Tests;
 
@@ -27,8 +30,28 @@ internal static class SuiteKernels
         lock (Built)
         {
             if (!Built.TryGetValue(fullName, out var image))
-                Built[fullName] = image = Case(fullName).Build();
+                Built[fullName] = image = Unwrapped(Case(fullName).Build());
             return image;
         }
+    }
+
+    /// <summary>
+    /// The ELF a kernel carries: a bzImage's payload (docs/dom0.md §2.16) unwrapped from gzip or LZ4 (or taken as
+    /// it is), so that the shape checks see the code Xen loads (and the wrappers are read back once more).
+    /// </summary>
+    private static KernelImage Unwrapped(KernelImage k)
+    {
+        if (!BzImage.HasHeader(k.Bytes)) return k;
+        byte[] payload = k.Bytes.AsSpan((int)BzImage.PayloadStart(k.Bytes), (int)BzImage.ReadPayloadLength(k.Bytes)).ToArray();
+        byte[] elf;
+        if (XenBzImage.IsGzip(payload))
+        {
+            using var gz = new GZipStream(new MemoryStream(payload), CompressionMode.Decompress);
+            var output = new MemoryStream();
+            gz.CopyTo(output);
+            elf = output.ToArray();
+        }
+        else elf = XenBzImage.FormatOf(payload) == "lz4" ? Lz4Legacy.Decompress(payload, m => new InvalidDataException(m)) : payload;
+        return k with { Bytes = elf };
     }
 }
