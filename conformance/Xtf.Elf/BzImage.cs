@@ -84,6 +84,56 @@ public static class BzImage
         return o.ToArray();
     }
 
+    /// <summary><paramref name="elf"/> in an lzop file of stored blocks (<see cref="StoreLzop"/>) inside a bzImage.</summary>
+    public static byte[] WrapLzop(ReadOnlySpan<byte> elf) => Wrap(StoreLzop(elf));
+
+    /// <summary>The lzop block size: 256 KiB of output per block.</summary>
+    public const int LzopBlock = 256 << 10;
+
+    /// <summary>
+    /// <paramref name="data"/> as an lzop file (format version 0x1030, LZO1X-1, an Adler-32 of each block's
+    /// data) whose blocks are all stored (compressed length = length: lzop's rule for data that does not
+    /// shrink), ended by a zero length, then the 4-byte size trailer the kernel build appends.
+    /// </summary>
+    public static byte[] StoreLzop(ReadOnlySpan<byte> data)
+    {
+        var o = new MemoryStream();
+        var word = new byte[4];
+        void Be32(uint v) { BinaryPrimitives.WriteUInt32BigEndian(word, v); o.Write(word); }
+        o.Write([0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a]);
+        long headerStart = o.Position;
+        o.Write([0x10, 0x30, 0x20, 0x80, 0x09, 0x40, 0x01, 0x05]);   // version, library version, version needed, method, level
+        Be32(0x1);                                                // flags: an Adler-32 of the uncompressed data
+        Be32(0x81a4);                                             // mode
+        Be32(0);                                                  // mtime low
+        Be32(0);                                                  // mtime high
+        o.WriteByte(0);                                           // no name
+        Be32(Adler32(o.ToArray().AsSpan((int)headerStart)));
+        for (int at = 0; at < data.Length; at += LzopBlock)
+        {
+            var block = data.Slice(at, Math.Min(LzopBlock, data.Length - at));
+            Be32((uint)block.Length);
+            Be32((uint)block.Length);
+            Be32(Adler32(block));
+            o.Write(block);
+        }
+        Be32(0);
+        BinaryPrimitives.WriteUInt32LittleEndian(word, (uint)data.Length);
+        o.Write(word);
+        return o.ToArray();
+    }
+
+    private static uint Adler32(ReadOnlySpan<byte> data)
+    {
+        uint a = 1, b = 0;
+        foreach (byte x in data)
+        {
+            a = (a + x) % 65521;
+            b = (b + a) % 65521;
+        }
+        return b << 16 | a;
+    }
+
     /// <summary>Whether <paramref name="image"/> has a whole setup header with the "HdrS" signature (any version).</summary>
     public static bool HasHeader(ReadOnlySpan<byte> image) => image.Length >= HeaderEnd && image.Slice(Header, 4).SequenceEqual(Signature);
 

@@ -36,7 +36,7 @@ internal static class SuiteKernels
     }
 
     /// <summary>
-    /// The ELF a kernel carries: a bzImage's payload (docs/dom0.md §2.16) unwrapped from gzip or LZ4 (or taken as
+    /// The ELF a kernel carries: a bzImage's payload (docs/dom0.md §2.16) unwrapped from gzip, LZ4 or lzop (or taken as
     /// it is), so that the shape checks see the code Xen loads (and the wrappers are read back once more).
     /// </summary>
     private static KernelImage Unwrapped(TestCase c)
@@ -55,7 +55,12 @@ internal static class SuiteKernels
             gz.CopyTo(output);
             elf = output.ToArray();
         }
-        else elf = XenBzImage.FormatOf(payload) == "lz4" ? Lz4Legacy.Decompress(payload, m => new InvalidDataException(m)) : payload;
+        else elf = XenBzImage.FormatOf(payload) switch
+        {
+            "lz4" => Lz4Legacy.Decompress(payload, m => new InvalidDataException(m)),
+            "lzo" => Lzop.Decompress(payload, m => new InvalidDataException(m)),
+            _ => payload,
+        };
         return k with { Bytes = elf };
     }
 }

@@ -25,10 +25,11 @@ public sealed class BzImageTests
 
     [TestCase("elf")]
     [TestCase("lz4")]
+    [TestCase("lzo")]
     public void OtherPayloadsBuildTheSameDom0(string format)
     {
         var (plain, _) = BuilderKit.Build(Elf);
-        byte[] image = format == "elf" ? BzImage.Wrap(Elf) : BzImage.WrapLz4(Elf);
+        byte[] image = format switch { "elf" => BzImage.Wrap(Elf), "lz4" => BzImage.WrapLz4(Elf), _ => BzImage.WrapLzop(Elf) };
         Assert.That(BuilderKit.Build(image).Dom0.BuildLog, Is.EqualTo(plain.BuildLog));
     }
 
@@ -112,7 +113,6 @@ public sealed class BzImageTests
     [TestCase("bzip2", new byte[] { 0x42, 0x5a, 0x68 })]
     [TestCase("xz", new byte[] { 0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00 })]
     [TestCase("lzma", new byte[] { 0x5d, 0x00 })]
-    [TestCase("lzo", new byte[] { 0x89, 0x4c, 0x5a, 0x4f, 0x00 })]
     [TestCase("zstd", new byte[] { 0x28, 0xb5, 0x2f, 0xfd })]
     public void TheUnmodelledDecompressorsSayWhichFormat(string format, byte[] magic)
     {
@@ -205,5 +205,40 @@ public sealed class Lz4LegacyTests
         // Bytes left over after the last block whose length field is not the magic: the decoder reads past the input.
         byte[] frame = [.. Frame([0x30, 1, 2, 3]), 0xAA, 0xBB];
         Assert.That(() => Lz4Legacy.Decompress(WithSize(frame, 3), Fail), Throws.InvalidOperationException);
+    }
+}
+
+/// <summary>Xen's lzop container as modelled (<see cref="Lzop"/>): stored blocks, and the errors in Xen's order.</summary>
+public sealed class LzopTests
+{
+    private static Exception Fail(string m) => new InvalidOperationException(m);
+
+    [TestCase(0)]
+    [TestCase(100)]
+    [TestCase(Lzop.BlockSize + 1)]
+    public void StoredBlocksRoundTrip(int length)
+    {
+        var data = BuilderKit.Pattern(length);
+        Assert.That(Lzop.Decompress(BzImage.StoreLzop(data), Fail), Is.EqualTo(data));
+    }
+
+    [Test]
+    public void XensErrors()
+    {
+        byte[] good = BzImage.StoreLzop(BuilderKit.Pattern(100));
+        const int firstBlock = 9 + 8 + 4 + 12 + 1 + 4;
+        string Error(byte[] b) => Assert.Throws<InvalidOperationException>(() => Lzop.Decompress(b, Fail))!.Message;
+        Assert.That(Error(good[..20]), Is.EqualTo("invalid header"));
+        Assert.That(Error(BzImage.With(good, 5, 0, 1)), Is.EqualTo("invalid header"));
+        byte[] big = (byte[])good.Clone();
+        BinaryPrimitives.WriteUInt32BigEndian(big.AsSpan(firstBlock), Lzop.BlockSize + 1);
+        Assert.That(Error(big), Is.EqualTo("dest len longer than block size"));
+        byte[] zeroSource = (byte[])good.Clone();
+        BinaryPrimitives.WriteUInt32BigEndian(zeroSource.AsSpan(firstBlock + 4), 0);
+        Assert.That(Error(zeroSource), Is.EqualTo("file corrupted"));
+        Assert.That(Error(good[..(firstBlock + 20)]), Is.EqualTo("file corrupted"));
+        byte[] compressed = (byte[])good.Clone();
+        BinaryPrimitives.WriteUInt32BigEndian(compressed.AsSpan(firstBlock + 4), 50);
+        Assert.That(() => Lzop.Decompress(compressed, Fail), Throws.InstanceOf<NotSupportedException>().With.Message.Contains("LZO1X"));
     }
 }

@@ -18,7 +18,7 @@ namespace Xtf.Sim.Builder;
 /// is that size plus (gzip) 1/4096 and 32 KiB + 18, or (others) plus the compressed size, page-rounded.</item>
 /// <item>gzip is inflated by Xen's own inflate (a bad stream panics with its message); the other
 /// formats go by their magic to decompress(): bzip2, xz, lzma, lzo, lz4, zstd. LZ4 (the legacy
-/// frame the kernel build writes) is modelled; the other five are not, and a payload in one of them
+/// frame the kernel build writes) and the lzop container (stored blocks) are modelled; bzip2, xz, lzma, zstd and LZO1X blocks are not, and a payload in one of them
 /// ends the run with a <see cref="NotSupportedException"/> naming the format. A failing
 /// decompressor prints its message and the build fails. Bytes in no known format are handed to libelf
 /// as they are.</item>
@@ -102,8 +102,13 @@ public static class XenBzImage
         if (IsGzip(s, start, compressed)) return (Gunzip(input.Span, InModule(s, start, compressed), claimed, panic), claimed);
         if (FormatOf(input.Span) is { } format)
         {
-            if (format != "lz4") throw new NotSupportedException($"a {format}-compressed dom0 kernel is not modelled (docs/dom0.md §2.16)");
-            return (Lz4Legacy.Decompress(input.Span, fail), claimed);
+            var output = format switch
+            {
+                "lz4" => Lz4Legacy.Decompress(input.Span, fail),
+                "lzo" => Lzop.Decompress(input.Span, fail),
+                _ => throw new NotSupportedException($"a {format}-compressed dom0 kernel is not modelled (docs/dom0.md §2.16)"),
+            };
+            return (output, claimed);
         }
         return (Window(module, start, length), length);   // decompress() knows the format not: libelf sees the bytes
     }

@@ -10,7 +10,7 @@ namespace Xtf.Sim.Builder;
 /// Xen 4.17's internal PV dom0 builder (xen/arch/x86/pv/dom0_build.c, dom0_construct_pv), redone
 /// step by step in Xen's order so that what the guest can see is byte-identical and Xen's log lines
 /// (and its failures) come out as on real Xen. Specification: docs/dom0.md §2.
-/// Not modelled: an initrd (QEMU's second module), the decompressors other than gzip and LZ4 (XenBzImage),
+/// Not modelled: an initrd (QEMU's second module), bzip2/xz/lzma/zstd and LZO1X blocks (XenBzImage),
 /// a 1 GiB superpage for an INIT_P2M table (it needs 1 GiB of P2M), Xen's register dumps (a line says so).
 /// </summary>
 public sealed class Dom0Builder

@@ -49,3 +49,12 @@ public sealed class BzImageLz4 : BzImageKernelTest
     public override byte[] TransformImage(byte[] elf) => BzImage.WrapLz4(elf);
     public override void Body(GuestProgram g) => new BuilderLayout().Body(g);
 }
+
+/// <summary>An lzop payload of stored blocks: Xen's unlzo container (its blocks copied, no LZO1X decoding).</summary>
+public sealed class BzImageLzo : BzImageKernelTest
+{
+    public override string Name => "builder-bzimage-lzo";
+    public override string Title => "dom0 builder: bzImage with an lzo payload";
+    public override byte[] TransformImage(byte[] elf) => BzImage.WrapLzop(elf);
+    public override void Body(GuestProgram g) => new BuilderLayout().Body(g);
+}

@@ -74,3 +74,17 @@ public sealed class BzImageRefuseLz4Size : RefusedImageTest
         return BzImage.With(image, image.Length - 4, (uint)elf.Length + 256, 4);
     }
 }
+
+/// <summary>An lzop payload whose first block claims more than 256 KiB of output.</summary>
+public sealed class BzImageRefuseLzoBlock : RefusedImageTest
+{
+    public override string Name => "builder-bzimage-refuse-lzo-block";
+    public override string Title => "dom0 builder: bzImage lzo payload with an oversized block";
+    public override string ExpectedRefusal => "dest len longer than block size";
+    public override byte[] TransformImage(byte[] elf)
+    {
+        byte[] image = BzImage.WrapLzop(elf);
+        const int firstBlock = 9 + 8 + 4 + 12 + 1 + 4;
+        return BzImage.With(image, (int)BzImage.PayloadStart(image) + firstBlock, 0x00000804, 4);   // big-endian 0x04080000
+    }
+}
