@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using Xtf.Elf;
 using Xtf.Guest;
 
 namespace Xtf.Runner;
@@ -84,7 +85,7 @@ public static class ForeignCorpus
     }
 
     /// <summary>
-    /// Whether a file is a kernel, by its first bytes: ELF (not a relocatable object), or gzip whose
+    /// Whether a file is a kernel, by its first bytes: ELF (not a relocatable object), a bzImage, or gzip whose
     /// stream starts with such an ELF header. <paramref name="reason"/> says why not.
     /// </summary>
     public static Kind Classify(string path, out string reason)
@@ -104,6 +105,12 @@ public static class ForeignCorpus
         {
             reason = $"{path}: not a usable kernel: the file is empty";
             return Kind.NotAKernel;
+        }
+        if (BzImage.HasHeader(head))
+        {
+            // A bzImage (docs/dom0.md §2.16): its payload is for Load (and Xen) to judge.
+            reason = "";
+            return Kind.Kernel;
         }
         if (ForeignKernel.IsGzip(head))
         {
@@ -136,9 +143,10 @@ public static class ForeignCorpus
     private static ushort ElfType(byte[] head) =>
         head[5] == 2 ? BinaryPrimitives.ReadUInt16BigEndian(head.AsSpan(16)) : BinaryPrimitives.ReadUInt16LittleEndian(head.AsSpan(16));
 
+    /// <summary>The first bytes: enough for an ELF header and for a bzImage's setup header.</summary>
     private static byte[] ReadHead(Stream s)
     {
-        var head = new byte[64];
+        var head = new byte[BzImage.HeaderEnd];
         int n = 0;
         while (n < head.Length)
         {

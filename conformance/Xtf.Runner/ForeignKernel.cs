@@ -14,7 +14,7 @@ public sealed class InputException(string message) : Exception(message);
 /// image is a use of the tool, so anything that can be a kernel is passed on as it is: what a strict
 /// reader dislikes becomes one <see cref="Warnings"/> line. Refused (<see cref="InputException"/>)
 /// is only what cannot be a kernel at all: a file that cannot be read, a directory, an empty file,
-/// bytes that are not ELF (nor gzip-compressed ELF), an image over <see cref="MaxImageBytes"/>, and
+/// bytes that are not ELF (nor gzip-compressed ELF, nor a bzImage around either), an image over <see cref="MaxImageBytes"/>, and
 /// HVM/PVH kernels (issue 11). The inspection reads the ELF with ELFSharp; whatever it throws
 /// becomes a warning, never an exception out of <see cref="Load"/>.
 /// </summary>
@@ -60,14 +60,25 @@ public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IRea
 
         var warnings = new List<string>();
         byte[] elf = bytes;
-        if (IsGzip(bytes))
+        string inside = "";
+        if (BzImage.HasHeader(bytes))
         {
-            elf = Gunzip(bytes, what, warnings);
+            if (BzImagePayload(bytes, what) is not { } payload)
+                return new ForeignKernel(name, bytes, false, [$"{what}: {BzImageProblem(bytes)}; passed to Xen as it is"]);
+            elf = payload;
+            inside = " inside the bzImage";
+            if (!IsElf(elf) && !IsGzip(elf) && Xtf.Sim.Builder.XenBzImage.FormatOf(elf) is { } format)
+                return new ForeignKernel(name, bytes, false, [$"{what}: a bzImage with a {format} payload, not inspected; passed to Xen as it is"]);
+        }
+        if (IsGzip(elf))
+        {
+            elf = Gunzip(elf, what, warnings);
             if (elf.Length == 0)
                 return new ForeignKernel(name, bytes, false, [$"{what}: {string.Join("; ", warnings)}; passed to Xen as it is"]);
+            inside += " inside the gzip stream";
         }
         if (!IsElf(elf))
-            throw new InputException($"{what}: not a usable kernel: not an ELF image{(ReferenceEquals(elf, bytes) ? "" : " inside the gzip stream")}");
+            throw new InputException($"{what}: not a usable kernel: not an ELF image{inside}");
 
         var problems = new List<string>(warnings);
         bool is32 = elf.Length > 4 && elf[4] == ElfLayout.ELFCLASS32;
@@ -182,6 +193,25 @@ public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IRea
         Machine.Intel386 => "i386 (3)",
         _ => $"{m} ({(ushort)m})",
     };
+
+    /// <summary>
+    /// A bzImage's payload (docs/dom0.md §2.16): null when Xen cannot get to it (a protocol older than 2.08,
+    /// or a payload that is not inside the file), which is for Xen to judge (<see cref="BzImageProblem"/>).
+    /// </summary>
+    private static byte[]? BzImagePayload(byte[] bytes, string what)
+    {
+        if (BzImage.ReadVersion(bytes) < BzImage.MinimumVersion) return null;
+        ulong start = BzImage.PayloadStart(bytes), length = BzImage.ReadPayloadLength(bytes);
+        if (start > (ulong)bytes.Length || length > (ulong)bytes.Length - start) return null;
+        return bytes[(int)start..(int)(start + length)];
+    }
+
+    private static string BzImageProblem(byte[] bytes)
+    {
+        ushort v = BzImage.ReadVersion(bytes);
+        if (v < BzImage.MinimumVersion) return $"a bzImage of boot protocol {v >> 8}.{v & 0xff:d2}, older than the 2.08 Xen needs";
+        return $"a bzImage whose payload ({BzImage.ReadPayloadLength(bytes)} bytes at file offset {BzImage.PayloadStart(bytes)}) is not inside the file";
+    }
 
     internal static bool IsElf(byte[] b) => b.Length >= 4 && b[0] == 0x7f && b[1] == 'E' && b[2] == 'L' && b[3] == 'F';
 

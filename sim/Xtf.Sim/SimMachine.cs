@@ -105,6 +105,12 @@ public sealed class SimMachine : ICpuPlatform
             m.trace.Note("limit: " + limit);
             return m.Result(BootEnd.LimitReached, limit, m.meter.Executed);
         }
+        catch (NotSupportedException e)
+        {
+            // Something Xen does that this model does not (a kernel format, docs/dom0.md §2.16): one line naming it.
+            m.serial.Xen($"simulator: not modelled: {e.Message}");
+            return m.Result(BootEnd.EmulatorExited, $"not modelled: {e.Message}", 0);
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A guest must never crash the runner: an internal failure ends the run as a crash.

@@ -10,7 +10,7 @@ namespace Xtf.Sim.Builder;
 /// Xen 4.17's internal PV dom0 builder (xen/arch/x86/pv/dom0_build.c, dom0_construct_pv), redone
 /// step by step in Xen's order so that what the guest can see is byte-identical and Xen's log lines
 /// (and its failures) come out as on real Xen. Specification: docs/dom0.md §2.
-/// Not modelled: an initrd (QEMU's second module), bzImage wrapping and the decompressors other than gzip,
+/// Not modelled: an initrd (QEMU's second module), bzip2/xz/lzma/zstd and LZO1X blocks (XenBzImage),
 /// a 1 GiB superpage for an INIT_P2M table (it needs 1 GiB of P2M), Xen's register dumps (a line says so).
 /// </summary>
 public sealed class Dom0Builder
@@ -108,7 +108,7 @@ public sealed class Dom0Builder
 
         // xen/arch/x86/pv/dom0_build.c: dom0_construct_pv.
         log.Add("*** Building a PV Dom0 ***");
-        var (image, imageSize) = Unwrap(module, headroom);
+        var (image, imageSize) = XenBzImage.Parse(module, headroom, m => Fail(m), Panic);
 
         // xen/common/libelf/libelf-loader.c: elf_init, elf_parse_binary.
         var elf = XenElfBinary.Init(image, imageSize, log) ?? throw Fail(PopLast());
@@ -345,113 +345,19 @@ public sealed class Dom0Builder
     }
 
     /// <summary>
-    /// xen/arch/x86/bzimage.c, bzimage_headroom, as used by setup.c: a module that is not an ELF image
-    /// (fewer than 52 bytes, or no magic) is taken for a compressed kernel whose last four bytes give the
-    /// decompressed size. Room for that is kept in front of the module when it is relocated; Xen panics
-    /// early when it cannot be found (measured with garbage modules). The threshold is the free heap.
-    /// An ELF module needs room for itself only.
+    /// setup.c relocates the modules before dom0 is built, keeping bzimage_headroom's room in front of the
+    /// kernel (<see cref="XenBzImage.Headroom"/>); Xen panics early when room and module do not fit the free heap
+    /// (measured with garbage modules).
     /// </summary>
     private ulong RelocationHeadroom(ReadOnlySpan<byte> module)
     {
-        ulong headroom = 0;
-        if (!LooksElf(module))
-        {
-            headroom = module.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(module[^4..]) : 0;
-            headroom += IsGzip(module) ? (headroom >> 12) + 32768 + 18 : (ulong)module.Length;
-            headroom = PageUp(headroom);
-        }
+        ulong headroom = XenBzImage.Headroom(module);
         if (headroom + PageUp((ulong)module.Length) > profile.FreePages * Page)
         {
             const string text = "Not enough memory to relocate the dom0 kernel image";
             throw new DomainBuildException(text, DomainBuildException.PanicBlock(text));
         }
         return headroom;
-    }
-
-    /// <summary>elf_is_elfbinary: at least an Elf32_Ehdr's 52 bytes, starting with the magic.</summary>
-    private static bool LooksElf(ReadOnlySpan<byte> s) =>
-        (ulong)s.Length >= XenElfBinary.MinimumSize && s[0] == 0x7f && s[1] == 'E' && s[2] == 'L' && s[3] == 'F';
-
-    /// <summary>gzip_check (xen/common/gunzip.c): 1f 8b, or 1f 9e.</summary>
-    private static bool IsGzip(ReadOnlySpan<byte> s) => s.Length >= 2 && s[0] == 0x1f && s[1] is 0x8b or 0x9e;
-
-    /// <summary>
-    /// xen/arch/x86/bzimage.c, bzimage_parse: an ELF module is used as it is. Otherwise libelf sees the
-    /// relocated area: a gzip module decompressed (its length is the size the trailer claims), any other
-    /// module as it is followed by its headroom (read here as zeros). Returns the bytes and libelf's size.
-    /// </summary>
-    private (ReadOnlyMemory<byte> Image, ulong Size) Unwrap(ReadOnlyMemory<byte> module, ulong headroom)
-    {
-        var s = module.Span;
-        if (LooksElf(s)) return (module, (ulong)module.Length);
-        if (!IsGzip(s)) return (module, (ulong)module.Length + headroom);   // decompress() knows no other format here
-        ulong claimed = s.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(s[^4..]) : 0;
-        return (Gunzip(module, claimed), claimed);
-    }
-
-    /// <summary>
-    /// xen/common/gunzip.c, perform_gunzip: at most <paramref name="claimed"/> bytes are kept (Xen parses that
-    /// many; a longer stream would run over its own input, not modelled). Xen's inflate panics on a bad stream
-    /// with its own message (measured: "crc error"); the header checks are its own (xen/common/inflate.c, gunzip).
-    /// </summary>
-    private byte[] Gunzip(ReadOnlyMemory<byte> module, ulong claimed)
-    {
-        var s = module.Span;
-        string? headerProblem = s.Length < 10 ? "out of input data"
-            : s[2] != 8 ? "internal error, invalid method"
-            : (s[3] & 0x20) != 0 ? "Input is encrypted"
-            : (s[3] & 0x02) != 0 ? "Multi part input"
-            : (s[3] & 0xC0) != 0 ? "Input has invalid flags"
-            : s[1] != 0x8b ? "invalid compressed format (other)"
-            : null;
-        if (headerProblem is not null) throw Panic(headerProblem);
-        var output = new byte[claimed];
-        ulong total = 0;
-        uint crc = 0xFFFFFFFF;
-        try
-        {
-            // The header by hand (xen/common/inflate.c skips the same optional fields), then raw deflate: the CRC is checked here, as Xen does.
-            int at = 10;
-            byte flags = s[3];
-            if ((flags & 0x04) != 0) at = s.Length >= at + 2 ? at + 2 + BinaryPrimitives.ReadUInt16LittleEndian(s[at..]) : s.Length;
-            if ((flags & 0x08) != 0) { while (at < s.Length && s[at] != 0) at++; at++; }
-            if ((flags & 0x10) != 0) { while (at < s.Length && s[at] != 0) at++; at++; }
-            if (at >= s.Length) throw Panic("ran out of input data");
-            using var gz = new DeflateStream(new MemoryStream(module.ToArray(), at, s.Length - at, writable: false), CompressionMode.Decompress);
-            var buffer = new byte[1 << 16];
-            while (true)
-            {
-                int n = gz.Read(buffer, 0, buffer.Length);
-                if (n == 0) break;
-                if (total < claimed) buffer.AsSpan(0, (int)Math.Min((ulong)n, claimed - total)).CopyTo(output.AsSpan((int)total));
-                crc = Crc32(crc, buffer.AsSpan(0, n));
-                total += (ulong)n;
-                // Past its claimed size Xen writes over its own input: modelled as its length check failing.
-                if (total > claimed + MaxGzipOverrun) throw Panic("length error");
-            }
-        }
-        catch (InvalidDataException)
-        {
-            throw Panic("invalid compressed format (err=1)");
-        }
-        if (s.Length < 18) throw Panic("ran out of input data");
-        if (~crc != BinaryPrimitives.ReadUInt32LittleEndian(s[^8..])) throw Panic("crc error");
-        if (total != claimed) throw Panic("length error");
-        return output;
-    }
-
-    /// <summary>How far past its claimed size a gzip stream is followed before the build gives up on it.</summary>
-    private const ulong MaxGzipOverrun = 16 << 20;
-
-    /// <summary>CRC-32 (gzip's), continued from <paramref name="crc"/> (start with 0xFFFFFFFF, finish with ~).</summary>
-    private static uint Crc32(uint crc, ReadOnlySpan<byte> data)
-    {
-        foreach (byte b in data)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (uint)-(int)(crc & 1));
-        }
-        return crc;
     }
 
     /// <summary>dom0_compute_nr_pages (PV, no dom0_mem): F less a page per extra vCPU, less 1/16 capped at 128 MiB; then the legacy clip.</summary>
