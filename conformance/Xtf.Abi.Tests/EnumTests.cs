@@ -119,6 +119,21 @@ public class EnumTests
         // Xen public memory.h.
         Exactly<MemoryOp>(("IncreaseReservation", 0), ("DecreaseReservation", 1), ("MaximumRamPage", 2),
             ("CurrentReservation", 3), ("MaximumReservation", 4), ("PopulatePhysmap", 6), ("MemoryMap", 9),
-            ("MachineMemoryMap", 10), ("MaximumGpfn", 14));
+            ("MachineMemoryMap", 10), ("Exchange", 11), ("MaximumGpfn", 14));
+    }
+
+    [Test]
+    public void GrantTableNumbers()
+    {
+        // docs/pv-abi.md §13.1.
+        Exactly<GnttabOp>(("MapGrantRef", 0), ("UnmapGrantRef", 1), ("SetupTable", 2), ("DumpTable", 3), ("Transfer", 4),
+            ("Copy", 5), ("QuerySize", 6), ("UnmapAndReplace", 7), ("SetVersion", 8), ("GetStatusFrames", 9),
+            ("GetVersion", 10), ("SwapGrantRef", 11), ("CacheFlush", 12));
+        Exactly<GnttabStatus>(("Okay", 0), ("GeneralError", -1), ("BadDomain", -2), ("BadGntref", -3), ("BadHandle", -4),
+            ("BadVirtAddr", -5), ("BadDevAddr", -6), ("NoDeviceSpace", -7), ("PermissionDenied", -8), ("BadPage", -9),
+            ("BadCopyArg", -10), ("AddressTooBig", -11), ("Eagain", -12), ("NoSpace", -13));
+        Exactly<GntMap>(("None", 0), ("DeviceMap", 1), ("HostMap", 2), ("Readonly", 4), ("ApplicationMap", 8), ("ContainsPte", 16));
+        Exactly<Gtf>(("Invalid", 0), ("PermitAccess", 1), ("AcceptTransfer", 2), ("Transitive", 3), ("TypeMask", 3),
+            ("Readonly", 4), ("Reading", 8), ("Writing", 16), ("Pwt", 32), ("Pcd", 64), ("Pat", 128), ("SubPage", 256));
     }
 }

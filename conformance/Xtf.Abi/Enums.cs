@@ -308,6 +308,7 @@ public enum MemoryOp
     PopulatePhysmap = 6,
     MemoryMap = 9,
     MachineMemoryMap = 10,
+    Exchange = 11,
     MaximumGpfn = 14,
 }
 

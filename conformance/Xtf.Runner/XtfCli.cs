@@ -26,7 +26,7 @@ public static class XtfCli
           compare BASELINE CANDIDATE     what changed between two results folders; exit 1 if anything regressed
           compare --xen A --xen B [TEST...]  run the tests on two hypervisors (or --xen-cmdline twice), then compare
           doctor                         report what is installed for real Xen, with fixes
-          bench [--seconds N] [--breakdown]  simulator speed: guest instructions/s, example runs/s
+          bench [--seconds N] [--breakdown] [--kernel-dir DIR]  simulator speed: guest instructions/s, example runs/s, corpus passes
           fuzz [options]                 property-based hypercall fuzzing against a model, the simulator and real Xen
           completion bash                print the tab-completion script: eval "$(xtf completion bash)"
 

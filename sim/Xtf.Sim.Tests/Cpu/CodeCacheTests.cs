@@ -142,7 +142,7 @@ public sealed class CodeCacheTests
     [TestCase("0fc7f0", "Rdrand")]
     [TestCase("0f01d0", "Xgetbv")]
     [TestCase("f30fc7f8", "Rdpid")]
-    [TestCase("0f0100", "Sgdt")]
+    [TestCase("0f77", "Emms")]
     [TestCase("06", "invalid")]
     [TestCase("f001c0", "invalid")]
     [TestCase("0f0b", "ud2")]

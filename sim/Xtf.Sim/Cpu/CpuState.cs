@@ -31,7 +31,7 @@ internal enum FlagOp : byte
 /// CR0.WP = 1 and EFER.NXE = 1. The arithmetic flags are computed lazily from the last flag-setting
 /// operation; <see cref="Rflags"/> materialises them.
 /// </summary>
-public sealed class CpuState
+public sealed partial class CpuState
 {
     public const ulong FlagCf = 1UL << 0, FlagPf = 1UL << 2, FlagAf = 1UL << 4, FlagZf = 1UL << 6,
         FlagSf = 1UL << 7, FlagTf = 1UL << 8, FlagIf = 1UL << 9, FlagDf = 1UL << 10, FlagOf = 1UL << 11,
@@ -60,6 +60,45 @@ public sealed class CpuState
     /// <summary>The linear address of the last page fault.</summary>
     public ulong Cr2;
 
+    // ---- debug registers (the values Xen loads for the vCPU: v->arch.dr[0..3], dr6, dr7)
+
+    /// <summary>DR0-DR3: breakpoint linear addresses.</summary>
+    public ulong Dr0, Dr1, Dr2, Dr3;
+    /// <summary>DR6 as the guest reads it (its reset value 0xffff0ff0).</summary>
+    public ulong Dr6 = DefaultDr6;
+    /// <summary>DR7: breakpoint enables (L/G bits 0-7), RW/LEN fields (bits 16-31). Reset value 0x400.</summary>
+    public ulong Dr7 = DefaultDr7;
+    /// <summary>DR6 status bits (B0-B3, BS) of the #DB the interpreter raised last; the hypervisor model merges and clears them.</summary>
+    public ulong PendingDr6;
+
+    public const ulong DefaultDr6 = 0xFFFF_0FF0, DefaultDr7 = 0x400;
+
+    /// <summary>DR0-DR3 by number.</summary>
+    public ulong Dr(int i) => i switch { 0 => Dr0, 1 => Dr1, 2 => Dr2, _ => Dr3 };
+
+    public void SetDr(int i, ulong value)
+    {
+        switch (i)
+        {
+            case 0: Dr0 = value; break;
+            case 1: Dr1 = value; break;
+            case 2: Dr2 = value; break;
+            default: Dr3 = value; break;
+        }
+    }
+
+    // ---- what the hardware shows or enforces for this vCPU (set by the hypervisor model)
+
+    /// <summary>Hardware CR4.FSGSBASE while the vCPU runs: rd/wr{fs,gs}base execute at CPL 3 (else #UD).</summary>
+    public bool FsGsBaseEnabled;
+    /// <summary>Hardware CR0.TS while the vCPU runs: x87/MMX/SSE instructions raise #NM.</summary>
+    public bool TaskSwitched;
+    /// <summary>What sidt, sgdt, sldt, str and smsw store at CPL 3 without UMIP: the hypervisor's own registers.</summary>
+    public ulong IdtBase, GdtBase, MachineStatusWord;
+    public ushort IdtLimit, GdtLimit, LdtSelector, TaskRegister;
+    /// <summary>IA32_TSC_AUX, which rdtscp returns in ecx.</summary>
+    public uint TscAux;
+
     // Lazy flags: every rflags bit except the arithmetic ones lives in FlagsRest.
     internal ulong FlagsRest = 2;
     internal FlagOp FOp = FlagOp.Eager;
@@ -87,8 +126,8 @@ public sealed class CpuState
     public CpuState Clone()
     {
         var c = (CpuState)MemberwiseClone();
-        var gpr = c.Gpr;
-        Array.Copy(Gpr, gpr, 16);
+        System.Runtime.CompilerServices.Unsafe.AsRef(in c.Gpr) = (ulong[])Gpr.Clone();   // MemberwiseClone shares the arrays
+        c.CloneExtendedState(this);
         return c;
     }
 
@@ -100,8 +139,14 @@ public sealed class CpuState
         Cs = other.Cs; Ss = other.Ss; Ds = other.Ds; Es = other.Es; Fs = other.Fs; Gs = other.Gs;
         FsBase = other.FsBase; GsBase = other.GsBase;
         Cr3 = other.Cr3; Cpl = other.Cpl; Cr2 = other.Cr2; Descriptors = other.Descriptors;
+        Dr0 = other.Dr0; Dr1 = other.Dr1; Dr2 = other.Dr2; Dr3 = other.Dr3; Dr6 = other.Dr6; Dr7 = other.Dr7;
+        PendingDr6 = other.PendingDr6; FsGsBaseEnabled = other.FsGsBaseEnabled; TaskSwitched = other.TaskSwitched;
+        IdtBase = other.IdtBase; GdtBase = other.GdtBase; MachineStatusWord = other.MachineStatusWord;
+        IdtLimit = other.IdtLimit; GdtLimit = other.GdtLimit; LdtSelector = other.LdtSelector; TaskRegister = other.TaskRegister;
+        TscAux = other.TscAux;
         FlagsRest = other.FlagsRest; FOp = other.FOp;
         FA = other.FA; FB = other.FB; FRes = other.FRes; FSign = other.FSign; FAux = other.FAux;
+        CopyExtendedState(other);
     }
 
     // ------------------------------------------------------------------ lazy flag evaluation

@@ -44,11 +44,27 @@ internal enum H : ushort
     Xlat,
     Cpuid, Rdtsc, Rdtscp, Syscall, Int3, Int1, IntN, Pause,
     Iretq,
+    /// <summary>wait/fwait: #NM while CR0.TS (CR0.MP is set), else nothing (no x87 exception is ever pending).</summary>
+    Fwait,
+    /// <summary>Far return (lret): Size = operand size, Imm = bytes released.</summary>
+    Retf,
+    /// <summary>Indirect far call or jmp through an m16:16/32/64 operand: Size = offset size, Aux = 1 for call.</summary>
+    FarBranch,
+    /// <summary>sidt/sgdt (memory), sldt/str/smsw (register or memory); Aux: 0 sidt, 1 sgdt, 2 sldt, 3 str, 4 smsw.</summary>
+    StoreSys,
+    /// <summary>rdfsbase/rdgsbase/wrfsbase/wrgsbase; Aux: 0 rdfs, 1 rdgs, 2 wrfs, 3 wrgs; A = register.</summary>
+    SegBase,
     Clflush,
     /// <summary>A real #UD (ud0/ud1/ud2, clac/stac at CPL 3); Imm = mnemonic.</summary>
     Ud,
     /// <summary>Privileged at CPL 3: #GP(0).</summary>
     Priv,
+    /// <summary>SSE to SSE4.2, AES-NI, PCLMULQDQ, MMX, FXSAVE/XSAVE state (X86Interpreter.Vector.cs); <see cref="Op.Ext"/> is the operation.</summary>
+    Vector,
+    /// <summary>x87 (X86Interpreter.X87.cs); <see cref="Op.Ext"/> is the operation.</summary>
+    X87,
+    /// <summary>General-register extensions: CRC32, MOVBE, RDRAND/RDSEED, BMI1/BMI2, ADX (X86Interpreter.ScalarExt.cs); <see cref="Op.Ext"/> is the operation.</summary>
+    ScalarExt,
     /// <summary>Not implemented by the interpreter: #UD with the mnemonic as detail; Imm = mnemonic.</summary>
     Unimplemented,
     /// <summary>Undecodable: #UD, detail "invalid".</summary>
@@ -83,12 +99,18 @@ internal struct Op
     /// <summary>Operand-kind bits (<see cref="KMem"/>, ...) and prefixes for the slow handlers.</summary>
     public byte Kinds;
     public byte Aux2;
-    public byte Pad0, Pad1, Pad2;
+    /// <summary>A third register operand (VEX.vvvv, an xmm source, ...) for the extension handlers.</summary>
+    public byte C;
+    /// <summary>The operation within <see cref="H.Vector"/>, <see cref="H.X87"/> or <see cref="H.ScalarExt"/>.</summary>
+    public byte Ext;
+    public byte Pad2;
     /// <summary>Memory displacement; for RIP-relative operands and branches, relative to the next instruction.</summary>
     public long Disp;
     public ulong Imm;
 
     public const byte NoReg = 0xFF, RipReg = 0xFE;
+    /// <summary><see cref="Aux2"/> of an unimplemented instruction that uses x87/MMX/SSE/AVX state (#NM while CR0.TS).</summary>
+    public const byte Aux2Fpu = 1;
     public const byte MfFs = 1, MfGs = 2, MfSeg = 3, MfStack = 4, MfAddr32 = 8;
 
     /// <summary>Operand 0 is memory (else register A).</summary>

@@ -9,7 +9,7 @@ namespace Xtf.Sim.Cpu;
 /// displacements). All the interpreter knows of Iced is here; it neither caches nor executes. An
 /// instance holds one reusable Iced decoder (no allocation per instruction); the translation itself is static.
 /// </summary>
-internal sealed class OpCompiler
+internal sealed partial class OpCompiler
 {
     /// <summary>The architectural limit: a longer byte sequence does not decode.</summary>
     public const int MaxInstructionLength = 15;
@@ -123,9 +123,50 @@ internal sealed class OpCompiler
             op.Base = Op.NoReg;
             op.Index = Op.NoReg;
             op.Len = len;
+            if (CompileExtension(in ins, ref op) && op.H != H.None) return;
+            op = default;
+            op.Base = Op.NoReg;
+            op.Index = Op.NoReg;
+            op.Len = len;
             op.H = H.Unimplemented;
             op.Imm = (ulong)ins.Mnemonic;
+            if (UsesFpuState(in ins)) op.Aux2 = Op.Aux2Fpu;
         }
+    }
+
+    /// <summary>The instruction-set extensions, each in its own file; false leaves the instruction unimplemented (#UD).</summary>
+    private static bool CompileExtension(in Instruction ins, ref Op op)
+    {
+        var start = op;
+        if (CompileVector(in ins, ref op)) return true;
+        op = start;
+        if (CompileX87(in ins, ref op)) return true;
+        op = start;
+        if (CompileScalarExt(in ins, ref op)) return true;
+        op = start;
+        return false;
+    }
+
+    /// <summary>
+    /// Whether the instruction touches x87/MMX/SSE/AVX state, so that CR0.TS makes it #NM (fences,
+    /// prefetches, cache-line flushes, pause and movnti do not).
+    /// </summary>
+    internal static bool UsesFpuState(in Instruction ins)
+    {
+        if (ins.Mnemonic is Mnemonic.Lfence or Mnemonic.Mfence or Mnemonic.Sfence or Mnemonic.Pause or Mnemonic.Movnti
+            or Mnemonic.Clflush or Mnemonic.Clflushopt or Mnemonic.Clwb or Mnemonic.Prefetchnta or Mnemonic.Prefetcht0
+            or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2 or Mnemonic.Prefetchw or Mnemonic.Prefetch)
+            return false;
+        foreach (var f in ins.CpuidFeatures)
+        {
+            string n = f.ToString();
+            if (n.StartsWith("FPU", StringComparison.Ordinal) || n.StartsWith("MMX", StringComparison.Ordinal)
+                || n.StartsWith("SSE", StringComparison.Ordinal) || n.StartsWith("SSSE3", StringComparison.Ordinal)
+                || n.StartsWith("AVX", StringComparison.Ordinal) || n.StartsWith("FMA", StringComparison.Ordinal)
+                || n is "F16C" or "AES" or "PCLMULQDQ" or "SHA" or "FXSR" or "XSAVE")
+                return true;
+        }
+        return false;
     }
 
     private static bool Gpr(Register r, out byte index, out int size)
@@ -410,6 +451,13 @@ internal sealed class OpCompiler
                         op.Size = 8;
                         op.H = call ? H.CallR : H.JmpR;
                         return true;
+                    case OpKind.Memory when ins.MemorySize is MemorySize.SegPtr16 or MemorySize.SegPtr32 or MemorySize.SegPtr64:
+                        if (!SetMem(in ins, ref op)) return false;
+                        op.Kinds |= Op.KMem;
+                        op.Size = (byte)(ins.MemorySize == MemorySize.SegPtr64 ? 8 : ins.MemorySize == MemorySize.SegPtr32 ? 4 : 2);
+                        op.Aux = (byte)(call ? 1 : 0);
+                        op.H = H.FarBranch;
+                        return true;
                     case OpKind.Memory:
                         if (ins.MemorySize != MemorySize.QwordOffset && ins.MemorySize != MemorySize.UInt64) return false;
                         if (!SetMem(in ins, ref op)) return false;
@@ -565,6 +613,7 @@ internal sealed class OpCompiler
                 op.H = H.Xlat;
                 return true;
 
+            case Mnemonic.Wait: op.H = H.Fwait; return true;
             case Mnemonic.Cpuid: op.H = H.Cpuid; return true;
             case Mnemonic.Rdtsc: op.H = H.Rdtsc; return true;
             case Mnemonic.Rdtscp: op.H = H.Rdtscp; return true;
@@ -590,6 +639,34 @@ internal sealed class OpCompiler
             case Mnemonic.Ud0 or Mnemonic.Ud1 or Mnemonic.Ud2 or Mnemonic.Clac or Mnemonic.Stac:
                 op.Imm = (ulong)m;
                 op.H = H.Ud;
+                return true;
+
+            case Mnemonic.Sidt or Mnemonic.Sgdt:
+                // Stores limit (2 bytes) and base (8 bytes) at CPL 3 when UMIP is off.
+                if (ins.Op0Kind != OpKind.Memory || !SetMem(in ins, ref op)) return false;
+                op.Kinds |= Op.KMem;
+                op.Size = 8;
+                op.Aux = (byte)(m == Mnemonic.Sidt ? 0 : 1);
+                op.H = H.StoreSys;
+                return true;
+            case Mnemonic.Sldt or Mnemonic.Str or Mnemonic.Smsw:
+                if (!Dest(in ins, ref op, out bool sysMem)) return false;
+                if (sysMem) op.Size = 2;   // a memory destination takes 16 bits
+                op.Aux = (byte)(m == Mnemonic.Sldt ? 2 : m == Mnemonic.Str ? 3 : 4);
+                op.H = H.StoreSys;
+                return true;
+            case Mnemonic.Rdfsbase or Mnemonic.Rdgsbase or Mnemonic.Wrfsbase or Mnemonic.Wrgsbase:
+                if (ins.Op0Kind != OpKind.Register || !Gpr(ins.Op0Register, out op.A, out int baseSize) || baseSize < 4) return false;
+                op.Size = (byte)baseSize;
+                op.Aux = (byte)(m == Mnemonic.Rdfsbase ? 0 : m == Mnemonic.Rdgsbase ? 1 : m == Mnemonic.Wrfsbase ? 2 : 3);
+                op.H = H.SegBase;
+                return true;
+            case Mnemonic.Retf:
+                // Far return: operand size 8 (lretq) or 4; Imm = bytes released after the pop.
+                op.Size = (byte)(ins.Code is Code.Retfq or Code.Retfq_imm16 ? 8 : ins.Code is Code.Retfd or Code.Retfd_imm16 ? 4 : 0);
+                if (op.Size == 0) return false;
+                if (ins.Code is Code.Retfq_imm16 or Code.Retfd_imm16) op.Imm = ins.Immediate16;
+                op.H = H.Retf;
                 return true;
 
             case Mnemonic.Hlt or Mnemonic.Cli or Mnemonic.Sti or Mnemonic.In or Mnemonic.Out

@@ -8,6 +8,23 @@ namespace Xtf.Sim.Cpu;
 public enum AccessKind { Read, Write, Execute }
 
 /// <summary>
+/// The read-only machine-to-phys table Xen maps at L4 slot 256 of a PV guest's page tables
+/// (RO_MPT_VIRT_START): user-readable, never writable. It lives outside guest memory, so the walker
+/// hands out its pages by a machine address at or above <see cref="PageWalker.WindowBase"/>.
+/// </summary>
+public interface IMachphysWindow
+{
+    /// <summary>Whether the L4 table at <paramref name="l4Mfn"/> has the slot filled in.</summary>
+    bool IsMapped(ulong l4Mfn);
+
+    /// <summary>Bytes mapped from the start of the slot (whole pages).</summary>
+    ulong MappedBytes { get; }
+
+    /// <summary>Page <paramref name="index"/> of the table with its current entries (no allocation after the first use).</summary>
+    byte[] Page(ulong index);
+}
+
+/// <summary>
 /// The long-mode 4-level page walk through a PV guest's page tables in machine memory (entries hold
 /// machine frame numbers, so CR3 is a machine address): permission checks with the hardware #PF error
 /// code, and the Accessed/Dirty updates hardware makes. It caches nothing (the interpreter's TLBs do).
@@ -27,6 +44,18 @@ internal sealed class PageWalker
         this.memory = memory;
     }
 
+    /// <summary>Linear address of L4 slot 256 (RO_MPT_VIRT_START).</summary>
+    public const ulong WindowVirtStart = 0xFFFF_8000_0000_0000;
+    /// <summary>Machine addresses from here on name pages of the <see cref="IMachphysWindow"/>, not machine memory.</summary>
+    public const ulong WindowBase = 1UL << 62;
+
+    /// <summary>The read-only M2P the hypervisor model provides, or null (slot 256 is then walked like any other).</summary>
+    public IMachphysWindow? Window { get; set; }
+
+    /// <summary>The page behind a machine address the walk returned: machine memory or a window page.</summary>
+    public byte[] FrameOf(ulong mfn) =>
+        mfn >= (WindowBase >> MachineMemory.PageShift) ? Window!.Page(mfn - (WindowBase >> MachineMemory.PageShift)) : memory.Frame(mfn);
+
     /// <summary>Walks done over the walker's lifetime.</summary>
     public long Walks { get; private set; }
 
@@ -41,6 +70,8 @@ internal sealed class PageWalker
         fastWrite = false;
         Walks++;
         uint errBase = (kind == AccessKind.Write ? PfW : 0) | (user ? PfU : 0) | (kind == AccessKind.Execute ? PfI : 0);
+        if (Window is { } window && (va >> 39 & 0x1FF) == 256 && window.IsMapped(cr3 >> MachineMemory.PageShift))
+            return WalkWindow(window, va, kind, errBase, out maddr, out error);
         Span<ulong> used = stackalloc ulong[4];
         ulong table = cr3 & PteAddr;
         bool rw = true, us = true, nx = false;
@@ -109,6 +140,29 @@ internal sealed class PageWalker
             }
         }
         fastWrite = rw && (!user || us) && ((leaf & PteD) != 0 || kind == AccessKind.Write);
+        error = 0;
+        return true;
+    }
+
+    /// <summary>
+    /// Slot 256 with the read-only M2P: present and user-readable up to the mapped size, not present beyond,
+    /// a protection fault for writes. Execution is refused too (Xen's mapping would allow it; nothing runs there).
+    /// </summary>
+    private static bool WalkWindow(IMachphysWindow window, ulong va, AccessKind kind, uint errBase, out ulong maddr, out uint error)
+    {
+        maddr = 0;
+        ulong offset = va - WindowVirtStart;
+        if (offset >= window.MappedBytes)
+        {
+            error = errBase;
+            return false;
+        }
+        if (kind != AccessKind.Read)
+        {
+            error = errBase | PfP;
+            return false;
+        }
+        maddr = WindowBase + offset;
         error = 0;
         return true;
     }

@@ -37,6 +37,9 @@ public sealed partial class X86Interpreter
     private ulong tlbCr3 = NoTag;
     private int tlbCpl = -1;
 
+    /// <summary>The read-only M2P Xen maps at L4 slot 256 (set by the hypervisor model).</summary>
+    public IMachphysWindow? MachphysWindow { get => walker.Window; set => walker.Window = value; }
+
     /// <summary>Drops every cached translation. Call after changing page tables or CR3.</summary>
     public void FlushTlb()
     {
@@ -161,7 +164,7 @@ public sealed partial class X86Interpreter
         && (size <= 8 || ReadForWrite(va + 8, size - 8, memFlags, out _));
 
     private bool NonCanonical(byte memFlags) =>
-        (memFlags & Op.MfStack) != 0 ? Fault(12, 0, true) : Fault(13, 0, true);
+        (memFlags & Op.MfStack) != 0 && !NonCanonicalStackIsGp ? Fault(12, 0, true) : Fault(13, 0, true);
 
     /// <summary>Walks for a data access and fills the TLB slot; false = #PF recorded.</summary>
     private bool FillData(ulong va, bool write, out byte[] frame, out ulong mfn)
@@ -174,7 +177,7 @@ public sealed partial class X86Interpreter
             return PageFault(va, err);
         }
         mfn = maddr >> MachineMemory.PageShift;
-        frame = memory.Frame(mfn);
+        frame = maddr < PageWalker.WindowBase ? memory.Frame(mfn) : walker.FrameOf(mfn);   // the read-only M2P lives outside memory
         ulong vpn = va >> MachineMemory.PageShift;
         ref TlbEntry e = ref tlb[(int)vpn & TlbMask];
         if (e.ReadTag != vpn || e.Mfn != mfn) e.WriteTag = NoTag;
@@ -182,6 +185,7 @@ public sealed partial class X86Interpreter
         e.Mfn = mfn;
         e.Frame = frame;
         e.WriteTag = fastWrite && !memory.IsCode(mfn) ? vpn : NoTag;
+        if (watchArmed && IsWatchedPage(vpn)) e.ReadTag = e.WriteTag = NoTag;   // every access checks the watch
         return true;
     }
 
@@ -190,6 +194,7 @@ public sealed partial class X86Interpreter
         value = 0;
         if (!IsCanonical(va) || !IsCanonical(va + (ulong)size - 1)) return NonCanonical(memFlags);
         if (!FillData(va, forWrite, out byte[] f1, out _)) return false;
+        if (watchArmed) CheckWatch(va, size, forWrite);
         int off = (int)(va & MachineMemory.PageMask);
         if (off + size <= MachineMemory.PageSize)
         {
@@ -213,6 +218,7 @@ public sealed partial class X86Interpreter
     {
         if (!IsCanonical(va) || !IsCanonical(va + (ulong)size - 1)) return NonCanonical(memFlags);
         if (!FillData(va, true, out byte[] f1, out ulong m1)) return false;
+        if (watchArmed) CheckWatch(va, size, true);
         int off = (int)(va & MachineMemory.PageMask);
         if (off + size <= MachineMemory.PageSize)
         {

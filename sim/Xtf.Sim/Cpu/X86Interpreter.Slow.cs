@@ -336,7 +336,7 @@ public sealed partial class X86Interpreter
                 ulong t = platform.Rdtsc();
                 Unsafe.Add(ref R, 0) = (uint)t;
                 Unsafe.Add(ref R, 2) = t >> 32;
-                if (op.H == H.Rdtscp) R1(ref R) = 0;   // IA32_TSC_AUX: 0 (not modelled)
+                if (op.H == H.Rdtscp) R1(ref R) = c.TscAux;   // IA32_TSC_AUX
                 return StOk;
             }
             case H.Syscall:
@@ -349,6 +349,14 @@ public sealed partial class X86Interpreter
             case H.IntN: return ExitAfter(ExitKind.Exception, (int)op.Imm, soft: true);
             case H.Pause: return ExitOnPause ? ExitAfter(ExitKind.Pause) : StOk;
             case H.Iretq: return Iretq(ref R);
+            case H.Retf: return FarReturn(ref op, ref R);
+            case H.FarBranch: return FarBranch(ref op, ref R);
+            case H.Fwait:
+                if (!c.TaskSwitched) return StOk;
+                Fault(7, 0, false, "CR0.TS: fwait");
+                return StFault;
+            case H.StoreSys: return StoreSystemRegister(ref op, ref R);
+            case H.SegBase: return SegmentBase(ref op, ref R);
             case H.Clflush:
                 return Read(EA(ref op, ref R), 1, op.MemFlags, out _) ? StOk : StFault;
 
@@ -357,8 +365,14 @@ public sealed partial class X86Interpreter
                 return StFault;
             case H.Priv:
                 return GpZero();
+            case H.Vector: return Vector(ref op, ref R);
+            case H.X87: return X87(ref op, ref R);
+            case H.ScalarExt: return ScalarExt(ref op, ref R);
             case H.Unimplemented:
-                Fault(6, 0, false, OpCompiler.MnemonicName(op.Imm));
+                if (op.Aux2 == Op.Aux2Fpu && c.TaskSwitched)
+                    Fault(7, 0, false, "CR0.TS: " + OpCompiler.MnemonicName(op.Imm));
+                else
+                    Fault(6, 0, false, OpCompiler.MnemonicName(op.Imm));
                 return StFault;
             case H.Invalid:
                 Fault(6, 0, false, "invalid");
@@ -500,11 +514,12 @@ public sealed partial class X86Interpreter
             Fault(13, (uint)(ncs & ~3), true);
             return StFault;
         }
-        if ((ncs & 3) != c.Cpl || ncs != c.Cs)
+        if ((ncs & 3) != c.Cpl)
         {
-            Fault(6, 0, false, "Iretq (privilege or code-segment change is not modelled)");
+            Fault(6, 0, false, "Iretq (privilege change is not modelled)");
             return StFault;
         }
+        if (ncs != c.Cs && !CheckFarCode(ncs, out _)) return StFault;
         if (!IsCanonical(rip)) return GpZero();
         if ((nss & ~3) == 0 && c.Cpl == 3) return GpZero();
         if ((nss & 3) != (ncs & 3))
@@ -513,10 +528,150 @@ public sealed partial class X86Interpreter
             return StFault;
         }
         c.Rip = rip;
+        c.Cs = ncs;
         LoadFlags(flags, ulong.MaxValue, true);
         Unsafe.Add(ref R, 4) = rsp;
         c.Ss = nss;
         return StFlagsChanged;
+    }
+
+    /// <summary>
+    /// The code segment a far return or iretq loads at the same privilege (Intel SDM, RET far / IRET):
+    /// #GP(0) for a null selector, #GP(sel) for one outside the table, not a code segment, or whose DPL
+    /// does not fit the RPL, #NP(sel) when not present. A 64-bit segment (L = 1) is accepted; a
+    /// compatibility-mode one is #UD (not modelled). False: the fault is recorded.
+    /// </summary>
+    private bool CheckFarCode(ushort sel, out ulong descriptor)
+    {
+        var c = cpu;
+        descriptor = 0;
+        uint err = (uint)(sel & 0xFFFC);
+        if ((sel & ~3) == 0) return Fault(13, 0, true);
+        if ((sel & 3) < c.Cpl) return Fault(13, err, true);
+        if (c.Descriptors is { } tables)
+        {
+            if (!tables.TryRead(sel, out descriptor)) return Fault(13, err, true);
+        }
+        else if ((sel & ~3) == 0xE030) descriptor = 0x00AF_FB00_0000_FFFFUL;
+        else if ((sel & ~3) == 0xE020) descriptor = 0x00CF_FB00_0000_FFFFUL;
+        else return Fault(6, 0, false, SegmentDetail);
+        ulong d = descriptor;
+        bool codeSeg = (d & (1UL << 44)) != 0 && (d & (1UL << 43)) != 0, conforming = (d & (1UL << 42)) != 0;
+        int dpl = (int)(d >> 45) & 3, rpl = sel & 3;
+        if (!codeSeg || (conforming ? dpl > rpl : dpl != rpl)) return Fault(13, err, true);
+        if ((d & (1UL << 47)) == 0) return Fault(11, err, true);
+        if ((d & (1UL << 53)) == 0) return Fault(6, 0, false, "far transfer to a compatibility-mode code segment (not modelled)");
+        if (rpl != c.Cpl) return Fault(6, 0, false, "far return to an outer privilege level (not modelled)");
+        if ((d & (1UL << 40)) == 0) c.Descriptors?.MarkAccessed(sel);
+        return true;
+    }
+
+    /// <summary>lret / lretq at the same privilege into a 64-bit code segment.</summary>
+    private int FarReturn(ref Op op, ref ulong R)
+    {
+        var c = cpu;
+        int s = op.Size;
+        ulong sp = Unsafe.Add(ref R, 4);
+        if (!Read(sp, s, Op.MfStack, out ulong rip) || !Read(sp + (ulong)s, s, Op.MfStack, out ulong csv)) return StFault;
+        ushort sel = (ushort)csv;
+        if (!CheckFarCode(sel, out _)) return StFault;
+        if (!IsCanonical(rip)) return GpZero();
+        c.Rip = rip;
+        c.Cs = sel;
+        Unsafe.Add(ref R, 4) = sp + (ulong)(2 * s) + op.Imm;
+        return StOk;
+    }
+
+    /// <summary>
+    /// Indirect far call / jmp in 64-bit mode (Intel SDM, CALL and JMP, far forms): the offset then the
+    /// selector from memory. A null selector is #GP(0); one outside its table #GP(sel). A code segment
+    /// follows the conforming / non-conforming privilege rules (#GP(sel)), must be present (#NP(sel))
+    /// and 64-bit; the call pushes CS and the return address at the operand size. A call gate whose
+    /// DPL is below CPL or RPL is #GP(sel) (Xen gives every guest gate DPL 0, so from the guest's ring 3
+    /// that is always the answer); any other system descriptor is #GP(sel).
+    /// </summary>
+    private int FarBranch(ref Op op, ref ulong R)
+    {
+        var c = cpu;
+        int s = op.Size;
+        ulong ea = EA(ref op, ref R);
+        if (!Read(ea, s, op.MemFlags, out ulong offset) || !Read(ea + (ulong)s, 2, op.MemFlags, out ulong selv)) return StFault;
+        ushort sel = (ushort)selv;
+        uint err = (uint)(sel & 0xFFFC);
+        if ((sel & ~3) == 0) return GpZero();
+        ulong d;
+        if (c.Descriptors is { } tables)
+        {
+            if (!tables.TryRead(sel, out d)) { Fault(13, err, true); return StFault; }
+        }
+        else if (FlatRing3(sel) && (sel & ~3) != 0xE028) d = (sel & ~3) == 0xE030 ? 0x00AF_FB00_0000_FFFFUL : 0x00CF_FB00_0000_FFFFUL;
+        else { Fault(6, 0, false, SegmentDetail); return StFault; }
+        int dpl = (int)(d >> 45) & 3, rpl = sel & 3;
+        bool present = (d & (1UL << 47)) != 0;
+        if ((d & (1UL << 44)) == 0)
+        {
+            if (((d >> 40) & 0xF) != 0xC || dpl < c.Cpl || dpl < rpl) { Fault(13, err, true); return StFault; }
+            if (!present) { Fault(11, err, true); return StFault; }
+            Fault(6, 0, false, "far transfer through a call gate at the guest's privilege (not modelled)");
+            return StFault;
+        }
+        bool code = (d & (1UL << 43)) != 0, conforming = (d & (1UL << 42)) != 0;
+        if (!code || (conforming ? dpl > c.Cpl : rpl > c.Cpl || dpl != c.Cpl)) { Fault(13, err, true); return StFault; }
+        if (!present) { Fault(11, err, true); return StFault; }
+        if ((d & (1UL << 53)) == 0) { Fault(6, 0, false, "far transfer to a compatibility-mode code segment (not modelled)"); return StFault; }
+        if (s < 8) offset &= s == 4 ? 0xFFFF_FFFFUL : 0xFFFFUL;
+        if (!IsCanonical(offset)) return GpZero();
+        ushort newCs = (ushort)((sel & ~3) | c.Cpl);
+        if (op.Aux == 1)
+        {
+            ulong sp = Unsafe.Add(ref R, 4);
+            if (!Write(sp - (ulong)s, s, Op.MfStack, c.Cs) || !Write(sp - (ulong)(2 * s), s, Op.MfStack, c.Rip)) return StFault;
+            Unsafe.Add(ref R, 4) = sp - (ulong)(2 * s);
+        }
+        if ((d & (1UL << 40)) == 0) c.Descriptors?.MarkAccessed(sel);
+        c.Cs = newCs;
+        c.Rip = offset;
+        return StOk;
+    }
+
+    /// <summary>sidt, sgdt, sldt, str, smsw at CPL 3 without UMIP: the values the hypervisor's own registers hold.</summary>
+    private int StoreSystemRegister(ref Op op, ref ulong R)
+    {
+        var c = cpu;
+        if (op.Aux <= 1)
+        {
+            ulong ea = EA(ref op, ref R);
+            ulong limit = op.Aux == 0 ? c.IdtLimit : c.GdtLimit, b = op.Aux == 0 ? c.IdtBase : c.GdtBase;
+            if (!ProbeWrite(ea, 10, op.MemFlags)) return StFault;
+            return Write(ea, 2, op.MemFlags, limit) && Write(ea + 2, 8, op.MemFlags, b) ? StOk : StFault;
+        }
+        ulong v = op.Aux switch { 2 => c.LdtSelector, 3 => c.TaskRegister, _ => c.MachineStatusWord };
+        if ((op.Kinds & Op.KMem) != 0) return Write(EA(ref op, ref R), 2, op.MemFlags, v) ? StOk : StFault;
+        // A register destination: sldt/str zero-extend the selector; smsw stores CR0 (its low 32 bits for r32).
+        SetR(ref R, op.A, op.Size, op.Aux == 4 ? v : (ushort)v);
+        return StOk;
+    }
+
+    /// <summary>rdfsbase, rdgsbase, wrfsbase, wrgsbase: #UD unless CR4.FSGSBASE; a non-canonical 64-bit write is #GP(0) unless the modelled CPU skips the check.</summary>
+    private int SegmentBase(ref Op op, ref ulong R)
+    {
+        var c = cpu;
+        int s = op.Size;
+        if (!c.FsGsBaseEnabled)
+        {
+            Fault(6, 0, false, "rd/wr fs/gs base with CR4.FSGSBASE clear");
+            return StFault;
+        }
+        switch (op.Aux)
+        {
+            case 0: SetR(ref R, op.A, s, c.FsBase); return StOk;
+            case 1: SetR(ref R, op.A, s, c.GsBase); return StOk;
+        }
+        ulong v = GetR(ref R, op.A, s);
+        if (!IsCanonical(v) && !WrBaseSkipsCanonicalCheck) return GpZero();
+        if (op.Aux == 2) c.FsBase = v;
+        else c.GsBase = v;
+        return StOk;
     }
 
     private int Enter(ref Op op, ref ulong R)

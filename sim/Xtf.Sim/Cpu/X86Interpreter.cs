@@ -101,6 +101,15 @@ public sealed partial class X86Interpreter
     /// </summary>
     public bool ExitOnPause { get; set; } = true;
 
+    /// <summary>
+    /// A measured fact of the modelled CPU: every non-canonical data access is #GP(0), also through
+    /// rsp/rbp or SS (QEMU TCG; Intel and AMD raise #SS(0) for stack-segment accesses). Default false.
+    /// </summary>
+    public bool NonCanonicalStackIsGp { get; set; }
+
+    /// <summary>A measured fact of the modelled CPU: wrfsbase/wrgsbase accept a non-canonical value (QEMU TCG) instead of #GP(0).</summary>
+    public bool WrBaseSkipsCanonicalCheck { get; set; }
+
     // Where the run is, for the exception boundary in Run (kept out of RunCore's locals so that
     // the loop's locals stay in registers).
     private ulong instructionRip;
@@ -112,6 +121,18 @@ public sealed partial class X86Interpreter
         long steps = 0, incomplete = 0, limit = budget, lastIncomplete = -1;
         bool stepTrap = (c.FlagsRest & CpuState.FlagTf) != 0;
         if (stepTrap) limit = 1;
+        ArmBreakpoints(c);
+        if (bpArmed)
+        {
+            // One instruction per run while a breakpoint is armed: an instruction breakpoint is a
+            // fault before it, a data breakpoint a trap after it.
+            limit = 1;
+            if (InstructionBreakpoints(c, c.Rip) is var ib and not 0)
+            {
+                c.PendingDr6 = ib;
+                return new VmExit(ExitKind.Exception, 0, Vector: 1, Detail: "instruction breakpoint");
+            }
+        }
         ref ulong R = ref MemoryMarshal.GetArrayDataReference(c.Gpr);
         while (steps < limit)
         {
@@ -395,8 +416,21 @@ public sealed partial class X86Interpreter
             return MakeExit(steps - incomplete);
         }
 
+        if (bpArmed)
+        {
+            c.FlagsRest &= ~CpuState.FlagRf;   // the instruction completed
+            if (watchHits != 0 || (stepTrap && lastIncomplete != steps))
+            {
+                c.PendingDr6 = watchHits | (stepTrap && lastIncomplete != steps ? 1UL << 14 : 0);
+                watchHits = 0;
+                return new VmExit(ExitKind.Exception, steps - incomplete, Vector: 1, Detail: "debug trap");
+            }
+        }
         if (stepTrap && lastIncomplete != steps)
+        {
+            c.PendingDr6 = 1UL << 14;   // BS
             return new VmExit(ExitKind.Exception, steps - incomplete, Vector: 1);
+        }
         return new VmExit(ExitKind.Budget, steps - incomplete);
     }
 

@@ -40,7 +40,10 @@ public sealed class Domain
     /// <summary>Whether a domid argument names this domain: DOMID_SELF or its own id (rcu_lock_domain_by_any_id).</summary>
     public bool Is(ushort domid) => domid == DomId.Self || domid == Id;
 
-    public bool Owns(ulong mfn) => M2p.ContainsKey(mfn) || mfn == SharedInfoMfn;
+    /// <summary>Xen heap frames shared with the domain (share_xen_page_with_guest): its grant table's shared and status frames.</summary>
+    public SortedSet<ulong> SharedXenFrames { get; } = new();
+
+    public bool Owns(ulong mfn) => M2p.ContainsKey(mfn) || mfn == SharedInfoMfn || SharedXenFrames.Contains(mfn);
 }
 
 /// <summary>

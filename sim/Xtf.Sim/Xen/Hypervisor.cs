@@ -46,13 +46,19 @@ public sealed class Hypervisor
         Scheduler.Connect(Events, Lifecycle);
         Vcpus = new VcpuOps(domain, clock, Guest, VcpuInfo, Scheduler, Events, Time, Lifecycle, Mmu);
         Cpuid = new GuestCpuid(profile ?? MachineProfile.For(512, 1, 1));
-        Traps = new Traps(domain, Guest, VcpuInfo, Lifecycle, new PrivilegedOps(interpreter, VcpuInfo, trace),
-            new InvalidOps(Guest, Cpuid, trace), trace, serial);
+        PrivilegedOps = new PrivilegedOps(interpreter, VcpuInfo, trace, profile ?? MachineProfile.For(512, 1, 1), clock, domain);
+        Traps = new Traps(domain, Guest, VcpuInfo, Lifecycle, PrivilegedOps, new InvalidOps(Guest, Cpuid, trace), trace, serial);
         Descriptors = new DescriptorTables(domain, Guest, Mmu, interpreter);
         foreach (var v in domain.Vcpus)
+        {
             if (v.GuestTable == 0) v.GuestTable = v.Cpu.Cr3;
+            PrivilegedOps.InitVcpu(v);
+        }
         Console = new SerialConsole(domain, Guest, serial, trace, Meter);
+        Toolstack = new ToolstackOps(domain, Guest, serial);
         Version = new XenVersionOp(domain, Guest, xenCommandLine);
+        MemoryOps = new MemoryOps(domain, Guest);
+        Grants = new GrantTable(domain, Guest, Mmu, interpreter);
     }
 
     public Domain Domain { get; }
@@ -72,11 +78,16 @@ public sealed class Hypervisor
     public EventChannels Events { get; }
     public VcpuOps Vcpus { get; }
     public Traps Traps { get; }
+    /// <summary>Privileged-instruction emulation, debug registers, MSRs (docs/pv-abi.md §16).</summary>
+    public PrivilegedOps PrivilegedOps { get; }
     /// <summary>The domain's CPUID as Xen answers it (forced emulation); plain cpuid runs natively (see <see cref="MachineProfile.CpuidFaulting"/>).</summary>
     public GuestCpuid Cpuid { get; }
     public DescriptorTables Descriptors { get; }
     public SerialConsole Console { get; }
+    public ToolstackOps Toolstack { get; }
     public XenVersionOp Version { get; }
+    public MemoryOps MemoryOps { get; }
+    public GrantTable Grants { get; }
 
     /// <summary>Set by handlers that change who may run (block, down, shutdown, yield).</summary>
     public bool Reschedule
@@ -122,6 +133,8 @@ public sealed class Hypervisor
             return;
         }
         var c = v.Cpu;
+        c.Cs = 0xE033;   // lstar_enter saves FLAT_KERNEL_CS64/SS whatever selectors the guest had loaded
+        c.Ss = 0xE02B;
         ulong nr = c[Reg.Rax];
         ulong a1 = c[Reg.Rdi], a2 = c[Reg.Rsi], a3 = c[Reg.Rdx], a4 = c[Reg.R10], a5 = c[Reg.R8];
         Observer?.BeforeHypercall(View, new HypercallEvent(v.Id, nr, a1, a2, a3, a4, a5, null));
@@ -158,14 +171,19 @@ public sealed class Hypervisor
         (ulong)Hypercall.SetGdt => Descriptors.SetGdt(v, a1, (uint)a2),
         (ulong)Hypercall.StackSwitch => DescriptorTables.StackSwitch(v, a1, a2),
         (ulong)Hypercall.SetCallbacks => Traps.SetCallbacks(v, a1, a2, a3),
+        (ulong)Hypercall.FpuTaskswitch => PrivilegedOps.FpuTaskswitch(v, (int)a1),
+        (ulong)Hypercall.SetDebugreg => PrivilegedOps.Debug.SetDebugreg(v, (int)a1, a2),
+        (ulong)Hypercall.GetDebugreg => PrivilegedOps.Debug.GetDebugreg(v, (int)a1),
         (ulong)Hypercall.SchedOpCompat => Scheduler.SchedOpCompat(v, (int)a1, a2),
-        (ulong)Hypercall.MemoryOp => Mmu.MemoryOp(v, a1, a2),
+        (ulong)Hypercall.MemoryOp => MemoryOps.MemoryOp(v, a1, a2),
         (ulong)Hypercall.Multicall => Multicall(v, a1, (uint)a2),
         (ulong)Hypercall.UpdateVaMapping => Mmu.UpdateVaMapping(v, a1, a2, a3),
+        (ulong)Hypercall.UpdateVaMappingOtherdomain => Mmu.UpdateVaMappingOtherdomain(v, a1, a2, a3, (ushort)a4),
         (ulong)Hypercall.SetTimerOp => Scheduler.SetTimerOp(v, unchecked((long)a1)),
         (ulong)Hypercall.EventChannelOpCompat => Events.EventChannelOpCompat(v, a1),
         (ulong)Hypercall.XenVersion => Version.XenVersion(v, (int)a1, a2),
         (ulong)Hypercall.ConsoleIo => Console.ConsoleIo(v, (uint)a1, (uint)a2, a3),
+        (ulong)Hypercall.GrantTableOp => Grants.GrantTableOp(v, a1, a2, a3),
         (ulong)Hypercall.VmAssist => Lifecycle.VmAssist((uint)a1, (uint)a2),
         (ulong)Hypercall.UpdateDescriptor => Descriptors.UpdateDescriptor(v, a1, a2),
         (ulong)Hypercall.Iret => Traps.Iret(v),
@@ -175,6 +193,20 @@ public sealed class Hypervisor
         (ulong)Hypercall.SchedOp => Scheduler.SchedOp(v, (int)a1, a2),
         (ulong)Hypercall.CallbackOp => Traps.CallbackOp(v, (int)a1, a2),
         (ulong)Hypercall.EventChannelOp => Events.EventChannelOp(v, (int)a1, a2),
+        (ulong)Hypercall.PhysdevOp when PrivilegedOps.Physdev is { } physdev => physdev.PhysdevOp(v, (int)a1, a2),
+        (ulong)Hypercall.PlatformOp => Toolstack.PlatformOp(v, a1),
+        (ulong)Hypercall.NmiOp => Toolstack.NmiOp(v, a1, a2),
+        (ulong)Hypercall.XenoprofOp => Toolstack.XenoprofOp(a1),
+        (ulong)Hypercall.HvmOp => ToolstackOps.HvmOp(a1),
+        (ulong)Hypercall.Sysctl => Toolstack.Sysctl(v, a1),
+        (ulong)Hypercall.Domctl => Toolstack.Domctl(v, a1),
+        (ulong)Hypercall.KexecOp => ToolstackOps.KexecOp(a1),
+        (ulong)Hypercall.XenpmuOp => -Errno.EOPNOTSUPP,          // vPMU is off by default (xen/arch/x86/cpu/vpmu.c)
+        (ulong)Hypercall.DmOp => Toolstack.DmOp(a1, a2),
+        (ulong)Hypercall.HypfsOp => ToolstackOps.HypfsOp(a1, a2, a3, a4, a5),
+        (ulong)Hypercall.Mca => Toolstack.Mca(v, a1),
+        (ulong)Hypercall.PagingDomctlCont => -Errno.EOPNOTSUPP,   // dom0 has no paging assistance (measured)
+        // xsm_op (the dummy XSM), tmem_op (gone since 4.13), argo_op (not enabled), number 11 and 43–47 (unused): -ENOSYS below.
         >= FirstUnassignedHypercall when ForeignHypercall is { } foreign => foreign(nr, [a1, a2, a3, a4, a5]) ?? -Errno.ENOSYS,
         _ => -Errno.ENOSYS,
     };
@@ -194,7 +226,15 @@ public sealed class Hypervisor
                 Debug.Assert(entry.Args.Length >= 5);
                 ulong op = entry.Op;
                 ulong a1 = entry.Args[0], a2 = entry.Args[1], a3 = entry.Args[2], a4 = entry.Args[3], a5 = entry.Args[4];
-                long? result = op == (ulong)Hypercall.Iret ? -Errno.ENOSYS : Dispatch(v, op, a1, a2, a3, a4, a5);
+                long? result = Dispatch(v, op, a1, a2, a3, a4, a5);
+                if (op == (ulong)Hypercall.Iret)
+                {
+                    // arch_do_multicall_call: iret ends the multicall (mc_exit); the guest resumes
+                    // where the iret frame says, with the registers it restored.
+                    Trace.Hypercall(v.Id, op, a1, a2, a3, result);
+                    HypercallLog?.Add(new HypercallRecord(v.Id, op, [a1, a2, a3, a4, a5], result));
+                    return null;
+                }
                 Trace.Hypercall(v.Id, op, a1, a2, a3, result);
                 HypercallLog?.Add(new HypercallRecord(v.Id, op, [a1, a2, a3, a4, a5], result));
                 if (!Guest.WriteU64(v, at + (ulong)MulticallEntry.Layout.Result, unchecked((ulong)(result ?? 0)))) return -Errno.EFAULT;

@@ -8,15 +8,10 @@ public sealed partial class Mmu
     /// <summary>Requests one mmuext_op handles before it stops (Xen would preempt and continue).</summary>
     private const uint MaxMmuextRequests = 4096;
 
-    /// <summary>Frames pinned as page tables (_PGT_pinned), ordered so nothing that reaches a trace depends on hashing.</summary>
-    private readonly SortedSet<ulong> pinned = new();
-
-    public bool IsPinned(ulong mfn) => pinned.Contains(mfn);
-
     /// <summary>do_mmuext_op: the requests in order; the first failure stops the batch; *pdone counts those done.</summary>
     public long MmuextOp(Vcpu v, ulong requests, uint count, ulong doneAddress, uint foreignDom)
     {
-        if (foreignDom != DomId.Self && foreignDom != domain.Id) return -Errno.ESRCH;   // get_pg_owner
+        if (!PgOwnerIsSelf((ushort)foreignDom, allowIo: false)) return -Errno.ESRCH;   // get_pg_owner (its own id: measured -ESRCH)
         uint i = 0;
         long rc = 0;
         for (; i < count && i < MaxMmuextRequests; i++)
@@ -38,39 +33,34 @@ public sealed partial class Mmu
             case MmuextCmd.PinL3Table:
             case MmuextCmd.PinL4Table:
             {
-                int level = (int)op.Cmd + 1;
+                // pin_page: a type reference of the level, then _PGT_pinned (already set: the reference goes back, -EINVAL).
                 ulong mfn = op.Arg1;
                 if (!GetPage(mfn)) return -Errno.EINVAL;
-                if (!TakePageTableType(mfn, level)) return -Errno.EINVAL;
-                if (!pinned.Add(mfn)) return -Errno.EINVAL;          // already pinned
+                long rc = GetPageType(mfn, (PageType)((int)op.Cmd + 1));
+                if (rc != 0) return rc;
+                var p = Info(mfn);
+                if (p.Pinned)
+                {
+                    PutPageType(mfn);
+                    return -Errno.EINVAL;                             // "mfn already pinned"
+                }
+                p.Pinned = true;
                 return 0;
             }
             case MmuextCmd.UnpinTable:
             {
                 ulong mfn = op.Arg1;
                 if (!GetPage(mfn)) return -Errno.EINVAL;
-                if (!pinned.Remove(mfn)) return -Errno.EINVAL;       // not pinned
-                return 0;
-            }
-            case MmuextCmd.NewBaseptr:
-            {
-                // new_guest_cr3: the frame must take the L4 type.
-                ulong mfn = op.Arg1;
-                if (!GetPage(mfn) || !TakePageTableType(mfn, 4)) return -Errno.EINVAL;
-                v.GuestTable = mfn << 12;
-                if (v.KernelMode) v.Cpu.Cr3 = v.GuestTable;
+                if (!IsPinned(mfn)) return -Errno.EINVAL;             // "mfn not pinned"
+                Info(mfn).Pinned = false;
+                PutPageType(mfn);
                 cpu.FlushTlb();
                 return 0;
             }
+            case MmuextCmd.NewBaseptr:
+                return NewGuestCr3(v, op.Arg1);
             case MmuextCmd.NewUserBaseptr:
-            {
-                ulong mfn = op.Arg1;
-                if (mfn == v.GuestTableUser >> 12) return 0;
-                if (mfn != 0 && (!GetPage(mfn) || !TakePageTableType(mfn, 4))) return -Errno.EINVAL;
-                v.GuestTableUser = mfn << 12;
-                if (!v.KernelMode) v.Cpu.Cr3 = v.GuestTableUser;
-                return 0;
-            }
+                return NewUserBaseptr(v, op.Arg1);
             case MmuextCmd.TlbFlushLocal:
             case MmuextCmd.InvlpgLocal:
             case MmuextCmd.TlbFlushAll:
@@ -122,26 +112,80 @@ public sealed partial class Mmu
     }
 
     /// <summary>
-    /// get_page_type for a page-table level: a frame already of that level qualifies; an untyped
-    /// frame qualifies when no writable mapping of it exists, and is then recorded (with the tables below it).
+    /// new_guest_cr3: the same frame again only reloads; otherwise the new frame takes an L4 reference
+    /// (validating it when it held none), gets the read-only M2P slot unless m2p_strict is on, becomes the
+    /// kernel base pointer, and the old base pointer's reference goes back.
     /// </summary>
-    private bool TakePageTableType(ulong mfn, int level)
+    private long NewGuestCr3(Vcpu v, ulong mfn)
     {
-        if (PageTableFrames.TryGetValue(mfn, out int existing)) return existing == level;
-        if (!CanBeTyped(mfn, level)) return false;
-        DiscoverTables(mfn, level);
-        return true;
+        ulong old = v.GuestTable >> 12;
+        if (mfn == old && v.GuestTable != 0)
+        {
+            cpu.FlushTlb();
+            return 0;
+        }
+        if (!GetPage(mfn)) return -Errno.EINVAL;
+        long rc = GetPageType(mfn, PageType.L4);
+        if (rc != 0) return rc;
+        if (!M2pStrict) Info(mfn).RoMpt = true;                       // fill_ro_mpt
+        v.GuestTable = mfn << 12;
+        if (v.KernelMode) v.Cpu.Cr3 = v.GuestTable;
+        if (kernelBaseRefs.Remove(v.Id, out ulong held)) PutPageType(held);
+        kernelBaseRefs[v.Id] = mfn;
+        cpu.FlushTlb();
+        return 0;
     }
 
-    private void DiscoverTables(ulong mfn, int level)
+    /// <summary>
+    /// MMUEXT_NEW_USER_BASEPTR: the same frame is a no-op; 0 clears it; otherwise the frame takes an L4
+    /// reference (with m2p_strict its read-only M2P slot is cleared) and the old one's reference goes back.
+    /// </summary>
+    private long NewUserBaseptr(Vcpu v, ulong mfn)
     {
-        if (level < 1 || !Memory.Contains(mfn << 12) || !PageTableFrames.TryAdd(mfn, level) || level == 1) return;
-        int entries = level == 4 ? 256 : EntriesPerTable;
-        for (int i = 0; i < entries; i++)
+        if (mfn == v.GuestTableUser >> 12) return 0;
+        if (mfn != 0)
         {
-            ulong e = Memory.ReadU64((mfn << 12) + (ulong)(8 * i));
-            if ((e & PtePresent) == 0 || (level <= 3 && (e & PtePse) != 0)) continue;
-            DiscoverTables((e & PteAddressMask) >> 12, level - 1);
+            if (!GetPage(mfn)) return -Errno.EINVAL;
+            long rc = GetPageType(mfn, PageType.L4);
+            if (rc != 0) return rc;
+            if (M2pStrict) Info(mfn).RoMpt = false;                   // zap_ro_mpt
         }
+        v.GuestTableUser = mfn << 12;
+        if (!v.KernelMode) v.Cpu.Cr3 = v.GuestTableUser;
+        if (userBaseRefs.Remove(v.Id, out ulong held)) PutPageType(held);
+        if (mfn != 0) userBaseRefs[v.Id] = mfn;
+        cpu.FlushTlb();
+        return 0;
+    }
+
+    /// <summary>
+    /// The page-table part of arch_set_info_guest (xen/arch/x86/domain.c), for VCPUOP_initialise: the
+    /// kernel L4 takes the root type (validated if it held none) and the read-only M2P unless
+    /// m2p_strict; a user L4 (non-zero <paramref name="userMfn"/>) takes it too, with the M2P slot
+    /// cleared under m2p_strict. On failure nothing is held. The vCPU's earlier base-pointer references go back.
+    /// The caller sets GuestTable/GuestTableUser and CR3.
+    /// </summary>
+    public long SetGuestTables(Vcpu v, ulong kernelMfn, ulong userMfn)
+    {
+        if (!GetPage(kernelMfn)) return -Errno.EINVAL;
+        long rc = GetPageType(kernelMfn, PageType.L4);
+        if (rc != 0) return rc;
+        if (userMfn != 0)
+        {
+            rc = GetPage(userMfn) ? GetPageType(userMfn, PageType.L4) : -Errno.EINVAL;
+            if (rc != 0)
+            {
+                PutPageType(kernelMfn);
+                return rc;
+            }
+            if (M2pStrict) Info(userMfn).RoMpt = false;
+        }
+        if (!M2pStrict) Info(kernelMfn).RoMpt = true;
+        if (kernelBaseRefs.Remove(v.Id, out ulong oldKernel)) PutPageType(oldKernel);
+        if (userBaseRefs.Remove(v.Id, out ulong oldUser)) PutPageType(oldUser);
+        kernelBaseRefs[v.Id] = kernelMfn;
+        if (userMfn != 0) userBaseRefs[v.Id] = userMfn;
+        cpu.FlushTlb();
+        return 0;
     }
 }

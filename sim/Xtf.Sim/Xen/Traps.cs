@@ -179,13 +179,25 @@ public sealed class Traps
                 c.Rip -= 2;
             }
         }
-        else if (vector == 13 && hasError && error == 0 && v.KernelMode && privilegedOps.Emulate(v))
-            return;        // do_general_protection: Xen emulates what it can before injecting #GP(0)
+        else if (vector == 13 && hasError && error == 0 && privilegedOps.Emulate(v, out var follow))
+        {
+            // do_general_protection: Xen emulates what it can before injecting #GP(0)
+            if (follow is { } next) DeliverException(v, next);
+            return;
+        }
         else if (vector == 6 && invalidOps.Emulate(v, out var inject))
         {
             // do_invalid_op (xen/arch/x86/traps.c): forced emulation first; the #UD only when it declines.
-            if (inject is { } follow) DeliverException(v, follow);
+            if (inject is { } afterUd) DeliverException(v, afterUd);
             return;
+        }
+        if (vector == 7 && !e.SoftwareInterrupt && v.VirtualTs)
+            privilegedOps.FpuTaskswitch(v, 0);   // do_device_not_available: the #NM consumes the guest's CR0.TS
+        if (vector == 1 && !e.SoftwareInterrupt)
+        {
+            // do_debug: the status bits of this #DB go into the guest's DR6 before it is injected.
+            privilegedOps.Debug.MergeDr6(v, c.PendingDr6);
+            c.PendingDr6 = 0;
         }
         if (vector == 14)
         {

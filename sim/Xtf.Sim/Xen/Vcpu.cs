@@ -93,8 +93,19 @@ public sealed class Vcpu
 
     /// <summary>The guest's virtual CR2 (arch.pv.ctrlreg[2]): set when Xen delivers a #PF, read by an emulated mov from CR2.</summary>
     public ulong GuestCr2 { get; set; }
-    /// <summary>The guest's virtual CR0.TS (fpu_taskswitch); never set by the model yet.</summary>
+    /// <summary>The guest's virtual CR0.TS (fpu_taskswitch, clts, mov to CR0).</summary>
     public bool VirtualTs { get; set; }
+    /// <summary>The guest's CR4 (arch.pv.ctrlreg[4]): its own TSD/DE/FSGSBASE/OSXSAVE choice plus Xen's visible bits.</summary>
+    public ulong GuestCr4 { get; set; } = PrivilegedOps.GuestCr4;
+    /// <summary>arch.pv.dr7_emul: DR7's I/O-breakpoint enables, kept out of the hardware DR7.</summary>
+    public ulong Dr7Emul { get; set; }
+    /// <summary>arch.pv.iopl: the virtual IOPL (PHYSDEVOP_set_iopl), in rflags bit position.</summary>
+    public ulong Iopl { get; set; }
+    /// <summary>arch.pv.iobmp / iobmp_limit: the guest's I/O bitmap (PHYSDEVOP_set_iobitmap) and its size in ports.</summary>
+    public ulong IoBitmap { get; set; }
+    public uint IoBitmapLimit { get; set; }
+    /// <summary>MSR values the guest wrote that Xen keeps per vCPU (MCG_STATUS, TSC_AUX), by index.</summary>
+    public SortedDictionary<uint, ulong> StoredMsrs { get; } = new();
 
     /// <summary>Where this vCPU's vcpu_info lives, as a machine address; null for the dummy (id ≥ 32, unregistered).</summary>
     public ulong? VcpuInfo { get; set; }
