@@ -24,9 +24,21 @@ public static class KernelBuilder
     public static KernelImage Build(XtfTest test, Environments env = Environments.Pv64)
     {
         if (env == Environments.None || !test.Environments.HasFlag(env)) throw new ArgumentException($"{test.Name} does not run in {env}");
-        var image = Build(test.FullName(env), test.Title, test.Body);
+        var image = Build(test.FullName(env), test.Title, test.NeedsExactVcpus ? g => { RequireVcpus(g, test.Vcpus); test.Body(g); } : test.Body);
         byte[] bytes = test.TransformImage(image.Bytes);
         return ReferenceEquals(bytes, image.Bytes) ? image : image with { Bytes = bytes };
+    }
+
+    /// <summary>SKIPs the test (and ends it) unless vCPU <paramref name="vcpus"/> − 1 exists and vCPU <paramref name="vcpus"/> does not.</summary>
+    private static void RequireVcpus(GuestProgram g, int vcpus)
+    {
+        var last = g.VcpuOp(Abi.VcpuOp.IsUp, vcpus - 1, 0);
+        var next = g.VcpuOp(Abi.VcpuOp.IsUp, vcpus, 0);
+        g.If(last == -Abi.Errno.ENOENT | next != -Abi.Errno.ENOENT, () =>
+        {
+            g.Skip($"written for a dom0 with exactly {vcpus} vCPU{(vcpus == 1 ? "" : "s")}; this one has " + (vcpus == 1 ? "more" : "another count"));
+            g.Exit();
+        });
     }
 
     public static KernelImage Build(string name, string title, Action<GuestProgram> body)

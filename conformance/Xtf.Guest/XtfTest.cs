@@ -41,6 +41,13 @@ public abstract class XtfTest
     public virtual int Vcpus => 1;
 
     /// <summary>
+    /// Whether the test's expectations hold only when dom0 has exactly <see cref="Vcpus"/> vCPUs (it names vCPU
+    /// ids that must or must not exist). Such a test first asks VCPUOP_is_up about vCPU Vcpus − 1 and vCPU Vcpus
+    /// and SKIPs, saying why, on a machine where dom0 has another count (the runner's <c>--vcpus</c>).
+    /// </summary>
+    public virtual bool NeedsExactVcpus => false;
+
+    /// <summary>
     /// The shutdown reason the run must end with (SHUTDOWN_poweroff unless the test ends with
     /// <see cref="GuestProgram.FinishWith"/>). The runner turns a mismatch into a FAILURE.
     /// </summary>

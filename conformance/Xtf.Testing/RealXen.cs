@@ -38,9 +38,14 @@ public static class RealXen
         throw new InvalidOperationException("unreachable");
     }
 
-    public static TestOutcome Boot(string name, byte[] kernel, int vcpus = 1, TimeSpan? timeout = null, string? cmdline = null)
+    /// <summary>Hosts for machines with other than the default RAM, one per size (validated like the default one).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, XenHost> Sized = new();
+
+    public static TestOutcome Boot(string name, byte[] kernel, int vcpus = 1, TimeSpan? timeout = null, string? cmdline = null, int? memoryMiB = null)
     {
         var host = Require();
+        if (memoryMiB is { } mib && mib != host.Options.MemoryMiB)
+            host = Sized.GetOrAdd(mib, m => new XenHost(new XenHostOptions { Timeout = TimeSpan.FromSeconds(90), MemoryMiB = m }));
         var t = host.BootAsync(new BootRequest(name, kernel, vcpus, timeout, cmdline)).GetAwaiter().GetResult();
         var outcome = ConsoleProtocol.Evaluate(t);
         TestContext.Out.WriteLine($"{name}: {outcome.StatusText} in {outcome.Elapsed.TotalSeconds:0.00}s; {outcome.Message}");

@@ -7,18 +7,15 @@ namespace Xtf.Sim;
 /// <summary>Boots kernels on the deterministic simulator; the transcript has real Xen's serial-log shape.</summary>
 public sealed class SimHost : ITestHost
 {
-    /// <exception cref="HostException">The options ask for a machine the simulator does not model (see <see cref="MemorySizes"/>).</exception>
+    /// <exception cref="HostException">The options ask for a machine the simulator does not model (see <see cref="MachineProfile.MinMemoryMiB"/>).</exception>
     public SimHost(SimOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (!MemorySizes.Contains(options.MemoryMiB))
-            throw new HostException($"--memory {options.MemoryMiB}: the simulator models {string.Join(", ", MemorySizes)} MiB " +
-                                    "(the machines measured on real Xen), not other sizes");
+        if (options.MemoryMiB < MachineProfile.MinMemoryMiB || options.MemoryMiB > MachineProfile.MaxMemoryMiB)
+            throw new HostException($"--memory {options.MemoryMiB}: the simulator models {MachineProfile.MinMemoryMiB} to {MachineProfile.MaxMemoryMiB} MiB");
         Options = options;
     }
 
-    /// <summary>Guest RAM sizes (QEMU -m, MiB) with a measured machine profile; at most <see cref="GuestLimits.SimulatorMemoryMiB"/> of it may be used.</summary>
-    public static IReadOnlyList<int> MemorySizes { get; } = MachineProfile.Measured.Select(m => m.MemoryMiB).Distinct().Order().ToList();
 
     public SimOptions Options { get; }
     public string Name => "sim";

@@ -157,6 +157,7 @@ public sealed class SimMachine : ICpuPlatform
             return Result(BootEnd.XenPanic, e.Message, 0);
         }
         foreach (var line in dom0.BuildLog) serial.Xen(line);
+        serial.Xen($"Initial low memory virq threshold set at 0x{profile.LowMemVirqThreshold(dom0.NrPages, (ulong)kernel.Length):x} pages.");
         foreach (var line in AfterBuild) serial.Xen(line);
 
         var cpus = new List<Vcpu>();
@@ -205,7 +206,6 @@ public sealed class SimMachine : ICpuPlatform
 
     private static readonly string[] AfterBuild =
     [
-        "Initial low memory virq threshold set at 0x800 pages.",
         "Scrubbing Free RAM in background",
         "Std. Loglevel: All",
         "Guest Loglevel: All",

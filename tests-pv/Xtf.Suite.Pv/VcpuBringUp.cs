@@ -13,6 +13,7 @@ namespace Xtf.Suite.Pv;
 public sealed class VcpuBringUp : XtfTest
 {
     public override string Name => "vcpu-bring-up";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_initialise/up/down: a second vCPU runs and stops";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

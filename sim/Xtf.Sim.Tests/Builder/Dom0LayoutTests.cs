@@ -174,24 +174,32 @@ public sealed class Dom0LayoutTests
         Assert.That(bimodal.StartInfo.Magic, Is.EqualTo("xen-3.0-x86_64p"));
     }
 
-    [Test]
-    public void NrPagesFollowsTheFormulaForEveryMeasuredProfile()
+    /// <summary>The real-Xen sweep of docs/dom0.md §2.16: (-m, -smp = dom0 vCPUs) → nr_pages and the initial block's first MFN.</summary>
+    [TestCase(256, 1, 59482UL, 0xf000UL)] [TestCase(256, 2, 59452UL, 0xf000UL)] [TestCase(256, 3, 59417UL, 0xf000UL)] [TestCase(256, 4, 59387UL, 0xf000UL)]
+    [TestCase(384, 1, 89961UL, 0x17000UL)] [TestCase(384, 2, 89931UL, 0x17000UL)] [TestCase(384, 3, 89896UL, 0x17000UL)] [TestCase(384, 4, 89866UL, 0x17000UL)]
+    [TestCase(512, 1, 120442UL, 0x1ec00UL)] [TestCase(512, 2, 120412UL, 0x1ec00UL)] [TestCase(512, 3, 120377UL, 0x1ec00UL)] [TestCase(512, 4, 120347UL, 0x1ec00UL)]
+    [TestCase(768, 1, 181402UL, 0x2ec00UL)] [TestCase(768, 2, 181372UL, 0x2ec00UL)] [TestCase(768, 3, 181337UL, 0x2ec00UL)] [TestCase(768, 4, 181307UL, 0x2ec00UL)]
+    [TestCase(1024, 1, 242362UL, 0x3e800UL)] [TestCase(1024, 2, 242332UL, 0x3e800UL)] [TestCase(1024, 3, 242297UL, 0x3e800UL)] [TestCase(1024, 4, 242267UL, 0x3e800UL)]
+    [TestCase(1536, 1, 363802UL, 0x5e000UL)] [TestCase(1536, 2, 363772UL, 0x5e000UL)] [TestCase(1536, 3, 363737UL, 0x5e000UL)] [TestCase(1536, 4, 363707UL, 0x5e000UL)]
+    [TestCase(2048, 1, 485722UL, 0x7d800UL)] [TestCase(2048, 2, 485692UL, 0x7d800UL)] [TestCase(2048, 3, 485657UL, 0x7d800UL)] [TestCase(2048, 4, 485627UL, 0x7d800UL)]
+    [TestCase(3072, 1, 744919UL, 0xbd000UL)] [TestCase(3072, 2, 744887UL, 0xbd000UL)] [TestCase(3072, 3, 744850UL, 0xbd000UL)] [TestCase(3072, 4, 744818UL, 0xbd000UL)]
+    [TestCase(4096, 1, 1004499UL, 0x13c000UL)]
+    public void TheHeapModelMatchesTheSweep(int mib, int cpus, ulong nrPages, ulong blockMfn)
     {
-        var expected = new Dictionary<(int, int, int), ulong>
-        {
-            [(512, 1, 1)] = 120442, [(512, 1, 2)] = 120441, [(512, 2, 2)] = 120412, [(768, 1, 1)] = 181402,
-            [(1024, 1, 1)] = 242362, [(2048, 1, 1)] = 485722, [(4096, 1, 1)] = 1004499,
-        };
-        foreach (var (m, p, v) in MachineProfile.Measured)
-            Assert.That(MachineProfile.For(m, p, v).NrPages, Is.EqualTo(expected[(m, p, v)]), $"-m {m} -smp {p} dom0 vcpus {v}");
+        var profile = MachineProfile.For(mib, cpus, cpus);
+        Assert.That(profile.NrPagesFor(9 * 4096), Is.EqualTo(nrPages), "nr_pages");
+        int order = mib >= 1536 ? (mib >= 4096 ? 12 : 11) : 10;
+        var heap = profile.BuildHeap(9 * 4096, profile.SharedInfoAddress(9 * 4096) >> 12);
+        Assert.That(heap.Alloc(order), Is.EqualTo(blockMfn), "the initial block");
     }
 
     [Test]
-    public void UnmeasuredProfilesAreRefused()
+    public void ProfilesOutsideTheModelAreRefused()
     {
-        var e = Assert.Throws<ArgumentException>(() => MachineProfile.For(640, 1, 1));
-        Assert.That(e!.Message, Does.StartWith("no measured machine profile for -m 640 -smp 1"));
-        Assert.Throws<ArgumentException>(() => MachineProfile.For(512, 4, 4));
+        var e = Assert.Throws<ArgumentException>(() => MachineProfile.For(64, 1, 1));
+        Assert.That(e!.Message, Does.StartWith("-m 64: the machine model takes"));
+        Assert.Throws<ArgumentException>(() => MachineProfile.For(512, 65, 65));
+        Assert.DoesNotThrow(() => MachineProfile.For(640, 3, 3));
     }
 
     /// <summary>Measured on real Xen: (-m, -smp, module bytes) → start_info.shared_info.</summary>

@@ -174,14 +174,12 @@ public sealed class Dom0Builder
             vphysmapEnd = unchecked(p2mBase + nrPages * 8);
         }
 
-        // The initial block: from the top of a free chunk (measured end; see MachineProfile).
+        // The initial block: alloc_domheap_pages from the modelled heap (see MachineProfile.BuildHeap).
         ulong blockPages = 1UL << order;
-        ulong blockEndMfn = profile.AllocBlockEnd >> MachineMemory.PageShift;
-        if (blockPages > blockEndMfn) throw Panic("Not enough RAM for domain 0 allocation");
-        blockStartMfn = blockEndMfn - blockPages;
         ulong sharedInfoMfn = profile.SharedInfoAddress((ulong)moduleLength) >> MachineMemory.PageShift;
-        if (sharedInfoMfn >= blockStartMfn && sharedInfoMfn < blockEndMfn)
-            throw new NotSupportedException($"an order-{order} block below 0x{profile.AllocBlockEnd:x} would hold shared_info: not modelled");
+        var heap = profile.BuildHeap((ulong)moduleLength, sharedInfoMfn);
+        blockStartMfn = heap.Alloc(order) ?? throw Panic("Not enough RAM for domain 0 allocation");
+        ulong blockEndMfn = blockStartMfn + blockPages;
         ulong totPages = blockPages;
         dirtyPfns = new bool[blockPages];   // the initial mapping is at most the block
 
@@ -243,10 +241,6 @@ public sealed class Dom0Builder
         p2mRuns.Append(blockStartMfn, Math.Min(totPages, nrPages));
         ulong firstP2mPfn = p2mRuns.Count;
 
-        var heap = new DomHeap(profile.FreeChunks);
-        heap.Reserve(blockStartMfn, blockEndMfn);
-        heap.Reserve(sharedInfoMfn, sharedInfoMfn + 1);
-        KeepFreePages(heap, nrPages - totPages, sharedInfoMfn, blockEndMfn);
 
         // INIT_P2M: the table gets its own frames and page tables outside the initial mapping; they take the next pfns.
         ulong nrP2mFrames = 0;
@@ -723,31 +717,6 @@ public sealed class Dom0Builder
             dirtyPfns[pfn] = true;
             data = data[inPage..];
             va += (ulong)inPage;
-        }
-    }
-
-    /// <summary>
-    /// The measured heaps hold exactly the pages dom0 still needs after its initial block. For a
-    /// kernel module smaller than the measured sizes (under 9 pages), the measured shared_info rule
-    /// can put shared_info inside one of the small chunks near the relocated module, whose real
-    /// positions for such sizes were not measured; on real Xen the total stays the same (nr_pages
-    /// follows from F alone, docs/dom0.md §2.3). Keep that invariant: hand the heap the missing
-    /// pages from the highest frames below the top reserve that no chunk holds. Only the P2M's last
-    /// entries depend on this choice.
-    /// </summary>
-    private void KeepFreePages(DomHeap heap, ulong needed, ulong sharedInfoMfn, ulong blockEndMfn)
-    {
-        if (heap.FreePages >= needed || !profile.FreeChunksMeasured) return;
-        ulong missing = needed - heap.FreePages;
-        if (missing > 16) throw new InvalidOperationException($"the measured heap lacks {missing} pages: not a shared_info collision");
-        ulong candidate = profile.LowRamFrames - 0x20 - 0x400;
-        for (int bound = 0; missing > 0; bound++)
-        {
-            if (bound > 4096 || candidate == 0) throw new InvalidOperationException("no spare frame below the heap's top reserve");
-            candidate--;
-            if (candidate == sharedInfoMfn || candidate >= blockStartMfn && candidate < blockEndMfn || heap.Holds(candidate)) continue;
-            heap.AddFrame(candidate);
-            missing--;
         }
     }
 

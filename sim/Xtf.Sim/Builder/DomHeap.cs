@@ -31,7 +31,7 @@ public sealed class DomHeap
     /// <summary>page_to_zone: the bit length of the MFN (MFN 0 counts as zone 1).</summary>
     public static int Zone(ulong mfn) => Math.Max(1, 64 - System.Numerics.BitOperations.LeadingZeroCount(mfn));
 
-    private void Add(ulong mfn, int order)
+    public void Add(ulong mfn, int order)
     {
         if (order < 0 || order > MaxOrder) throw new ArgumentOutOfRangeException(nameof(order), $"order {order} is not 0 .. {MaxOrder}");
         int zone = Zone(mfn);

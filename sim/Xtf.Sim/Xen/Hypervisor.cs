@@ -58,7 +58,7 @@ public sealed class Hypervisor
         Console = new SerialConsole(domain, Guest, serial, trace, Meter);
         Toolstack = new ToolstackOps(domain, Guest, serial);
         Version = new XenVersionOp(domain, Guest, xenCommandLine);
-        MemoryOps = new MemoryOps(domain, Guest);
+        MemoryOps = new MemoryOps(domain, Guest, (profile ?? MachineProfile.For(512, 1, 1)).MaxPage);
         Grants = new GrantTable(domain, Guest, Mmu, interpreter);
     }
 

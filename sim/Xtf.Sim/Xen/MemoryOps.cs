@@ -22,8 +22,12 @@ public sealed class MemoryOps
     private readonly Domain domain;
     private readonly GuestMemory guest;
 
-    public MemoryOps(Domain domain, GuestMemory guest)
+    /// <summary>max_page: one past the machine's last usable RAM frame (docs/dom0.md §2.14, §2.16).</summary>
+    private readonly ulong maxRamPage;
+
+    public MemoryOps(Domain domain, GuestMemory guest, ulong maxRamPage)
     {
+        this.maxRamPage = maxRamPage;
         this.domain = domain;
         this.guest = guest;
     }
@@ -40,7 +44,7 @@ public sealed class MemoryOps
                 return Exchange(v, arg);
             case (int)Abi.MemoryOp.MaximumRamPage:
                 if (startExtent != 0) return -Errno.EINVAL;
-                return (long)(domain.Memory.FrameCount - 0x20);    // QEMU's top 128 KiB of RAM below 4 GiB is reserved (measured 0x1ffe0 @ 512 MiB)
+                return (long)maxRamPage;                            // measured 0x1ffe0 @ 512 MiB, 0x3ffe0 @ 1024 MiB
             case (int)Abi.MemoryOp.CurrentReservation:
             case (int)Abi.MemoryOp.MaximumReservation:
             case (int)Abi.MemoryOp.MaximumGpfn:

@@ -31,6 +31,27 @@ public static class BuilderKit
         return end;
     }
 
+    /// <summary>The initial block's pages for a mapping [0, <paramref name="vEnd"/>) without an initrd: the next power of two.</summary>
+    public static Val BlockPages(GuestProgram g, Val vEnd)
+    {
+        var pages = g.Var("block_pages");
+        g.Set(pages, 1);
+        g.While(() => pages.ULt(vEnd >> 12), () => g.Set(pages, pages + pages));
+        return pages;
+    }
+
+    /// <summary>
+    /// The page-table frame holding the L1 for <paramref name="va"/> (a mapping below 1 GiB): the tables are L4, the
+    /// L1 for 0–2 MiB, L2, L3, then the L1s of each further 2 MiB in order (docs/dom0.md §2.6).
+    /// </summary>
+    public static Val L1Frame(GuestProgram g, Val ptBase, Val va)
+    {
+        var frame = g.Var("l1_frame");
+        g.Set(frame, ptBase + ((va >> 21) + 3) * Page);
+        g.If((va >> 21) == 0, () => g.Set(frame, ptBase + Page));
+        return frame;
+    }
+
     /// <summary>XENMEM_* with a domid_t argument for DOMID_SELF.</summary>
     public static Val ReservationOp(GuestProgram g, MemoryOp op)
     {

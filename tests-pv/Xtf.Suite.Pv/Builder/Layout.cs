@@ -61,12 +61,13 @@ public sealed class BuilderLayout : XtfTest
         g.ExpectEq((Entry(Frame(2), 1) & PvLayoutMask) >> 12, Mfn(Frame(4)), "L2[1] -> frame 4 (L1, 2-4 MiB)");
 
         // L1 entries: pfn i maps to mfn_list[i]; the table frames are read-only, the rest writable.
-        var l1 = Frame(1);
-        g.Set(e, Entry(l1, si >> 12));
+        var l1 = BuilderKit.L1Frame(g, pt, si);
+        g.Set(e, Entry(l1, (si >> 12) & 511));
         g.ExpectEq((e & PvLayoutMask) >> 12, Mfn(si), "the start_info page maps mfn_list[pfn]");
         g.ExpectEq(e & 0x7, 0x7, "start_info is mapped present, writable, user");
         g.ExpectEq(e >> 52, 1, "L1 entries carry Xen's software bit 52");
-        g.ExpectEq(Entry(l1, pt >> 12) & 0x3, 0x1, "the L4 frame is mapped read-only");
+        var l1pt = BuilderKit.L1Frame(g, pt, pt);
+        g.ExpectEq(Entry(l1pt, (pt >> 12) & 511) & 0x3, 0x1, "the L4 frame is mapped read-only");
 
         foreach (var (i, what) in new[] { (0, "L4"), (2, "L2"), (3, "L3") })
         {

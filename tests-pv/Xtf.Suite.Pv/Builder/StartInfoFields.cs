@@ -8,7 +8,7 @@ namespace Xtf.Suite.Pv.Builder;
 /// flags PRIVILEGED|INITDOMAIN with the power-management bits (0x303 measured), nr_pages equal to
 /// the current reservation, a page-aligned shared_info whose other vCPUs' upcall masks are set, no
 /// xenstore, the dom0 VGA console info appended at offset 0x490 (text mode 3, 80x25, font 16), no
-/// module, first_p2m_pfn = the 1024 pages of the initial 4 MiB block, and the dom0 command line
+/// module, first_p2m_pfn = the pages of the initial block (the mapping rounded up to a power of two), and the dom0 command line
 /// with its inner spacing kept.
 /// </summary>
 public sealed class BuilderStartInfo : XtfTest
@@ -52,7 +52,8 @@ public sealed class BuilderStartInfo : XtfTest
         g.ExpectEq(Vga(Dom0VgaConsoleInfo.Layout.Columns, 2), 80, "VGA info: 80 columns");
 
         g.ExpectEq(F(StartInfo.Layout.ModStart) | F(StartInfo.Layout.ModLen), 0, "no module: mod_start = mod_len = 0");
-        g.ExpectEq(F(StartInfo.Layout.FirstP2mPfn), 1024, "first_p2m_pfn = pages of the initial 4 MiB block");
+        var block = BuilderKit.BlockPages(g, BuilderKit.MappedEnd(g, g.BootStackPointer));
+        g.ExpectEq(F(StartInfo.Layout.FirstP2mPfn), block, "first_p2m_pfn = pages of the initial block");
         g.ExpectEq(F(StartInfo.Layout.NrP2mFrames), 0, "nr_p2m_frames = 0 without INIT_P2M");
 
         var cmd = si + StartInfo.Layout.CmdLine;

@@ -10,6 +10,7 @@ namespace Xtf.Suite.Pv.Evtchn;
 public sealed class EvtchnBindIpiPorts : XtfTest
 {
     public override string Name => "evtchn-bind-ipi";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "EVTCHNOP_bind_ipi: several ports per vCPU, missing vCPUs";
     public override string Category => "evtchn";
 

@@ -13,6 +13,7 @@ namespace Xtf.Suite.Pv.Evtchn;
 public sealed class EvtchnBindVcpuMove : XtfTest
 {
     public override string Name => "evtchn-bind-vcpu";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "EVTCHNOP_bind_vcpu: moving ports to vCPU 1";
     public override string Category => "evtchn";
     public override int Vcpus => 2;

@@ -11,6 +11,7 @@ namespace Xtf.Suite.Pv.Evtchn;
 public sealed class EvtchnBindVirqChecks : XtfTest
 {
     public override string Name => "evtchn-bind-virq";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "EVTCHNOP_bind_virq: classes, order of checks, rebinding";
     public override string Category => "evtchn";
 

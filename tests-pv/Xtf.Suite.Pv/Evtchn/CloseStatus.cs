@@ -12,6 +12,7 @@ namespace Xtf.Suite.Pv.Evtchn;
 public sealed class EvtchnCloseStatus : XtfTest
 {
     public override string Name => "evtchn-close-status";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "EVTCHNOP_close and EVTCHNOP_status for every port state";
     public override string Category => "evtchn";
 

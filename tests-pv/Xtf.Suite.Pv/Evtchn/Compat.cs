@@ -11,6 +11,7 @@ namespace Xtf.Suite.Pv.Evtchn;
 public sealed class EvtchnCompat : XtfTest
 {
     public override string Name => "evtchn-compat";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "event_channel_op_compat: the forwarded commands";
     public override string Category => "evtchn";
 

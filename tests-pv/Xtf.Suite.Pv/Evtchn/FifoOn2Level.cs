@@ -12,6 +12,7 @@ namespace Xtf.Suite.Pv.Evtchn;
 public sealed class EvtchnFifoOn2Level : XtfTest
 {
     public override string Name => "evtchn-fifo-on-2level";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "Event channels: FIFO and unknown commands on the 2-level ABI";
     public override string Category => "evtchn";
 

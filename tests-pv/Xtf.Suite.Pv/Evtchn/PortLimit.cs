@@ -11,6 +11,7 @@ namespace Xtf.Suite.Pv.Evtchn;
 public sealed class EvtchnPortLimit : XtfTest
 {
     public override string Name => "evtchn-port-limit";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "Event channels: dom0's 4095 ports and 64-port buckets";
     public override string Category => "evtchn";
 

@@ -14,6 +14,7 @@ namespace Xtf.Suite.Pv.Evtchn;
 public sealed class EvtchnRemoteVcpuUpcall : XtfTest
 {
     public override string Name => "evtchn-remote-vcpu-upcall";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "Event upcall: IPI ports bound to a running vCPU 1";
     public override string Category => "evtchn";
     public override int Vcpus => 2;

@@ -13,6 +13,7 @@ namespace Xtf.Suite.Pv.Sched;
 public sealed class SchedPinOverride : XtfTest
 {
     public override string Name => "sched-pin-override";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "SCHEDOP_pin_override: pin, busy, unpin, errors (hardware domain)";
     public override string Category => "sched";
 

@@ -16,6 +16,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class Dom0InitialState : XtfTest
 {
     public override string Name => "vcpu-dom0-initial-state";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "dom0 vCPU and shared_info state at entry";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

@@ -12,6 +12,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class DownLastPoweroff : XtfTest
 {
     public override string Name => "vcpu-down-last-poweroff";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_down of the last running vCPU powers the domain off";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

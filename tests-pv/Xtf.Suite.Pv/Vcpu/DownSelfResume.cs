@@ -11,6 +11,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class DownSelfResume : XtfTest
 {
     public override string Name => "vcpu-down-self-resume";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_down on itself returns 0 only after VCPUOP_up";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

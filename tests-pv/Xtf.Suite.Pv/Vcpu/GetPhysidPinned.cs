@@ -13,6 +13,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class GetPhysidPinned : XtfTest
 {
     public override string Name => "vcpu-get-physid-one-cpu";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_get_physid on a one-CPU host";
     public override string Category => "vcpu";
 

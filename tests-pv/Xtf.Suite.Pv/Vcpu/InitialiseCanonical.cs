@@ -14,6 +14,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class InitialiseCanonical : XtfTest
 {
     public override string Name => "vcpu-initialise-canonical";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_initialise: non-canonical addresses are EINVAL";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

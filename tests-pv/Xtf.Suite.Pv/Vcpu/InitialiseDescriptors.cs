@@ -13,6 +13,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class InitialiseDescriptors : XtfTest
 {
     public override string Name => "vcpu-initialise-descriptors";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_initialise: LDT and GDT checks";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

@@ -12,6 +12,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class InitialiseErrors : XtfTest
 {
     public override string Name => "vcpu-initialise-errors";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_initialise: ENOENT, EFAULT, EEXIST and their order";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

@@ -12,6 +12,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class InitialisePageTables : XtfTest
 {
     public override string Name => "vcpu-initialise-page-tables";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_initialise: CR3, user CR3 and user-mode start";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

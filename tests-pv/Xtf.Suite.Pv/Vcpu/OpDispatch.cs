@@ -12,6 +12,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class OpDispatch : XtfTest
 {
     public override string Name => "vcpu-op-dispatch";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP dispatch: ENOENT before ENOSYS, 32-bit arguments";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

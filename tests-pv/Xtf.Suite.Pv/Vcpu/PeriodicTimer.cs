@@ -21,6 +21,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class PeriodicTimer : XtfTest
 {
     public override string Name => "vcpu-periodic-timer";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_set/stop_periodic_timer: ticks on VIRQ_TIMER";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

@@ -16,6 +16,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class RegisterVcpuInfo : XtfTest
 {
     public override string Name => "vcpu-register-vcpu-info";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_register_vcpu_info: move vCPU 0's vcpu_info";
     public override string Category => "vcpu";
 

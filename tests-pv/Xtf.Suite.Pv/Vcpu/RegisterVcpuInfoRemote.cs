@@ -14,6 +14,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class RegisterVcpuInfoRemote : XtfTest
 {
     public override string Name => "vcpu-register-vcpu-info-remote";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_register_vcpu_info for a second vCPU: only while it is down";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

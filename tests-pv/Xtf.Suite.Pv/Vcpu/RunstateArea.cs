@@ -21,6 +21,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class RunstateArea : XtfTest
 {
     public override string Name => "vcpu-runstate-area";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_register_runstate_memory_area: written now and on switches";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

@@ -23,6 +23,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class RunstateOther : XtfTest
 {
     public override string Name => "vcpu-runstate-other";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_get_runstate_info on a second vCPU's states";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

@@ -16,6 +16,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class RunstateSelf : XtfTest
 {
     public override string Name => "vcpu-runstate-self";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_get_runstate_info on the running vCPU";
     public override string Category => "vcpu";
 

@@ -16,6 +16,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class SendNmiPhysid : XtfTest
 {
     public override string Name => "vcpu-send-nmi-physid";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_send_nmi and VCPUOP_get_physid";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

@@ -17,6 +17,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class SingleshotTimer : XtfTest
 {
     public override string Name => "vcpu-singleshot-timer";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_set/stop_singleshot_timer: one VIRQ_TIMER at the deadline";
     public override string Category => "vcpu";
     public override int Vcpus => 2;

@@ -12,6 +12,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class TimeArea : XtfTest
 {
     public override string Name => "vcpu-time-area";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_register_vcpu_time_memory_area: a second copy of the time";
     public override string Category => "vcpu";
 

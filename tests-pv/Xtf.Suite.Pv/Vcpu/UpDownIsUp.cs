@@ -13,6 +13,7 @@ namespace Xtf.Suite.Pv.Vcpu;
 public sealed class UpDownIsUp : XtfTest
 {
     public override string Name => "vcpu-up-down";
+    public override bool NeedsExactVcpus => true;
     public override string Title => "VCPUOP_up/down/is_up: states of a second vCPU";
     public override string Category => "vcpu";
     public override int Vcpus => 2;
