@@ -174,7 +174,7 @@ public sealed class Dom0LayoutTests
         Assert.That(bimodal.StartInfo.Magic, Is.EqualTo("xen-3.0-x86_64p"));
     }
 
-    /// <summary>The real-Xen sweep of docs/dom0.md §2.16: (-m, -smp = dom0 vCPUs) → nr_pages and the initial block's first MFN.</summary>
+    /// <summary>The real-Xen sweep of docs/dom0.md §2.17: (-m, -smp = dom0 vCPUs) → nr_pages and the initial block's first MFN.</summary>
     [TestCase(256, 1, 59482UL, 0xf000UL)] [TestCase(256, 2, 59452UL, 0xf000UL)] [TestCase(256, 3, 59417UL, 0xf000UL)] [TestCase(256, 4, 59387UL, 0xf000UL)]
     [TestCase(384, 1, 89961UL, 0x17000UL)] [TestCase(384, 2, 89931UL, 0x17000UL)] [TestCase(384, 3, 89896UL, 0x17000UL)] [TestCase(384, 4, 89866UL, 0x17000UL)]
     [TestCase(512, 1, 120442UL, 0x1ec00UL)] [TestCase(512, 2, 120412UL, 0x1ec00UL)] [TestCase(512, 3, 120377UL, 0x1ec00UL)] [TestCase(512, 4, 120347UL, 0x1ec00UL)]

@@ -4,7 +4,7 @@ namespace Xtf.Sim.Builder;
 
 /// <summary>
 /// A QEMU machine (pc, TCG, <c>-cpu max</c>, QEMU 10.0.2, Debian Xen 4.17.7) of any RAM size and pCPU count,
-/// and the heap Xen's dom0 builder sees on it (docs/dom0.md §2.3, §2.7, §2.16). The free heap is derived
+/// and the heap Xen's dom0 builder sees on it (docs/dom0.md §2.3, §2.7, §2.17). The free heap is derived
 /// from a model of what Xen's boot takes (the relocated Xen image, the frame table, the M2P) and how the
 /// buddy heap splits what is left; the few facts the model cannot derive (what the boot keeps besides
 /// those, what each pCPU costs, where shared_info lands) are measured parameters below.
@@ -30,7 +30,7 @@ public sealed partial record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vc
     /// <summary>First MFN of QEMU's RAM above 4 GiB (RAM beyond 3 GiB is moved there once -m reaches 3.5 GiB).</summary>
     public const ulong HighRamStartMfn = 0x100000;
 
-    // ---------------------------------------------------------------- measured parameters (docs/dom0.md §2.16)
+    // ---------------------------------------------------------------- measured parameters (docs/dom0.md §2.17)
 
     /// <summary>QEMU's e820: RAM below 1 MiB ends at 0x9fc00 (159 frames usable).</summary>
     public const ulong BaseRamFrames = 0x9f;
@@ -86,7 +86,7 @@ public sealed partial record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vc
             ? [(0, BaseRamFrames), (0x100, LowRamEnd)]
             : [(0, BaseRamFrames), (0x100, LowRamEnd), (HighRamStartMfn, MachineFrames)];
 
-    /// <summary>First frame of the relocated Xen image (docs/dom0.md §2.16).</summary>
+    /// <summary>First frame of the relocated Xen image (docs/dom0.md §2.17).</summary>
     public ulong XenImageMfn => (LowRamEnd & ~0x1FFUL) - XenImageFrames;
 
     /// <summary>
@@ -197,7 +197,7 @@ public sealed partial record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vc
     }
 
     /// <summary>
-    /// Xen's heap when dom0 is sized (docs/dom0.md §2.16), F frames in all: every RAM frame from 16 MiB up to the boot's
+    /// Xen's heap when dom0 is sized (docs/dom0.md §2.17), F frames in all: every RAM frame from 16 MiB up to the boot's
     /// allocations below the Xen image (the frame table's 2 MiB chunks from the boot allocator, then the M2P's order-9
     /// chunks taken from this heap, top down), cut into buddy chunks that stay inside a zone; the rest of F (the frames
     /// below 16 MiB, pieces of Xen's image and the space above it, less what the boot and the pCPUs took, and the

@@ -22,7 +22,7 @@ public sealed class MemoryOps
     private readonly Domain domain;
     private readonly GuestMemory guest;
 
-    /// <summary>max_page: one past the machine's last usable RAM frame (docs/dom0.md §2.14, §2.16).</summary>
+    /// <summary>max_page: one past the machine's last usable RAM frame (docs/dom0.md §2.14, §2.17).</summary>
     private readonly ulong maxRamPage;
 
     public MemoryOps(Domain domain, GuestMemory guest, ulong maxRamPage)
