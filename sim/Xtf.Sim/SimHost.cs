@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Xtf.Hosting;
 using Xtf.Sim.Builder;
+using Xtf.Sim.Memory;
 
 namespace Xtf.Sim;
 
@@ -11,13 +12,20 @@ public sealed class SimHost : ITestHost
     public SimHost(SimOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.MemoryMiB < MachineProfile.MinMemoryMiB || options.MemoryMiB > MachineProfile.MaxMemoryMiB)
-            throw new HostException($"--memory {options.MemoryMiB}: the simulator models {MachineProfile.MinMemoryMiB} to {MachineProfile.MaxMemoryMiB} MiB");
+        if (options.MemoryMiB < MachineProfile.MinMemoryMiB || options.MemoryMiB > MaxMemoryMiB)
+            throw new HostException($"--memory {options.MemoryMiB}: the simulator models {MachineProfile.MinMemoryMiB} to {MaxMemoryMiB} MiB");
         Options = options;
     }
 
 
     public SimOptions Options { get; }
+
+    /// <summary>
+    /// The largest --memory whose machine (RAM, with QEMU's hole below 4 GiB moving the rest above it)
+    /// fits in <see cref="MachineMemory.MaxFrames"/>: 64512 MiB.
+    /// </summary>
+    public static int MaxMemoryMiB { get; } = (int)Math.Min(MachineProfile.MaxMemoryMiB,
+        (MachineMemory.MaxFrames - 0x10_0000 + 0xC_0000) / 256);
     public string Name => "sim";
 
     public Task<Transcript> BootAsync(BootRequest request, CancellationToken cancellation = default) =>

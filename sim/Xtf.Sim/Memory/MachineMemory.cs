@@ -13,6 +13,9 @@ namespace Xtf.Sim.Memory;
 /// </summary>
 public sealed class MachineMemory
 {
+    /// <summary>The most frames one simulated machine has (64 GiB of machine addresses).</summary>
+    public const ulong MaxFrames = 1UL << 24;
+
     public const int PageShift = 12;
     public const int PageSize = 1 << PageShift;
     public const ulong PageMask = PageSize - 1;
@@ -32,7 +35,7 @@ public sealed class MachineMemory
 
     public MachineMemory(ulong frameCount)
     {
-        if (frameCount == 0 || frameCount > (1UL << 24)) throw new ArgumentOutOfRangeException(nameof(frameCount), "1 .. 2^24 frames (64 GiB)");
+        if (frameCount == 0 || frameCount > MaxFrames) throw new ArgumentOutOfRangeException(nameof(frameCount), "1 .. 2^24 frames (64 GiB)");
         FrameCount = frameCount;
         groups = new byte[]?[]?[(frameCount + GroupMask) >> GroupShift];
         codeBits = new ulong[(frameCount + 63) / 64];
