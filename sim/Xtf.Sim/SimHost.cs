@@ -24,8 +24,7 @@ public sealed class SimHost : ITestHost
     /// The largest --memory whose machine (RAM, with QEMU's hole below 4 GiB moving the rest above it)
     /// fits in <see cref="MachineMemory.MaxFrames"/>: 64512 MiB.
     /// </summary>
-    public static int MaxMemoryMiB { get; } = (int)Math.Min(MachineProfile.MaxMemoryMiB,
-        (MachineMemory.MaxFrames - 0x10_0000 + 0xC_0000) / 256);
+    public static int MaxMemoryMiB { get; } = MachineProfile.MaxMemoryMiBWithin(MachineMemory.MaxFrames);
     public string Name => "sim";
 
     public Task<Transcript> BootAsync(BootRequest request, CancellationToken cancellation = default) =>

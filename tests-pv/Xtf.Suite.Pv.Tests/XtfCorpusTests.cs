@@ -33,7 +33,7 @@ public sealed class XtfCorpusTests
         (@"^\s*00000010 -> ([0-9a-f]{16})$", "test-pv64-msr: MSR 0x10, the TSC itself, a reading of time"),
     ];
 
-    public static LineMask Mask => LineMask.TryCreate(PerBootValues.Select(v => v.Pattern), out var m, out string? e) ? m : throw new InvalidOperationException(e);
+    public static readonly LineMask Mask = LineMask.TryCreate(PerBootValues.Select(v => v.Pattern), out var m, out string? e) ? m : throw new InvalidOperationException(e);
 
     private static string? Folder => Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } d ? d : null;
 

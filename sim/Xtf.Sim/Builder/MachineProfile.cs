@@ -72,7 +72,14 @@ public sealed partial record MachineProfile(int MemoryMiB, int Pcpus, int Dom0Vc
     public ulong MachineFrames => LowRamFrames == RamFrames ? RamFrames : HighRamStartMfn + (RamFrames - LowRamFrames);
 
     /// <summary>RAM frames below 4 GiB.</summary>
-    public ulong LowRamFrames => (ulong)MemoryMiB * 1024 * 1024 >= 0xE000_0000UL ? 0xC0000 : RamFrames;
+    public ulong LowRamFrames => (ulong)MemoryMiB * 1024 * 1024 >= 0xE000_0000UL ? SplitLowRamFrames : RamFrames;
+
+    /// <summary>RAM frames QEMU keeps below 4 GiB once it splits memory (3 GiB).</summary>
+    public const ulong SplitLowRamFrames = 0xC0000;
+
+    /// <summary>The largest memory (MiB) whose machine, split around 4 GiB, has at most <paramref name="machineFrames"/> frames.</summary>
+    public static int MaxMemoryMiBWithin(ulong machineFrames) =>
+        (int)Math.Min(MaxMemoryMiB, (machineFrames - HighRamStartMfn + SplitLowRamFrames) / 256);
 
     /// <summary>One past the last usable frame below 4 GiB (the firmware's top 128 KiB excluded).</summary>
     public ulong LowRamEnd => LowRamFrames - FirmwareTopFrames;

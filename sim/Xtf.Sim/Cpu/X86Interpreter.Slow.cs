@@ -444,7 +444,24 @@ public sealed partial class X86Interpreter
         0 => cpu.Es, 1 => cpu.Cs, 2 => cpu.Ss, 3 => cpu.Ds, 4 => cpu.Fs, _ => cpu.Gs,
     };
 
-    private static bool FlatRing3(ushort sel) => (sel & ~3) is 0xE020 or 0xE028 or 0xE030;
+    /// <summary>
+    /// The descriptor <paramref name="sel"/> (not null) names: from <see cref="CpuState.Descriptors"/>,
+    /// where a selector outside the tables is #GP(sel); without tables only Xen's flat ring-3
+    /// selectors exist (code 0xe023/0xe033, and data 0xe02b unless <paramref name="codeOnly"/>), anything
+    /// else an unmodelled #UD. False: the fault is recorded.
+    /// </summary>
+    private bool ReadDescriptor(ushort sel, bool codeOnly, out ulong d)
+    {
+        if (cpu.Descriptors is { } tables) return tables.TryRead(sel, out d) || Fault(13, (uint)(sel & 0xFFFC), true);
+        d = (sel & ~3) switch
+        {
+            0xE020 => 0x00CF_FB00_0000_FFFFUL,
+            0xE030 => 0x00AF_FB00_0000_FFFFUL,
+            0xE028 when !codeOnly => 0x00CF_F300_0000_FFFFUL,
+            _ => 0,
+        };
+        return d != 0 || Fault(6, 0, false, SegmentDetail);
+    }
 
     /// <summary>
     /// mov/pop to a segment register in 64-bit mode (Intel SDM, MOV to Sreg): the descriptor comes
@@ -461,14 +478,7 @@ public sealed partial class X86Interpreter
         ulong d = 0;
         if (!isNull)
         {
-            if (c.Descriptors is { } tables)
-            {
-                if (!tables.TryRead(sel, out d)) return Fault(13, err, true);
-            }
-            else if (FlatRing3(sel))
-                d = (sel & ~3) switch { 0xE020 => 0x00CF_FB00_0000_FFFFUL, 0xE030 => 0x00AF_FB00_0000_FFFFUL, _ => 0x00CF_F300_0000_FFFFUL };
-            else
-                return Fault(6, 0, false, SegmentDetail);
+            if (!ReadDescriptor(sel, codeOnly: false, out d)) return false;
             bool system = (d & (1UL << 44)) == 0, code = (d & (1UL << 43)) != 0;
             bool rw = (d & (1UL << 41)) != 0, conforming = code && (d & (1UL << 42)) != 0, present = (d & (1UL << 47)) != 0;
             int dpl = (int)(d >> 45) & 3, rpl = sel & 3;
@@ -547,13 +557,7 @@ public sealed partial class X86Interpreter
         uint err = (uint)(sel & 0xFFFC);
         if ((sel & ~3) == 0) return Fault(13, 0, true);
         if ((sel & 3) < c.Cpl) return Fault(13, err, true);
-        if (c.Descriptors is { } tables)
-        {
-            if (!tables.TryRead(sel, out descriptor)) return Fault(13, err, true);
-        }
-        else if ((sel & ~3) == 0xE030) descriptor = 0x00AF_FB00_0000_FFFFUL;
-        else if ((sel & ~3) == 0xE020) descriptor = 0x00CF_FB00_0000_FFFFUL;
-        else return Fault(6, 0, false, SegmentDetail);
+        if (!ReadDescriptor(sel, codeOnly: true, out descriptor)) return false;
         ulong d = descriptor;
         bool codeSeg = (d & (1UL << 44)) != 0 && (d & (1UL << 43)) != 0, conforming = (d & (1UL << 42)) != 0;
         int dpl = (int)(d >> 45) & 3, rpl = sel & 3;
@@ -598,13 +602,7 @@ public sealed partial class X86Interpreter
         ushort sel = (ushort)selv;
         uint err = (uint)(sel & 0xFFFC);
         if ((sel & ~3) == 0) return GpZero();
-        ulong d;
-        if (c.Descriptors is { } tables)
-        {
-            if (!tables.TryRead(sel, out d)) { Fault(13, err, true); return StFault; }
-        }
-        else if (FlatRing3(sel) && (sel & ~3) != 0xE028) d = (sel & ~3) == 0xE030 ? 0x00AF_FB00_0000_FFFFUL : 0x00CF_FB00_0000_FFFFUL;
-        else { Fault(6, 0, false, SegmentDetail); return StFault; }
+        if (!ReadDescriptor(sel, codeOnly: true, out ulong d)) return StFault;
         int dpl = (int)(d >> 45) & 3, rpl = sel & 3;
         bool present = (d & (1UL << 47)) != 0;
         if ((d & (1UL << 44)) == 0)
