@@ -14,10 +14,11 @@ public sealed class FarTransferTests
 
     private sealed class OneGate(ushort gateSelector, ulong descriptor) : IDescriptorTables
     {
-        public bool TryRead(ushort selector, out ulong d)
+        public DescriptorLookup Read(ushort selector, out ulong d, out ulong faultAddress)
         {
+            faultAddress = 0;
             d = (selector & ~3) == (gateSelector & ~3) ? descriptor : 0;
-            return d != 0;
+            return d != 0 ? DescriptorLookup.Found : DescriptorLookup.OutsideTable;
         }
 
         public void MarkAccessed(ushort selector) { }

@@ -67,14 +67,31 @@ public record struct InterpreterStatistics
 /// The descriptor tables a vCPU's segment loads read (its GDT, with the hypervisor's reserved
 /// entries, and its LDT): supplied by the hypervisor model, per vCPU.
 /// </summary>
+public enum DescriptorLookup
+{
+    Found,
+    /// <summary>The selector's index is past the table's limit: #GP(selector).</summary>
+    OutsideTable,
+    /// <summary>The table's page cannot be mapped: #PF, error code 0.</summary>
+    PageFault,
+}
+
 public interface IDescriptorTables
 {
     /// <summary>
-    /// The 8-byte descriptor <paramref name="selector"/> names (TI picks the LDT); false when the
-    /// selector lies outside the table, which the CPU reports as #GP(selector).
+    /// The 8-byte descriptor <paramref name="selector"/> names (TI picks the LDT). Outside the table the
+    /// CPU reports #GP(selector); where the table's page cannot be reached it reports #PF with error
+    /// code 0 (an implicit supervisor read of a page not present) at <paramref name="faultAddress"/>.
     /// </summary>
-    bool TryRead(ushort selector, out ulong descriptor);
+    DescriptorLookup Read(ushort selector, out ulong descriptor, out ulong faultAddress);
 
     /// <summary>Sets the descriptor's accessed bit, as the CPU does when it loads it.</summary>
     void MarkAccessed(ushort selector);
+}
+
+public static class DescriptorTablesExtensions
+{
+    /// <summary>The descriptor, when the lookup finds one (a page fault counts as not found).</summary>
+    public static bool TryRead(this IDescriptorTables tables, ushort selector, out ulong descriptor) =>
+        tables.Read(selector, out descriptor, out _) == DescriptorLookup.Found;
 }

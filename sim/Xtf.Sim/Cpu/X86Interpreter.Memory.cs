@@ -82,7 +82,19 @@ public sealed partial class X86Interpreter
             pageFaultErrorCode = 0xFFFF_FFFF;
             return false;
         }
-        return walker.Walk(cpu.Cr3, va, kind, user, out maddr, out pageFaultErrorCode, out _);
+        return Translate(cpu.Cr3, va, kind, user, out maddr, out pageFaultErrorCode);
+    }
+
+    /// <summary>As <see cref="Translate(CpuState, ulong, AccessKind, bool, out ulong, out uint)"/>, through the tables at <paramref name="root"/>.</summary>
+    public bool Translate(ulong root, ulong va, AccessKind kind, bool user, out ulong maddr, out uint pageFaultErrorCode)
+    {
+        if (!IsCanonical(va))
+        {
+            maddr = 0;
+            pageFaultErrorCode = 0xFFFF_FFFF;
+            return false;
+        }
+        return walker.Walk(root, va, kind, user, out maddr, out pageFaultErrorCode, out _);
     }
 
     // ------------------------------------------------------------------ raw frame access

@@ -446,13 +446,19 @@ public sealed partial class X86Interpreter
 
     /// <summary>
     /// The descriptor <paramref name="sel"/> (not null) names: from <see cref="CpuState.Descriptors"/>,
-    /// where a selector outside the tables is #GP(sel); without tables only Xen's flat ring-3
+    /// where a selector outside the tables is #GP(sel) and an LDT page Xen cannot map is #PF; without tables only Xen's flat ring-3
     /// selectors exist (code 0xe023/0xe033, and data 0xe02b unless <paramref name="codeOnly"/>), anything
     /// else an unmodelled #UD. False: the fault is recorded.
     /// </summary>
     private bool ReadDescriptor(ushort sel, bool codeOnly, out ulong d)
     {
-        if (cpu.Descriptors is { } tables) return tables.TryRead(sel, out d) || Fault(13, (uint)(sel & 0xFFFC), true);
+        if (cpu.Descriptors is { } tables)
+            return tables.Read(sel, out d, out ulong faultAt) switch
+            {
+                DescriptorLookup.Found => true,
+                DescriptorLookup.PageFault => PageFault(faultAt, 0),
+                _ => Fault(13, (uint)(sel & 0xFFFC), true),
+            };
         d = (sel & ~3) switch
         {
             0xE020 => 0x00CF_FB00_0000_FFFFUL,

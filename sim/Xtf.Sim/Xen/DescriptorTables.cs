@@ -218,48 +218,72 @@ public sealed class DescriptorTables
     // ------------------------------------------------------------ what the CPU reads
 
     /// <summary>The descriptor a selector names in <paramref name="v"/>'s GDT (mapped frames, then Xen's page) or LDT.</summary>
-    public bool Read(Vcpu v, ushort sel, out ulong d) => Locate(v, sel, out d, out _);
+    public bool Read(Vcpu v, ushort sel, out ulong d) => Locate(v, sel, out d, out _, out _) == DescriptorLookup.Found;
 
-    private bool Locate(Vcpu v, ushort sel, out ulong d, out ulong machineAddress)
+    private DescriptorLookup Locate(Vcpu v, ushort sel, out ulong d, out ulong machineAddress, out ulong faultAddress)
     {
         d = 0;
         machineAddress = 0;
+        faultAddress = 0;
         int index = sel >> 3;
         if ((sel & 4) != 0)
         {
-            // The LDT: read through the guest's mappings, validated as Xen does when it maps an LDT page.
-            if ((uint)index >= v.LdtEntries) return false;
-            ulong va = v.LdtBase + (ulong)(8 * index);
-            if (!cpu.Translate(v.Cpu, va, AccessKind.Read, false, out ulong ma, out _) || !Memory.Contains(ma)) return false;
-            d = Memory.ReadU64(ma);
-            if (!CheckDescriptor(ref d)) return false;
-            machineAddress = ma;
-            return true;
+            // The LDT: the CPU's limit is the entry count; each page is read through Xen's shadow mapping,
+            // made on the first use (handle_ldt_mapping_fault), and a page Xen cannot map is the guest's #PF.
+            if ((uint)index >= v.LdtEntries) return DescriptorLookup.OutsideTable;
+            uint offset = (uint)(8 * index);
+            if (v.LdtShadow[offset >> 12] is not { } mfn && !MapLdtShadowPage(v, offset, out mfn))
+            {
+                faultAddress = v.LdtBase + offset;
+                return DescriptorLookup.PageFault;
+            }
+            machineAddress = (mfn << 12) + (offset & 0xFFF);
+            d = Memory.ReadU64(machineAddress);
+            return DescriptorLookup.Found;
         }
         if (index >= FirstReservedGdtEntry)
         {
             int r = index - FirstReservedGdtEntry;
-            if (r >= EntriesPerFrame) return false;
+            if (r >= EntriesPerFrame) return DescriptorLookup.OutsideTable;
             d = r < ReservedGdt.Length ? ReservedGdt[r] : 0;
-            return true;
+            return DescriptorLookup.Found;
         }
         int frame = index / EntriesPerFrame;
         int nrFrames = (v.GdtEntries + EntriesPerFrame - 1) / EntriesPerFrame;
-        if (frame >= nrFrames) return false;                        // unmapped: Xen turns the fault into #GP(sel)
+        if (frame >= nrFrames) return DescriptorLookup.OutsideTable;   // unmapped: Xen turns the fault into #GP(sel)
         machineAddress = (v.GdtFrames[frame] << 12) + (ulong)(8 * (index % EntriesPerFrame));
         d = Memory.ReadU64(machineAddress);
+        return DescriptorLookup.Found;
+    }
+
+    /// <summary>
+    /// pv_map_ldt_shadow_page (xen/arch/x86/pv/mm.c): the LDT page at <paramref name="offset"/> must be
+    /// present in the guest kernel's page tables (guest_get_eff_kern_l1e; its RW and U/S bits do not matter),
+    /// be the domain's, and take the seg_desc type (every descriptor of the page passes check_descriptor,
+    /// and no writable mapping holds it). Then Xen maps it in the vCPU's shadow area.
+    /// </summary>
+    private bool MapLdtShadowPage(Vcpu v, uint offset, out ulong mfn)
+    {
+        mfn = 0;
+        ulong linear = v.LdtBase + offset;
+        if (!cpu.Translate(v.GuestTable, linear, AccessKind.Read, false, out ulong ma, out _)) return false;
+        ulong frame = ma >> 12;
+        if (!mmu.GetPage(frame) || !TakeSegDescType(frame)) return false;
+        v.LdtShadow[offset >> 12] = frame;
+        mfn = frame;
         return true;
     }
 
     private void MarkAccessed(Vcpu v, ushort sel)
     {
-        if (!Locate(v, sel, out ulong d, out ulong ma) || ma == 0) return;
+        if (Locate(v, sel, out ulong d, out ulong ma, out _) != DescriptorLookup.Found || ma == 0) return;
         Memory.WriteU64(ma, d | (1UL << 40));
     }
 
     private sealed class VcpuTables(DescriptorTables tables, Vcpu v) : IDescriptorTables
     {
-        public bool TryRead(ushort selector, out ulong descriptor) => tables.Read(v, selector, out descriptor);
+        public DescriptorLookup Read(ushort selector, out ulong descriptor, out ulong faultAddress) =>
+            tables.Locate(v, selector, out descriptor, out _, out faultAddress);
         public void MarkAccessed(ushort selector) => tables.MarkAccessed(v, selector);
     }
 }

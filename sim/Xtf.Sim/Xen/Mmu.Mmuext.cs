@@ -82,6 +82,8 @@ public sealed partial class Mmu
                 uint ents = (uint)op.Arg2;
                 ulong ptr = ents != 0 ? op.Arg1 : 0;
                 if ((ptr & 0xFFF) != 0 || !GuestMemory.AccessOk(ptr) || ents > 8192) return -Errno.EINVAL;
+                if (v.LdtEntries == ents && v.LdtBase == ptr) return 0;
+                if (DestroyLdt(v)) cpu.FlushTlb();
                 v.LdtBase = ptr;
                 v.LdtEntries = ents;
                 return 0;
@@ -133,6 +135,7 @@ public sealed partial class Mmu
         if (!GetPage(mfn)) return -Errno.EINVAL;
         long rc = GetPageType(mfn, PageType.L4);
         if (rc != 0) return rc;
+        DestroyLdt(v);
         if (!M2pStrict) Info(mfn).RoMpt = true;                       // fill_ro_mpt
         v.GuestTable = mfn << 12;
         if (v.KernelMode) v.Cpu.Cr3 = v.GuestTable;
@@ -140,6 +143,23 @@ public sealed partial class Mmu
         kernelBaseRefs[v.Id] = mfn;
         cpu.FlushTlb();
         return 0;
+    }
+
+    /// <summary>
+    /// pv_destroy_ldt (xen/arch/x86/pv/descriptor-tables.c): drops the LDT pages Xen mapped on first use,
+    /// with their seg_desc type references. True when any was mapped.
+    /// </summary>
+    public bool DestroyLdt(Vcpu v)
+    {
+        bool dropped = false;
+        for (int i = 0; i < v.LdtShadow.Length; i++)
+        {
+            if (v.LdtShadow[i] is not { } mfn) continue;
+            v.LdtShadow[i] = null;
+            PutSegDescType(mfn);
+            dropped = true;
+        }
+        return dropped;
     }
 
     /// <summary>

@@ -90,6 +90,11 @@ public sealed class Vcpu
     /// <summary>MMUEXT_SET_LDT: the LDT's linear address and entry count (0: none).</summary>
     public ulong LdtBase { get; set; }
     public uint LdtEntries { get; set; }
+    /// <summary>
+    /// The LDT's shadow mappings (pv_ldt_ptes): the frame Xen mapped for each of the LDT's 16 possible
+    /// pages on first use, each holding a seg_desc type reference; null where nothing is mapped yet.
+    /// </summary>
+    public ulong?[] LdtShadow { get; } = new ulong?[16];
 
     /// <summary>The guest's virtual CR2 (arch.pv.ctrlreg[2]): set when Xen delivers a #PF, read by an emulated mov from CR2.</summary>
     public ulong GuestCr2 { get; set; }
