@@ -14,11 +14,12 @@ public sealed class InputException(string message) : Exception(message);
 /// image is a use of the tool, so anything that can be a kernel is passed on as it is: what a strict
 /// reader dislikes becomes one <see cref="Warnings"/> line. Refused (<see cref="InputException"/>)
 /// is only what cannot be a kernel at all: a file that cannot be read, a directory, an empty file,
-/// bytes that are not ELF (nor gzip-compressed ELF, nor a bzImage around either), an image over <see cref="MaxImageBytes"/>, and
-/// HVM/PVH kernels (issue 11). The inspection reads the ELF with ELFSharp; whatever it throws
+/// bytes that are not ELF (nor gzip-compressed ELF, nor a bzImage around either) and an image over
+/// <see cref="MaxImageBytes"/>. A kernel with a PHYS32_ENTRY note and no PV notes is a PVH kernel
+/// (<see cref="Pvh"/>): Xen boots it as a PVH dom0 (XTF's hvm32/hvm32pse/hvm32pae/hvm64 kernels). The inspection reads the ELF with ELFSharp; whatever it throws
 /// becomes a warning, never an exception out of <see cref="Load"/>.
 /// </summary>
-public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IReadOnlyList<string> Warnings)
+public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IReadOnlyList<string> Warnings, bool Pvh = false)
 {
     /// <summary>
     /// The largest image (file, and gzip-decompressed ELF) the runner hands on: 128 MiB. Xen's own
@@ -81,10 +82,10 @@ public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IRea
             throw new InputException($"{what}: not a usable kernel: not an ELF image{inside}");
 
         var problems = new List<string>(warnings);
-        bool is32 = elf.Length > 4 && elf[4] == ElfLayout.ELFCLASS32;
+        bool is32 = elf.Length > 4 && elf[4] == ElfLayout.ELFCLASS32, pvh = false;
         try
         {
-            Examine(elf, problems, ref is32, what);
+            Examine(elf, problems, ref is32, ref pvh, what);
         }
         catch (InputException) { throw; }
         catch (Exception e)
@@ -93,10 +94,11 @@ public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IRea
             problems.Add($"its ELF headers cannot be read ({e.GetType().Name}: {e.Message})");
         }
         var lines = problems.Count == 0 ? [] : new[] { $"{what}: {string.Join("; ", problems)}; passed to Xen as it is" };
-        return new ForeignKernel(name, bytes, is32, lines);
+        // A PVH kernel's ELF class says nothing about its mode: Xen enters it in 32-bit protected mode.
+        return new ForeignKernel(name, bytes, is32 && !pvh, lines, pvh);
     }
 
-    private static void Examine(byte[] image, List<string> problems, ref bool is32, string what)
+    private static void Examine(byte[] image, List<string> problems, ref bool is32, ref bool pvh, string what)
     {
         if (image.Length > ElfLayout.Ident.Data && image[ElfLayout.Ident.Data] == ElfLayout.ELFDATA2MSB) problems.Add("it is big-endian");
         using var stream = new MemoryStream(WithoutExtendedSectionCount(image), writable: false);
@@ -111,13 +113,12 @@ public sealed record ForeignKernel(string Name, byte[] Bytes, bool Is32Bit, IRea
             var notes = XenNotesOf(elf, problems);
             bool pvNotes = notes.Overlaps([(ulong)XenElfNote.GuestOs, (ulong)XenElfNote.Loader, (ulong)XenElfNote.XenVersion,
                 (ulong)XenElfNote.Entry, (ulong)XenElfNote.HypercallPage]);
-            if (notes.Contains((ulong)XenElfNote.Phys32Entry) && !pvNotes)
-                throw new InputException($"{what}: an HVM/PVH kernel ({(is32 ? "ELF32" : "ELF64")}, {MachineName(elf.Machine)}, " +
-                                         "a PHYS32_ENTRY note and no PV notes), not supported yet: issue 11");
+            pvh = notes.Contains((ulong)XenElfNote.Phys32Entry) && !pvNotes;
 
             if (elf.Type != FileType.Executable) problems.Add($"ELF type {(ushort)elf.Type} ({elf.Type}) is not EXEC (2)");
             var expected = is32 ? Machine.Intel386 : Machine.AMD64;
-            if (elf.Machine != expected) problems.Add($"machine {MachineName(elf.Machine)} in an ELF{(is32 ? 32 : 64)} image is not {MachineName(expected)}");
+            // Xen's PVH builder takes ELF32 and ELF64 of either machine (XTF's hvm64 kernels are ELF32 for x86-64).
+            if (!pvh && elf.Machine != expected) problems.Add($"machine {MachineName(elf.Machine)} in an ELF{(is32 ? 32 : 64)} image is not {MachineName(expected)}");
             if (!elf.Segments.Any(s => s.Type == ELFSharp.ELF.Segments.SegmentType.Load)) problems.Add("it has no loadable segment");
             var (offset, size) = elf.Segments.Select(Extent).FirstOrDefault(e => e.Offset < 0 || e.Size < 0 || e.Offset > image.Length - e.Size);
             if (size != 0 || offset != 0) problems.Add($"a segment at file offset {offset} of {size} bytes runs past the end of the file");

@@ -189,7 +189,7 @@ public static class XtfCli
 
     /// <summary>
     /// One foreign kernel to run. Its bytes are read again when it boots (a corpus is not held in
-    /// memory). Not strict (a corpus): what ForeignKernel refuses (an HVM/PVH kernel, an image over
+    /// memory). Not strict (a corpus): what ForeignKernel refuses (an image over
     /// the limit) becomes a SKIP record with the reason instead of ending the run.
     /// </summary>
     private static (Planned Plan, bool Is32Bit) PlanForeign(CorpusKernel k, bool strict, int vcpus, TimeSpan timeout, TextWriter stderr)
@@ -210,7 +210,8 @@ public static class XtfCli
         // One --kernel: the warning names the path; in a corpus it names the kernel.
         foreach (string warning in foreign.Warnings) stderr.WriteLine($"xtf run: warning: {warning}");
         byte[]? bytes = strict ? foreign.Bytes : null;
-        return (new Planned(k.Name, () => new BootRequest(k.Name, bytes ?? ForeignKernel.ReadKernelFile(k.Path), vcpus, timeout),
+        bool pvh = foreign.Pvh;
+        return (new Planned(k.Name, () => new BootRequest(k.Name, bytes ?? ForeignKernel.ReadKernelFile(k.Path), vcpus, timeout, Pvh: pvh),
             Title: title, Category: "foreign", Vcpus: vcpus), foreign.Is32Bit);
     }
 

@@ -27,6 +27,11 @@ public sealed class SimHost : ITestHost
     public static int MaxMemoryMiB { get; } = MachineProfile.MaxMemoryMiBWithin(MachineMemory.MaxFrames);
     public string Name => "sim";
 
+    /// <summary>What the Xen host adds to Xen's command line for a PVH dom0; the simulator prints the same.</summary>
+    public const string PvhDom0CommandLine = "dom0=pvh dom0-iommu=none";
+
+    private static string Join(string? a, string b) => string.IsNullOrWhiteSpace(a) ? b : a.Trim() + " " + b;
+
     public Task<Transcript> BootAsync(BootRequest request, CancellationToken cancellation = default) =>
         Task.Run(() => Boot(request), cancellation);
 
@@ -36,6 +41,8 @@ public sealed class SimHost : ITestHost
         {
             Vcpus = Math.Max(1, request.Vcpus),
             Dom0CommandLine = request.Dom0CommandLine ?? Options.Dom0CommandLine,
+            Pvh = request.Pvh,
+            XenCommandLine = request.Pvh ? Join(Options.XenCommandLine, PvhDom0CommandLine) : Options.XenCommandLine,
         };
         var clock = Stopwatch.StartNew();
         var r = SimMachine.Run(request.Kernel, o);

@@ -23,6 +23,8 @@ public sealed record SimOptions
     public GuestLimits Limits { get; init; } = GuestLimits.Default;
     public string? Dom0CommandLine { get; init; }
     public string? XenCommandLine { get; init; }
+    /// <summary>Build dom0 as a PVH guest (Xen's <c>dom0=pvh</c>): for kernels with a PHYS32_ENTRY note and no PV notes.</summary>
+    public bool Pvh { get; init; }
     public bool KeepTraceText { get; init; } = true;
     /// <summary>
     /// Sees every hypercall (multicall entries included) and may answer one instead of its handler
@@ -142,6 +144,7 @@ public sealed class SimMachine : ICpuPlatform
         serial.Xen("Command line: " + xenCmd);
         trace.Note($"seed {options.Seed:x} vcpus {vcpus} memory {options.MemoryMiB}");
 
+        if (options.Pvh) throw new NotSupportedException("a PVH dom0 (dom0=pvh; docs/hvm.md)");
         var profile = this.profile = MachineProfile.For(options.MemoryMiB, vcpus, vcpus);
         var memory = new MachineMemory(profile.MachineFrames) { MaterialisedFrameLimit = options.Limits.SimulatorMemoryMiB * (1 << 20 >> MachineMemory.PageShift) };
         Dom0 dom0;

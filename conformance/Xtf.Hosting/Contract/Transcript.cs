@@ -6,7 +6,8 @@ public sealed record BootRequest(
     ReadOnlyMemory<byte> Kernel,
     int Vcpus = 1,
     TimeSpan? Timeout = null,
-    string? Dom0CommandLine = null);
+    string? Dom0CommandLine = null,
+    bool Pvh = false);
 
 /// <summary>How a boot ended, as the host saw it.</summary>
 public enum BootEnd

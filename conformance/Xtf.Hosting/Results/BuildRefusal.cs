@@ -9,13 +9,17 @@ namespace Xtf.Hosting;
 public static class BuildRefusal
 {
     public const string BuildingLine = "*** Building a PV Dom0 ***";
+    /// <summary>The same banner for a PVH dom0 (<c>dom0=pvh</c>).</summary>
+    public const string PvhBuildingLine = "*** Building a PVH Dom0 ***";
+
+    public static bool IsBuildingLine(string? xenText) => xenText is BuildingLine or PvhBuildingLine;
     public const string PanicLine = "Panic on CPU 0:";
 
     /// <summary>Xen's lines (prefix and timestamp removed) from the build banner through the panic text; empty when there is none.</summary>
     public static IReadOnlyList<string> BuildLines(IReadOnlyList<string> lines)
     {
         var xen = lines.Select(ConsoleProtocol.XenText).Where(x => x is not null).Select(x => x!).ToList();
-        int start = xen.IndexOf(BuildingLine);
+        int start = xen.FindIndex(IsBuildingLine);
         if (start < 0) return [];
         int panic = xen.FindIndex(start, x => x == PanicLine);
         int end = panic < 0 || panic + 1 >= xen.Count ? xen.Count : panic + 2;

@@ -97,7 +97,7 @@ public static partial class ConsoleProtocol
     }
 
     /// <summary>
-    /// What two hosts must agree on: every line from Xen's <c>*** Building a PV Dom0 ***</c> (or, when Xen
+    /// What two hosts must agree on: every line from Xen's <c>*** Building a PV Dom0 ***</c> (PVH: <c>a PVH Dom0</c>; or, when Xen
     /// panicked before building, from its panic) through the domain's shutdown line or Xen's
     /// "Manual reset required" line. Xen's lines keep their text and lose the timestamp ("(XEN) text");
     /// the guest's lines are kept as they are (the banner line from the banner on). Xen's register dumps
@@ -108,7 +108,7 @@ public static partial class ConsoleProtocol
     {
         int start = -1;
         for (int i = 0; i < lines.Count && start < 0; i++)
-            if (XenText(lines[i]) == BuildRefusal.BuildingLine) start = i;
+            if (BuildRefusal.IsBuildingLine(XenText(lines[i]))) start = i;
         if (start < 0)
         {
             int panic = -1;
