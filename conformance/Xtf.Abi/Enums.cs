@@ -306,6 +306,7 @@ public enum MemoryOp
     CurrentReservation = 3,
     MaximumReservation = 4,
     PopulatePhysmap = 6,
+    AddToPhysmap = 7,
     MemoryMap = 9,
     MachineMemoryMap = 10,
     Exchange = 11,

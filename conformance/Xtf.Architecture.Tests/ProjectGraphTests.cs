@@ -19,6 +19,7 @@ public sealed class ProjectGraphTests
         ["Xtf.Hosting.Xen"] = ["Xtf.Hosting"],
         ["Xtf.Sim"] = ["Xtf.Abi", "Xtf.Elf", "Xtf.Hosting"],
         ["Xtf.Suite.Pv"] = ["Xtf.Abi", "Xtf.Guest"],
+        ["Xtf.Suite.Hvm"] = ["Xtf.Abi", "Xtf.Guest"],
         ["Xtf.Fuzz"] = ["Xtf.Abi", "Xtf.Guest", "Xtf.Hosting", "Xtf.Sim"],
         ["Xtf.Reports"] = ["Xtf.Hosting"],
         ["Xtf.Runner"] = ["Xtf.Elf", "Xtf.Guest", "Xtf.Hosting", "Xtf.Hosting.Xen", "Xtf.Sim", "Xtf.Fuzz", "Xtf.Reports", "Xtf.Suite.*"],

@@ -18,6 +18,9 @@ public static class GuestLayout
     /// <summary>Data, strings, variables and stacks grow upward from here; code follows them.</summary>
     public const ulong DataBase = 0x102000;
 
+    /// <summary>hvm64: where in page 0 the 32-bit entry stub (XEN_ELFNOTE_PHYS32_ENTRY) starts; the notes end before it.</summary>
+    public const int Entry32Offset = 0x800;
+
     /// <summary>Size of one hypercall stub in the hypercall page.</summary>
     public const int StubSize = 32;
 

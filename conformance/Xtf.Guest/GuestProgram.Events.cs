@@ -28,6 +28,11 @@ public sealed partial class GuestProgram
             if (sharedInfo is not null) return sharedInfo;
             var window = Page("shared_info");
             sharedInfo = window;
+            if (IsHvm)
+            {
+                AtBoot(() => EmitHvmSharedInfoMapping(window));
+                return window;
+            }
             AtBoot(() =>
             {
                 var maddr = Val.At(StartInfo, Abi.StartInfo.Layout.SharedInfo);

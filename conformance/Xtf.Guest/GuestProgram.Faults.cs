@@ -40,7 +40,7 @@ public sealed partial class GuestProgram
         a.mov(__qword_ptr[Abs(s.Rsp.Address)], 0);
         a.add(rsp, 8);
         Bind(resume);
-        var cr2 = SharedInfo.U64(Abi.SharedInfo.Layout.VcpuInfoAt(0) + Abi.VcpuInfo.Layout.ArchCr2);
+        var cr2 = Hvm is { } hvm ? hvm.Cr2 : SharedInfo.U64(Abi.SharedInfo.Layout.VcpuInfoAt(0) + Abi.VcpuInfo.Layout.ArchCr2);
         return new FaultRecord(s.Vector, s.Error, s.Rip, cr2);
     }
 
@@ -94,14 +94,20 @@ public sealed partial class GuestProgram
             int vector = CaughtVectors[i];
             var catcher = Function($"fault_catch{vector}", () =>
             {
-                // Frame: rcx, r11, [error code], rip, cs, rflags, rsp, ss. Not guarded: the default handler.
+                // Frame: (PV: rcx, r11), [error code], rip, cs, rflags, rsp, ss. Not guarded: the default handler.
                 var unguarded = NewLabel($"fault_unguarded{vector}");
-                int ripAt = HasErrorCode(vector) ? 24 : 16;
+                int skip = TrapFrameSkip;
+                int ripAt = HasErrorCode(vector) ? skip + 8 : skip;
                 a.mov(rax, __qword_ptr[Abs(state.Rsp.Address)]);
                 a.test(rax, rax);
                 a.jz(unguarded.Label);
                 a.mov(__qword_ptr[Abs(state.Vector.Address)], vector);
-                if (HasErrorCode(vector)) a.mov(rcx, __qword_ptr[rsp + 16]);
+                if (vector == 14 && Hvm is { } hvm)
+                {
+                    a.mov(rcx, cr2);
+                    a.mov(__qword_ptr[Abs(hvm.Cr2.Address)], rcx);
+                }
+                if (HasErrorCode(vector)) a.mov(rcx, __qword_ptr[rsp + skip]);
                 else a.xor(ecx, ecx);
                 a.mov(__qword_ptr[Abs(state.Error.Address)], rcx);
                 a.mov(rcx, __qword_ptr[rsp + ripAt]);
@@ -112,12 +118,17 @@ public sealed partial class GuestProgram
                 Bind(unguarded);
                 a.jmp(Runtime.TrapStubs[vector].Label);
             });
+            if (Hvm is { } idt)
+            {
+                idt.GateTargets[vector] = catcher.Entry;        // the IDT gate itself points at the catcher
+                continue;
+            }
             ulong e = table.Address + (ulong)(i * TrapInfo.Layout.Size);
             Data.Write(e + TrapInfo.Layout.Vector, [(byte)vector]);
             Data.Write(e + TrapInfo.Layout.Cs, BitConverter.GetBytes(PvLayout.FlatKernelCs));
             StoreAddressAtLink(e + TrapInfo.Layout.Address, catcher.Entry);
         }
-        AtBoot(() =>
+        if (Hvm is null) AtBoot(() =>
         {
             var rc = Hypercall(Abi.Hypercall.SetTrapTable, table.Ptr);
             If(rc != 0, () => Panic("set_trap_table(fault catchers) failed: %e", rc));

@@ -78,13 +78,24 @@ internal sealed class RuntimeLabels
 public sealed partial class GuestProgram
 {
     public const string Banner = "--- Xen Test Framework ---";
+    /// <summary>The pv64 environment line (<see cref="EnvironmentNames.Line"/> gives each environment's).</summary>
     public const string EnvironmentLine = "Environment: PV 64bit (Long mode 4 levels)";
 
-    /// <summary>Start of the kernel: save start_info, switch stacks, check the hypercall page, install traps, banner.</summary>
+    /// <summary>
+    /// Start of the kernel: save start_info, switch stacks, check the hypercall page, install traps, banner.
+    /// An hvm64 kernel arrives here from its 32-bit stub, in long mode, with hvm_start_info saved.
+    /// </summary>
     internal void EmitPrologue()
     {
         var rt = Runtime;
         Bind(rt.Entry);
+        if (IsHvm)
+        {
+            EmitHvmStart();
+            a.call(rt.Init.Label);
+            PrintBanner();
+            return;
+        }
         a.mov(__qword_ptr[Abs(StartInfo.Address)], rsi);
         a.mov(__qword_ptr[Abs(BootStackPointer.Address)], rsp);
         MovImm(rsp, (long)rt.StackTop);
@@ -104,9 +115,13 @@ public sealed partial class GuestProgram
         var rc = Hypercall(Abi.Hypercall.SetTrapTable, (long)rt.TrapTable);
         If(rc != 0, () => Panic("set_trap_table failed: %e", rc));
         a.call(rt.Init.Label);
+        PrintBanner();
+    }
 
+    private void PrintBanner()
+    {
         Print(Banner + "\n");
-        Print(EnvironmentLine + "\n");
+        Print(EnvironmentNames.Line(Environment) + "\n");
         Print(Escape(Title) + "\n");
     }
 
@@ -139,9 +154,20 @@ public sealed partial class GuestProgram
 
     private void EmitHypercallPageNotFilled()
     {
-        // No hypercall page means no stubs: use syscall directly, as the stubs would.
         var rt = Runtime;
         Bind(rt.HypercallPageNotFilled);
+        if (IsHvm)
+        {
+            // Without stubs an HVM kernel has no console (the hypercall instruction depends on the CPU
+            // vendor): stop with interrupts off; the host reports the hang.
+            var halt = NewLabel("hcall_page_halt");
+            a.cli();
+            Bind(halt);
+            a.hlt();
+            a.jmp(halt.Label);
+            return;
+        }
+        // No hypercall page means no stubs: use syscall directly, as the stubs would.
         string text = $"{RuntimeLabels.Stars}\nPANIC: hypercall page not filled by Xen\n{RuntimeLabels.Stars}\n";
         ulong msg = Data.String(text);
         a.mov(eax, (int)Abi.Hypercall.ConsoleIo);
@@ -430,25 +456,32 @@ public sealed partial class GuestProgram
         Spin();
     }
 
+    /// <summary>
+    /// Bytes above the stack pointer before the hardware-shaped part of an exception frame: Xen's PV
+    /// bounce frame starts with rcx and r11; an HVM guest gets the CPU's own frame.
+    /// </summary>
+    internal int TrapFrameSkip => IsHvm ? 0 : 16;
+
     private void EmitTraps()
     {
-        // Xen's PV bounce frame on the guest kernel stack, lowest address first:
-        // rcx, r11, [error code], rip, cs (upcall mask in bits 32-39), rflags, rsp, ss.
+        // The frame on the kernel stack, lowest address first: PV (Xen's bounce frame) rcx, r11, then
+        // [error code], rip, cs (PV: upcall mask in bits 32-39), rflags, rsp, ss, as an HVM guest's CPU pushes it.
         var rt = Runtime;
+        int skip = TrapFrameSkip;
         for (int v = 0; v < 32; v++)
         {
             Bind(rt.TrapStubs[v]);
             a.mov(edi, v);
             if (RuntimeLabels.HasErrorCode(v))
             {
-                a.mov(rsi, __qword_ptr[rsp + 16]);
-                a.lea(rdx, __[rsp + 24]);
+                a.mov(rsi, __qword_ptr[rsp + skip]);
+                a.lea(rdx, __[rsp + (skip + 8)]);
                 a.mov(ecx, 1);
             }
             else
             {
                 a.xor(esi, esi);
-                a.lea(rdx, __[rsp + 16]);
+                a.lea(rdx, __[rsp + skip]);
                 a.xor(ecx, ecx);
             }
             a.jmp(rt.TrapCommon.Label);

@@ -48,16 +48,28 @@ public sealed partial class GuestProgram
     private int lastBindAt = -1;
     private int tempCounter;
 
-    public GuestProgram(string title)
+    public GuestProgram(string title, Environments environment = Environments.Pv64)
     {
+        if (EnvironmentNames.Each(environment).Count() != 1) throw new ArgumentException($"not a single environment: {environment}", nameof(environment));
         Title = title;
+        Environment = environment;
         Data = new DataSection(GuestLayout.DataBase);
         Runtime = new RuntimeLabels(this);
         StartInfo = Var("start_info");
         BootStackPointer = Var("boot_rsp");
+        if (IsHvm) Hvm = new HvmTables(this);
     }
 
     public string Title { get; }
+
+    /// <summary>The environment the kernel is built for (one of <see cref="Environments"/>).</summary>
+    public Environments Environment { get; }
+
+    /// <summary>An HVM environment: a PVH dom0 with its own GDT, IDT and page tables, hypercalls through vmcall/vmmcall stubs.</summary>
+    public bool IsHvm => EnvironmentNames.IsHvm(Environment);
+
+    /// <summary>The HVM kernel's own descriptor and page tables; null for PV.</summary>
+    internal HvmTables? Hvm { get; }
 
     /// <summary>Initialised data: strings, variables, buffers, stacks, tables.</summary>
     public DataSection Data { get; }
@@ -65,7 +77,10 @@ public sealed partial class GuestProgram
     /// <summary>The raw assembler, for instructions the API does not cover (ud2, faulting loads, ...).</summary>
     public Assembler Asm => a;
 
-    /// <summary>The virtual address of start_info that Xen passed in rsi.</summary>
+    /// <summary>
+    /// PV: the virtual address of start_info that Xen passed in rsi. HVM: the physical address of
+    /// hvm_start_info that Xen passed in ebx (the kernel maps memory one to one, so it is also its address).
+    /// </summary>
     public Val StartInfo { get; }
 
     /// <summary>The rsp Xen started vCPU 0 with (the top of the builder's boot stack), saved before the switch to the kernel's own stack.</summary>

@@ -24,7 +24,7 @@ public static class KernelBuilder
     public static KernelImage Build(XtfTest test, Environments env = Environments.Pv64)
     {
         if (env == Environments.None || !test.Environments.HasFlag(env)) throw new ArgumentException($"{test.Name} does not run in {env}");
-        var image = Build(test.FullName(env), test.Title, test.NeedsExactVcpus ? g => { RequireVcpus(g, test.Vcpus); test.Body(g); } : test.Body);
+        var image = Build(test.FullName(env), test.Title, test.NeedsExactVcpus ? g => { RequireVcpus(g, test.Vcpus); test.Body(g); } : test.Body, env);
         byte[] bytes = test.TransformImage(image.Bytes);
         return ReferenceEquals(bytes, image.Bytes) ? image : image with { Bytes = bytes };
     }
@@ -41,9 +41,9 @@ public static class KernelBuilder
         });
     }
 
-    public static KernelImage Build(string name, string title, Action<GuestProgram> body)
+    public static KernelImage Build(string name, string title, Action<GuestProgram> body, Environments env = Environments.Pv64)
     {
-        var g = new GuestProgram(title);
+        var g = new GuestProgram(title, env);
         g.EmitPrologue();
         body(g);
         g.EmitEpilogue();
@@ -81,22 +81,13 @@ public static class KernelBuilder
         foreach (var l in g.Marked) Resolve(l);
         ulong entry = Resolve(g.Runtime.Entry);
 
-        // Page 0: jmp rel32 to the code, then the notes. Page 1: the poisoned hypercall page.
+        // Page 0: jmp rel32 to the code (hvm64: the 32-bit stub), then the notes. Page 1: the poisoned hypercall page.
         var image = new byte[checked((int)(codeBase - GuestLayout.ImageBase) + code.Length)];
         image[0] = 0xE9;
         BitConverter.GetBytes(checked((int)(entry - (GuestLayout.ImageBase + 5)))).CopyTo(image, 1);
-        byte[] notes = ElfNotes.Encode(
-        [
-            ElfNote.XenString(XenElfNote.GuestOs, GuestOs),
-            ElfNote.XenString(XenElfNote.GuestVersion, GuestVersion),
-            ElfNote.XenString(XenElfNote.Loader, "generic"),
-            ElfNote.XenString(XenElfNote.XenVersion, "xen-3.0"),
-            ElfNote.XenString(XenElfNote.Features, Features),
-            ElfNote.XenString(XenElfNote.PaeMode, "yes"),
-            ElfNote.XenNumeric(XenElfNote.HypercallPage, GuestLayout.HypercallPage),
-        ]);
+        byte[] notes = g.Hvm is { } hvm ? HvmEntry(g, hvm, image, entry, Resolve, out ulong phys32Entry) : PvNotes();
         const int notesOffset = 0x10;
-        if (notesOffset + notes.Length > (int)GuestLayout.PageSize) throw new InvalidOperationException("notes do not fit page 0");
+        if (notesOffset + notes.Length > GuestLayout.Entry32Offset) throw new InvalidOperationException("notes do not fit page 0");
         notes.CopyTo(image, notesOffset);
 
         int hp = (int)(GuestLayout.HypercallPage - GuestLayout.ImageBase);
@@ -116,5 +107,30 @@ public static class KernelBuilder
         symbols["data"] = GuestLayout.DataBase;
         symbols["code"] = codeBase;
         return new KernelImage(name, g.Title, elf.Build(), GuestLayout.ImageBase, codeBase, code.Length, g.Data.Size, symbols);
+    }
+
+    private static byte[] PvNotes() => ElfNotes.Encode(
+        [
+            ElfNote.XenString(XenElfNote.GuestOs, GuestOs),
+            ElfNote.XenString(XenElfNote.GuestVersion, GuestVersion),
+            ElfNote.XenString(XenElfNote.Loader, "generic"),
+            ElfNote.XenString(XenElfNote.XenVersion, "xen-3.0"),
+            ElfNote.XenString(XenElfNote.Features, Features),
+            ElfNote.XenString(XenElfNote.PaeMode, "yes"),
+            ElfNote.XenNumeric(XenElfNote.HypercallPage, GuestLayout.HypercallPage),
+        ]);
+
+    /// <summary>
+    /// hvm64: the 32-bit entry stub in page 0 (PHYS32_ENTRY points at it), the IDT's gates (known only now),
+    /// and the one note a PVH kernel needs. XTF's hvm kernels carry no PV notes either.
+    /// </summary>
+    private static byte[] HvmEntry(GuestProgram g, HvmTables hvm, byte[] image, ulong entry64, Func<GuestLabel, ulong> resolve, out ulong phys32Entry)
+    {
+        phys32Entry = GuestLayout.ImageBase + GuestLayout.Entry32Offset;
+        byte[] stub = hvm.Entry32(phys32Entry, g.StartInfo.Address, entry64);
+        if (GuestLayout.Entry32Offset + stub.Length > (int)GuestLayout.PageSize) throw new InvalidOperationException("the 32-bit entry does not fit page 0");
+        stub.CopyTo(image, GuestLayout.Entry32Offset);
+        for (int v = 0; v < hvm.GateTargets.Length; v++) g.Data.Write(hvm.GateAddress(v), HvmTables.Gate(v, resolve(hvm.GateTargets[v])));
+        return ElfNotes.Encode([ElfNote.XenNumeric(XenElfNote.Phys32Entry, phys32Entry, size: 4)]);
     }
 }

@@ -9,6 +9,9 @@ public sealed record TestCase(XtfTest Test, Environments Environment)
 {
     public string FullName => Test.FullName(Environment);
     public KernelImage Build() => KernelBuilder.Build(Test, Environment);
+
+    /// <summary>Xen builds this kernel as a PVH dom0 (an HVM environment).</summary>
+    public bool Pvh => EnvironmentNames.IsHvm(Environment);
 }
 
 /// <summary>The tests found in suite assemblies, in a stable order.</summary>

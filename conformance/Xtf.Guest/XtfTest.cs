@@ -1,21 +1,39 @@
 namespace Xtf.Guest;
 
-/// <summary>XTF's test environments. Only pv64 kernels are built so far.</summary>
+/// <summary>
+/// XTF's test environments the framework builds kernels for: pv64 (a 64-bit PV dom0) and hvm64 (a PVH
+/// dom0 entered in 32-bit protected mode that switches itself to long mode with 4-level paging).
+/// </summary>
 [Flags]
 public enum Environments
 {
     None = 0,
     Pv64 = 1,
+    Hvm64 = 2,
+    /// <summary>Every environment a test written against hypercalls alone runs in.</summary>
+    All = Pv64 | Hvm64,
 }
 
 public static class EnvironmentNames
 {
     public static IEnumerable<Environments> Each(Environments set) =>
-        Enum.GetValues<Environments>().Where(e => e != Environments.None && set.HasFlag(e));
+        Enum.GetValues<Environments>().Where(e => e is not (Environments.None or Environments.All) && set.HasFlag(e));
 
     public static string Slug(Environments env) => env switch
     {
         Environments.Pv64 => "pv64",
+        Environments.Hvm64 => "hvm64",
+        _ => throw new ArgumentOutOfRangeException(nameof(env), env, "not a single environment"),
+    };
+
+    /// <summary>Whether Xen builds the kernel as a PVH (HVM) dom0 rather than a PV one.</summary>
+    public static bool IsHvm(Environments env) => env == Environments.Hvm64;
+
+    /// <summary>The line after the banner, as XTF prints it for the environment.</summary>
+    public static string Line(Environments env) => env switch
+    {
+        Environments.Pv64 => "Environment: PV 64bit (Long mode 4 levels)",
+        Environments.Hvm64 => "Environment: HVM 64bit (Long mode 4 levels)",
         _ => throw new ArgumentOutOfRangeException(nameof(env), env, "not a single environment"),
     };
 }

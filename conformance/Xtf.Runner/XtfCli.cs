@@ -276,7 +276,7 @@ public static class XtfCli
             plan = cases.Select(c => new Planned(c.FullName, () =>
             {
                 var image = c.Build();
-                return new BootRequest(c.FullName, image.Bytes, vcpus ?? c.Test.Vcpus, timeout, c.Test.CommandLine);
+                return new BootRequest(c.FullName, image.Bytes, vcpus ?? c.Test.Vcpus, timeout, c.Test.CommandLine, c.Pvh);
             }, ExpectedShutdown: c.Test.ExpectedShutdownReason, ExpectedRefusal: c.Test.ExpectedRefusal,
                Title: c.Test.Title, Category: c.Test.Category, Vcpus: vcpus ?? c.Test.Vcpus)).ToList();
         }
