@@ -118,7 +118,7 @@ public class EnumTests
         Exactly<MmuUpdateCmd>(("NormalPtUpdate", 0), ("MachphysUpdate", 1), ("PtUpdatePreserveAd", 2));
         // Xen public memory.h.
         Exactly<MemoryOp>(("IncreaseReservation", 0), ("DecreaseReservation", 1), ("MaximumRamPage", 2),
-            ("CurrentReservation", 3), ("MaximumReservation", 4), ("PopulatePhysmap", 6), ("MemoryMap", 9),
+            ("CurrentReservation", 3), ("MaximumReservation", 4), ("PopulatePhysmap", 6), ("AddToPhysmap", 7), ("MemoryMap", 9),
             ("MachineMemoryMap", 10), ("Exchange", 11), ("MaximumGpfn", 14));
     }
 

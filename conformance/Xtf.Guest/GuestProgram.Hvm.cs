@@ -56,7 +56,18 @@ internal sealed class HvmTables
             for (int j = 0; j < 512; j++) d.WriteU64(table + (ulong)(8 * j), (((ulong)i << 30) + ((ulong)j << 21)) | 0x83);
         }
         Cr2 = g.Var("fault_cr2");
+        Entry = new HvmEntryState(
+            g.Var("entry_eax"), g.Var("entry_ebx"), g.Var("entry_ecx"), g.Var("entry_edx"),
+            g.Var("entry_esi"), g.Var("entry_edi"), g.Var("entry_ebp"), g.Var("entry_esp"),
+            g.Var("entry_eflags"), g.Var("entry_cr0"), g.Var("entry_cr3"), g.Var("entry_cr4"), g.Var("entry_efer"),
+            g.Var("entry_cs"), g.Var("entry_ds"), g.Var("entry_es"), g.Var("entry_ss"), g.Var("entry_fs"), g.Var("entry_gs"));
+        stackTop = g.Runtime.StackTop;
     }
+
+    private readonly ulong stackTop;
+
+    /// <summary>The registers as Xen started vCPU 0, saved by the 32-bit stub before it changes any.</summary>
+    public HvmEntryState Entry { get; }
 
     public ulong Gdt { get; }
     public ulong Gdtr { get; }
@@ -91,7 +102,36 @@ internal sealed class HvmTables
     public byte[] Entry32(ulong at, ulong startInfoVar, ulong entry64)
     {
         var a = new Assembler(32);
+        var e = Entry;
+        uint At(Val v) => (uint)v.Address;
         a.mov(__dword_ptr[(uint)startInfoVar], ebx);
+        a.mov(__dword_ptr[At(e.Eax)], eax);
+        a.mov(__dword_ptr[At(e.Ebx)], ebx);
+        a.mov(__dword_ptr[At(e.Ecx)], ecx);
+        a.mov(__dword_ptr[At(e.Edx)], edx);
+        a.mov(__dword_ptr[At(e.Esi)], esi);
+        a.mov(__dword_ptr[At(e.Edi)], edi);
+        a.mov(__dword_ptr[At(e.Ebp)], ebp);
+        a.mov(__dword_ptr[At(e.Esp)], esp);
+        a.mov(__word_ptr[At(e.Cs)], cs);
+        a.mov(__word_ptr[At(e.Ds)], ds);
+        a.mov(__word_ptr[At(e.Es)], es);
+        a.mov(__word_ptr[At(e.Ss)], ss);
+        a.mov(__word_ptr[At(e.Fs)], fs);
+        a.mov(__word_ptr[At(e.Gs)], gs);
+        a.mov(esp, (uint)stackTop);                        // Xen starts with esp 0: no stack until now
+        a.pushfd();
+        a.pop(eax);
+        a.mov(__dword_ptr[At(e.Eflags)], eax);
+        a.mov(eax, cr0);
+        a.mov(__dword_ptr[At(e.Cr0)], eax);
+        a.mov(eax, cr3);
+        a.mov(__dword_ptr[At(e.Cr3)], eax);
+        a.mov(eax, cr4);
+        a.mov(__dword_ptr[At(e.Cr4)], eax);
+        a.mov(ecx, MsrEfer);
+        a.rdmsr();
+        a.mov(__dword_ptr[At(e.Efer)], eax);
         a.lgdt(__[(uint)Gdtr]);
         a.mov(eax, cr4);
         a.or(eax, 0x20);                                   // CR4.PAE
@@ -114,8 +154,17 @@ internal sealed class HvmTables
     }
 }
 
+/// <summary>vCPU 0's registers at an HVM kernel's PHYS32_ENTRY (the low 32 bits; selectors 16), as guest variables.</summary>
+public sealed record HvmEntryState(
+    Val Eax, Val Ebx, Val Ecx, Val Edx, Val Esi, Val Edi, Val Ebp, Val Esp,
+    Val Eflags, Val Cr0, Val Cr3, Val Cr4, Val Efer,
+    Val Cs, Val Ds, Val Es, Val Ss, Val Fs, Val Gs);
+
 public sealed partial class GuestProgram
 {
+    /// <summary>HVM only: the registers Xen started vCPU 0 with (docs/dom0.md §4.4), saved before the kernel changes them.</summary>
+    public HvmEntryState HvmEntry => Hvm?.Entry ?? throw new InvalidOperationException("the entry registers are saved by hvm kernels only");
+
     /// <summary>
     /// The 64-bit start of an hvm64 kernel (the 32-bit stub jumps here): flat data segments, the boot
     /// stack, the IDT, then the hypercall page, which Xen writes when the kernel names it in the MSR
@@ -153,19 +202,9 @@ public sealed partial class GuestProgram
     /// </summary>
     private void EmitHvmSharedInfoMapping(GuestBuffer window)
     {
-        ulong xatp = Data.Reserve(AddToPhysmap.Size, 8);
-        Data.Write(xatp + AddToPhysmap.Domid, BitConverter.GetBytes(DomId.Self));
-        Data.Write(xatp + AddToPhysmap.Space, BitConverter.GetBytes(AddToPhysmap.SpaceSharedInfo));
-        Data.WriteU64(xatp + AddToPhysmap.Gpfn, window.Address >> 12);
+        ulong xatp = Data.Reserve(XenAddToPhysmap.Layout.Size, 8);
+        Data.Write(xatp, new XenAddToPhysmap { Domid = DomId.Self, Space = XenAddToPhysmap.SpaceSharedInfo, Gpfn = window.Address >> 12 }.ToBytes());
         var rc = Hypercall(Abi.Hypercall.MemoryOp, (long)Abi.MemoryOp.AddToPhysmap, (long)xatp);
         If(rc != 0, () => Panic("add_to_physmap(shared_info) failed: %e", rc));
-    }
-
-    /// <summary><c>struct xen_add_to_physmap</c> (public memory.h): domid, size, space, idx, gpfn; 24 bytes.</summary>
-    private static class AddToPhysmap
-    {
-        public const ulong Domid = 0, Space = 4, Idx = 8, Gpfn = 16;
-        public const int Size = 24;
-        public const uint SpaceSharedInfo = 0;
     }
 }
