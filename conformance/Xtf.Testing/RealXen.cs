@@ -41,12 +41,12 @@ public static class RealXen
     /// <summary>Hosts for machines with other than the default RAM, one per size (validated like the default one).</summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, XenHost> Sized = new();
 
-    public static TestOutcome Boot(string name, byte[] kernel, int vcpus = 1, TimeSpan? timeout = null, string? cmdline = null, int? memoryMiB = null)
+    public static TestOutcome Boot(string name, byte[] kernel, int vcpus = 1, TimeSpan? timeout = null, string? cmdline = null, int? memoryMiB = null, bool pvh = false)
     {
         var host = Require();
         if (memoryMiB is { } mib && mib != host.Options.MemoryMiB)
             host = Sized.GetOrAdd(mib, m => new XenHost(new XenHostOptions { Timeout = TimeSpan.FromSeconds(90), MemoryMiB = m }));
-        var t = host.BootAsync(new BootRequest(name, kernel, vcpus, timeout, cmdline)).GetAwaiter().GetResult();
+        var t = host.BootAsync(new BootRequest(name, kernel, vcpus, timeout, cmdline, pvh)).GetAwaiter().GetResult();
         var outcome = ConsoleProtocol.Evaluate(t);
         TestContext.Out.WriteLine($"{name}: {outcome.StatusText} in {outcome.Elapsed.TotalSeconds:0.00}s; {outcome.Message}");
         foreach (var line in outcome.GuestLines) TestContext.Out.WriteLine("  | " + line);

@@ -1,0 +1,87 @@
+using Xtf.Guest;
+using Xtf.Hosting;
+using Xtf.Sim;
+using Xtf.Testing;
+
+[assembly: Parallelizable(ParallelScope.Children)]
+[assembly: LevelOfParallelism(2)]
+
+namespace Xtf.Suite.Hvm.Tests;
+
+/// <summary>
+/// Every HVM suite test on every host is one NUnit case, "&lt;test&gt; on &lt;host&gt;", with its area and host as
+/// categories, as for the PV suite. Real Xen boots each kernel as a PVH dom0 (<c>dom0=pvh dom0-iommu=none</c>).
+/// </summary>
+public sealed class HvmSuiteTests
+{
+    private static readonly Lazy<TestCatalog> LazyCatalog = new(() => TestCatalog.FromAssemblies(typeof(Example).Assembly));
+    private static TestCatalog Catalog => LazyCatalog.Value;
+
+    private static IEnumerable<TestCaseData> For(string host) =>
+        Catalog.Cases.Select(c => new TestCaseData(c.FullName)
+            .SetName($"{c.FullName} on {host}")
+            .SetCategory(c.Test.Category)
+            .SetCategory(host));
+
+    public static IEnumerable<TestCaseData> OnSim() => For("sim");
+    public static IEnumerable<TestCaseData> OnXen() => For("xen");
+    public static IEnumerable<TestCaseData> OnBoth() => For("both");
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<TestOutcome>> XenRuns = new();
+
+    /// <summary>One real-Xen boot per test, shared by the "on xen" and "on both" cases.</summary>
+    private static TestOutcome RunXen(TestCase c)
+    {
+        RealXen.Require();
+        return XenRuns.GetOrAdd(c.FullName, _ => new Lazy<TestOutcome>(() =>
+            RealXen.Boot(c.FullName, c.Build().Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine, pvh: c.Pvh)
+                .Expecting(c.Test.ExpectedShutdownReason, c.Test.ExpectedRefusal))).Value;
+    }
+
+    private static TestOutcome RunSim(TestCase c)
+    {
+        var t = new SimHost(new SimOptions()).Boot(new BootRequest(c.FullName, c.Build().Bytes, c.Test.Vcpus, null, c.Test.CommandLine, c.Pvh));
+        var outcome = ConsoleProtocol.Evaluate(t).Expecting(c.Test.ExpectedShutdownReason, c.Test.ExpectedRefusal);
+        TestContext.Out.WriteLine($"sim: {outcome.StatusText}; seed {t.Seed:x}; trace {t.TraceHash}; {outcome.Message}");
+        foreach (var line in outcome.GuestLines) TestContext.Out.WriteLine("  | " + line);
+        return outcome;
+    }
+
+    [TestCaseSource(nameof(OnSim))]
+    public void RunOnSim(string name)
+    {
+        var c = Catalog.Cases.Single(x => x.FullName == name);
+        var outcome = RunSim(c);
+        Assert.That(outcome.StatusText, Is.EqualTo("SUCCESS"), outcome.Message);
+    }
+
+    [TestCaseSource(nameof(OnXen))]
+    public void RunOnXen(string name)
+    {
+        var c = Catalog.Cases.Single(x => x.FullName == name);
+        var outcome = RunXen(c);
+        Assert.That(outcome.StatusText, Is.EqualTo("SUCCESS"), outcome.Message);
+        Assert.That(outcome.GuestLines.Take(3), Is.EqualTo(new[] { ConsoleProtocol.Banner, EnvironmentNames.Line(c.Environment), c.Test.Title }));
+    }
+
+    /// <summary>The same kernel on real Xen and on the simulator: the normalized transcripts must be identical.</summary>
+    [TestCaseSource(nameof(OnBoth))]
+    public void SimAgreesWithXen(string name)
+    {
+        var c = Catalog.Cases.Single(x => x.FullName == name);
+        var xen = RunXen(c);
+        var sim = RunSim(c);
+        Assert.That(Divergence.Compare(xen, sim), Is.Null, "DIVERGED");
+    }
+
+    [Test]
+    public void EveryCaseIsAnHvmKernel()
+    {
+        Assert.That(Catalog.Cases, Is.Not.Empty);
+        foreach (var c in Catalog.Cases)
+        {
+            Assert.That(c.Pvh, Is.True, c.FullName);
+            Assert.That(c.FullName, Does.StartWith("test-hvm64-"));
+        }
+    }
+}
