@@ -16,6 +16,9 @@ public sealed partial class GuestProgram
     /// <summary>The vectors a guarded access catches: #DE, #UD, #NP, #SS, #GP and #PF.</summary>
     public static readonly int[] CaughtVectors = [0, 6, 11, 12, 13, 14];
 
+    /// <summary>An hvm kernel's guarded access also catches #DB and #BP (traps: rip after the instruction).</summary>
+    public static readonly int[] HvmCaughtVectors = [0, 1, 3, 6, 11, 12, 13, 14];
+
     /// <summary>Vectors whose frame carries an error code.</summary>
     private static bool HasErrorCode(int vector) => vector is 8 or 10 or 11 or 12 or 13 or 14 or 17;
 
@@ -89,9 +92,10 @@ public sealed partial class GuestProgram
         faultState = s;
         var state = s;
         var table = Alloc(TrapInfo.Layout.Size * (CaughtVectors.Length + 1), 16, "fault_trap_table");
-        for (int i = 0; i < CaughtVectors.Length; i++)
+        var caught = IsHvm ? HvmCaughtVectors : CaughtVectors;
+        for (int i = 0; i < caught.Length; i++)
         {
-            int vector = CaughtVectors[i];
+            int vector = caught[i];
             var catcher = Function($"fault_catch{vector}", () =>
             {
                 // Frame: (PV: rcx, r11), [error code], rip, cs, rflags, rsp, ss. Not guarded: the default handler.

@@ -6,7 +6,7 @@ namespace Xtf.Guest;
 
 /// <summary>
 /// What an hvm64 kernel carries besides the common runtime (docs/hvm.md, "The framework's HVM kernels"):
-/// a GDT with a 64-bit code segment, an IDT of 32 interrupt gates, and page tables mapping the
+/// a GDT with a 64-bit code segment, an IDT of 256 interrupt gates (the exceptions, and any a test installs), and page tables mapping the
 /// first 4 GiB one to one with 2 MiB pages. Xen enters the kernel at its PHYS32_ENTRY in 32-bit
 /// protected mode with paging off (docs/dom0.md §4.4); a small 32-bit stub turns on PAE, long mode
 /// and paging and jumps to the 64-bit entry, where the rest of the runtime is the same as pv64's.
@@ -24,7 +24,7 @@ internal sealed class HvmTables
     /// <summary>The first bytes of a filled stub 0: <c>mov eax, 0</c> (then vmcall or vmmcall, ret).</summary>
     public const ulong FilledStub0 = 0xB8, FilledStub0Mask = 0xFF_FFFF_FFFF;
 
-    private const int Gates = 32, GateSize = 16, MappedGiB = 4;
+    private const int Gates = 256, GateSize = 16, MappedGiB = 4;
 
     // null, 64-bit ring-0 code, ring-0 data, 32-bit ring-0 code (unused after the switch, kept for a far return)
     private static readonly ulong[] GdtEntries = [0, 0x00AF_9B00_0000_FFFF, 0x00CF_9300_0000_FFFF, 0x00CF_9B00_0000_FFFF];
@@ -42,7 +42,8 @@ internal sealed class HvmTables
         Idtr = d.Reserve(10, 16);
         d.Write(Idtr, BitConverter.GetBytes((ushort)(Gates * GateSize - 1)));
         d.WriteU64(Idtr + 2, Idt);
-        GateTargets = g.Runtime.TrapStubs.ToArray();
+        GateTargets = new GuestLabel?[Gates];
+        g.Runtime.TrapStubs.CopyTo(GateTargets, 0);
 
         // L4[0] -> L3; L3[i] -> L2 page i; each L2 maps 1 GiB with 2 MiB pages (present, writable, PS).
         L4 = d.Reserve((int)GuestLayout.PageSize, (int)GuestLayout.PageSize);
@@ -78,8 +79,11 @@ internal sealed class HvmTables
     /// <summary>Where a guarded #PF leaves CR2 (an HVM guest reads the register itself).</summary>
     public Val Cr2 { get; }
 
-    /// <summary>The handler each IDT gate points at: the runtime's trap stubs, or the fault catchers of a guarded access.</summary>
-    public GuestLabel[] GateTargets { get; }
+    /// <summary>
+    /// The handler each IDT gate points at: for the 32 exceptions the runtime's trap stubs (or the fault catchers of
+    /// a guarded access), above them a test's own interrupt handlers; null leaves the gate not present (#NP).
+    /// </summary>
+    public GuestLabel?[] GateTargets { get; }
 
     /// <summary>The 16-byte 64-bit interrupt gate for vector <paramref name="v"/> to <paramref name="handler"/>; #BP and #OF may be raised from ring 3.</summary>
     public static byte[] Gate(int v, ulong handler)
@@ -164,6 +168,19 @@ public sealed partial class GuestProgram
 {
     /// <summary>HVM only: the registers Xen started vCPU 0 with (docs/dom0.md §4.4), saved before the kernel changes them.</summary>
     public HvmEntryState HvmEntry => Hvm?.Entry ?? throw new InvalidOperationException("the entry registers are saved by hvm kernels only");
+
+    /// <summary>
+    /// HVM only: points IDT gate <paramref name="vector"/> (32–255) at <paramref name="handler"/>, an interrupt gate
+    /// (interrupts off on entry). The handler's body is raw code that saves what it uses and ends in <c>iretq</c>.
+    /// </summary>
+    public void InterruptGate(int vector, Routine handler)
+    {
+        if (Hvm is not { } hvm) throw new InvalidOperationException("interrupt gates belong to hvm kernels");
+        ArgumentOutOfRangeException.ThrowIfLessThan(vector, 32);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(vector, 255);
+        handler.Entry.Referenced = true;
+        hvm.GateTargets[vector] = handler.Entry;
+    }
 
     /// <summary>
     /// The 64-bit start of an hvm64 kernel (the 32-bit stub jumps here): flat data segments, the boot

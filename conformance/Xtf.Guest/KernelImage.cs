@@ -130,7 +130,8 @@ public static class KernelBuilder
         byte[] stub = hvm.Entry32(phys32Entry, g.StartInfo.Address, entry64);
         if (GuestLayout.Entry32Offset + stub.Length > (int)GuestLayout.PageSize) throw new InvalidOperationException("the 32-bit entry does not fit page 0");
         stub.CopyTo(image, GuestLayout.Entry32Offset);
-        for (int v = 0; v < hvm.GateTargets.Length; v++) g.Data.Write(hvm.GateAddress(v), HvmTables.Gate(v, resolve(hvm.GateTargets[v])));
+        for (int v = 0; v < hvm.GateTargets.Length; v++)
+            if (hvm.GateTargets[v] is { } target) g.Data.Write(hvm.GateAddress(v), HvmTables.Gate(v, resolve(target)));
         return ElfNotes.Encode([ElfNote.XenNumeric(XenElfNote.Phys32Entry, phys32Entry, size: 4)]);
     }
 }
