@@ -271,11 +271,11 @@ public sealed partial class X86Interpreter
             }
             case X87Op.Fincstp:
                 c.FpTop = c.FpTop + 1;
-                c.Fsw &= unchecked((ushort)~FswC1);
+                c.Fsw &= unchecked((ushort)~0x4700);   // C3 C2 C1 C0 cleared (measured, QEMU's helper_fincstp)
                 return StOk;
             case X87Op.Fdecstp:
                 c.FpTop = c.FpTop - 1;
-                c.Fsw &= unchecked((ushort)~FswC1);
+                c.Fsw &= unchecked((ushort)~0x4700);
                 return StOk;
             case X87Op.Ffree:
                 FpFree(c, (c.FpTop + op.B) & 7);

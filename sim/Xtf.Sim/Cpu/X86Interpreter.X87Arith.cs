@@ -225,7 +225,7 @@ public sealed partial class X86Interpreter
         return F80.Scale(a, (int)n, rc, 3, ref f);
     }
 
-    /// <summary>helper_fprem_common: C3 C2 C1 C0 cleared; an exponent difference below 64 gives the remainder and quotient bits (C0 q2, C3 q1, C1 q0); else a partial step (C2 = 1).</summary>
+    /// <summary>helper_fprem_common: C3 C2 C1 C0 cleared; an exponent difference below 64 gives the remainder and, for fprem, the quotient bits (C0 q2, C3 q1, C1 q0); else a partial step (C2 = 1).</summary>
     private static void Fprem(CpuState c, bool nearest, int rc, int pc, ref int f)
     {
         var a = FpSt(c, 0);
@@ -242,7 +242,8 @@ public sealed partial class X86Interpreter
         if (d < 64)
         {
             FpSetSt(c, 0, F80.Rem(a, b, !nearest, out ulong q, ref f));
-            c.Fsw |= (ushort)(((q & 4) << 6) | ((q & 2) << 13) | ((q & 1) << 9));
+            // fprem reports the quotient's low bits; fprem1 leaves C0 C3 C1 clear (measured: 10 rem 3, 11 rem 3, 7 rem 2, ...).
+            if (!nearest) c.Fsw |= (ushort)(((q & 4) << 6) | ((q & 2) << 13) | ((q & 1) << 9));
             return;
         }
         // Partial: reduce by ST1 scaled to leave 32-63 bits of exponent difference (scaled at the current precision, as QEMU).
