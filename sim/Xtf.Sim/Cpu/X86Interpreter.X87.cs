@@ -256,8 +256,7 @@ public sealed partial class X86Interpreter
                 ulong m0 = c.FpMantissa[p0], mi = c.FpMantissa[pi];
                 ushort s0 = c.FpSignExp[p0], si = c.FpSignExp[pi];
                 FpSet(c, p0, mi, si);
-                FpSet(c, pi, m0, s0);
-                c.Fsw &= unchecked((ushort)~FswC1);
+                FpSet(c, pi, m0, s0);   // C1 kept (measured: C1 from fxam survives fxch, fchs, fabs)
                 return StOk;
             }
             case X87Op.Fchs:
@@ -266,7 +265,6 @@ public sealed partial class X86Interpreter
                 if (!FpRead(c, 0, out ulong mant, out ushort se)) return StOk;
                 se = x == X87Op.Fchs ? (ushort)(se ^ 0x8000) : (ushort)(se & 0x7FFF);
                 FpSet(c, c.FpTop, mant, se);
-                c.Fsw &= unchecked((ushort)~FswC1);
                 return StOk;
             }
             case X87Op.Fincstp:

@@ -126,6 +126,11 @@ public sealed class X87ArithMisc : XtfTest
         k.Run("ftst -1", n, [X80.D(-1)], () => a.ftst());
         k.Run("ftst -0", n, [X80.D(-0.0)], () => a.ftst());
         k.Run("ftst qnan", n, [X80.QNaN()], () => a.ftst());
+        k.Run("C1 then fchs", n, [X80.D(-1)], () => { a.fxam(); a.fchs(); });
+        k.Run("C1 then fabs", n, [X80.D(-1)], () => { a.fxam(); a.fabs(); });
+        k.Run("C1 then fxch", n, [X80.D(2), X80.D(-1)], () => { a.fxam(); a.fxch(st0, st1); }, 2);
+        k.Run("C1 then fld1 fadd", n, [X80.D(-1)], () => { a.fxam(); a.fld1(); a.faddp(st1, st0); });
+        k.Run("C1 then fst m80", n, [X80.D(-1)], () => { a.fxam(); a.fst(st1); a.fincstp(); a.fdecstp(); a.fxam(); a.fstp(__tword_ptr[(long)k.Out.Address + 64]); }, 0);
         k.Run("fcom unnormal", n, [one, new X80(1, 0x3FFF)], () => a.fucom(st0, st1), 2);
         g.Success();
     }
