@@ -31,6 +31,8 @@ internal enum X87Op : byte
     /// <summary>fldpi, fldl2t, fldl2e, fldlg2, fldln2: Aux 0-4.</summary>
     FldConst,
     Fnsave, Frstor,
+    /// <summary>fbld m80 / fbstp m80 (packed BCD).</summary>
+    Fbld, Fbstp,
 }
 
 /// <summary>The arithmetic operations of <see cref="X87Op.Arith"/>.</summary>
@@ -40,7 +42,7 @@ internal static class X87Arith
 }
 
 // x87: Iced instruction -> Op with H = H.X87 and Op.Ext naming the operation (executed by X86Interpreter.X87.cs).
-// Transcendentals and BCD stay #UD (docs/pv-abi.md §18). Op.B = st(i) index; Op.C bit 0 = pop after
+// Transcendentals stay #UD (docs/pv-abi.md §18). Op.B = st(i) index; Op.C bit 0 = pop after
 // (bit 1: pop twice); Op.A bit 0 = the destination is st(i), bit 1 = integer memory operand, bit 7 = the
 // waiting form (fsave, fstenv, ...: #MF first when FSW.ES is set).
 internal sealed partial class OpCompiler
@@ -64,6 +66,8 @@ internal sealed partial class OpCompiler
             Mnemonic.Fstsw => ins.Op0Kind == OpKind.Register ? X87Op.FnstswAx : X87Op.FnstswM,
             Mnemonic.Fnsave or Mnemonic.Fsave => X87Op.Fnsave,
             Mnemonic.Frstor => X87Op.Frstor,
+            Mnemonic.Fbld => X87Op.Fbld,
+            Mnemonic.Fbstp => X87Op.Fbstp,
             Mnemonic.Fadd or Mnemonic.Faddp or Mnemonic.Fiadd or Mnemonic.Fmul or Mnemonic.Fmulp or Mnemonic.Fimul
                 or Mnemonic.Fsub or Mnemonic.Fsubp or Mnemonic.Fisub or Mnemonic.Fsubr or Mnemonic.Fsubrp or Mnemonic.Fisubr
                 or Mnemonic.Fdiv or Mnemonic.Fdivp or Mnemonic.Fidiv or Mnemonic.Fdivr or Mnemonic.Fdivrp or Mnemonic.Fidivr => X87Op.Arith,
@@ -99,7 +103,7 @@ internal sealed partial class OpCompiler
         op.A = 0;
         if (m is Mnemonic.Fstp or Mnemonic.Fcomip or Mnemonic.Fucomip or Mnemonic.Faddp or Mnemonic.Fmulp or Mnemonic.Fsubp
             or Mnemonic.Fsubrp or Mnemonic.Fdivp or Mnemonic.Fdivrp or Mnemonic.Fcomp or Mnemonic.Fucomp or Mnemonic.Ficomp
-            or Mnemonic.Fistp or Mnemonic.Fisttp) op.C = 1;
+            or Mnemonic.Fistp or Mnemonic.Fisttp or Mnemonic.Fbstp) op.C = 1;
         if (m is Mnemonic.Fcompp or Mnemonic.Fucompp) op.C = 3;
         if (m is Mnemonic.Fstenv or Mnemonic.Finit or Mnemonic.Fclex or Mnemonic.Fstcw or Mnemonic.Fstsw or Mnemonic.Fsave) op.A |= 0x80;
         if (m is Mnemonic.Fucom or Mnemonic.Fucomp or Mnemonic.Fucompp or Mnemonic.Fisttp or Mnemonic.Fprem1) op.Aux = 1;

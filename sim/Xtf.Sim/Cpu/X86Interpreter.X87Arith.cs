@@ -169,6 +169,62 @@ public sealed partial class X86Interpreter
                 Fxtract(c, rc, pc, ref f);
                 FpRaise(c, f);
                 return true;
+            case X87Op.Fbld:
+            {
+                // helper_fbld_ST0: 18 digits (not validated) converted at the current PC without reported flags; byte 9 bit 7 the sign
+                ulong val = 0;
+                for (int i = 8; i >= 0; i--)
+                {
+                    if (!Read(ea + (ulong)i, 1, op.MemFlags, out ulong b))
+                    {
+                        status = StFault;
+                        return true;
+                    }
+                    val = val * 100 + (b >> 4) * 10 + (b & 15);
+                }
+                if (!Read(ea + 9, 1, op.MemFlags, out ulong signByte))
+                {
+                    status = StFault;
+                    return true;
+                }
+                int ignored = 0;
+                var v = F80.FromInt((long)val, rc, pc, ref ignored);
+                if ((signByte & 0x80) != 0) v.SignExp ^= 0x8000;
+                FpPush(c, v.Mant, v.SignExp);
+                return true;
+            }
+            case X87Op.Fbstp:
+            {
+                // helper_fbst_ST0: rounded per RC; |value| >= 10^18 (NaN, infinity too) stores the BCD indefinite with IE alone
+                if (!ProbeWrite(ea, 10, op.MemFlags))
+                {
+                    status = StFault;
+                    return true;
+                }
+                var v = FpSt(c, 0);
+                long val = F80.ToInt(v, 64, rc, ref f);
+                if ((f & F80.IE) != 0 && !v.Sign && !v.IsInvalidEncoding) val = long.MaxValue;   // QEMU's conversion saturates
+                if (val >= 1_000_000_000_000_000_000L || val <= -1_000_000_000_000_000_000L)
+                {
+                    f = F80.IE;
+                    Write(ea, 8, op.MemFlags, 0xC000_0000_0000_0000UL);
+                    Write(ea + 8, 2, op.MemFlags, 0xFFFF);
+                }
+                else
+                {
+                    Write(ea + 9, 1, op.MemFlags, v.Sign ? 0x80UL : 0);
+                    ulong mag = (ulong)(v.Sign ? -val : val);
+                    for (int i = 0; i < 9; i++)
+                    {
+                        ulong d = mag % 100;
+                        mag /= 100;
+                        Write(ea + (ulong)i, 1, op.MemFlags, ((d / 10) << 4) | (d % 10));
+                    }
+                }
+                FpRaise(c, f);
+                FpPop(c);
+                return true;
+            }
             case X87Op.FldConst:
             {
                 // helper_fld{pi,l2t,l2e,lg2,ln2}_ST0: the 64-bit constant chosen by RC, no PC rounding, no flags

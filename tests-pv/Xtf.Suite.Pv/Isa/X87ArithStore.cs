@@ -14,7 +14,7 @@ namespace Xtf.Suite.Pv.Isa;
 public sealed class X87ArithStore : XtfTest
 {
     public override string Name => "isa-x87-arith-store";
-    public override string Title => "x87: fst m32/m64, fist, fisttp, fnsave/frstor, #MF at fwait";
+    public override string Title => "x87: fst m32/m64, fist, fisttp, fbld/fbstp, fnsave/frstor, #MF at fwait";
     public override string Category => "isa";
 
     public override void Body(GuestProgram g)
@@ -88,6 +88,31 @@ public sealed class X87ArithStore : XtfTest
         Ist("fisttp m32 -2.7 up", X87Case.Cw(3, 2), X80.D(-2.7), 4, true);
         Ist("fisttp m64 2.9e18", n, X80.D(2.9e18), 8, true);
         Ist("fisttp m16 40000", n, X80.D(40000), 2, true);
+
+        // Packed BCD: fbld (converted at the current precision) and fbstp (rounded per RC; out of range: the indefinite).
+        var bcd = g.Alloc(16, 16, "bcd");
+        void Bst(string what, ushort cw, X80 v)
+        {
+            g.Set(bcd.U64(0), 0x5555_5555_5555_5555);
+            g.Set(bcd.U16(8), 0x5555);
+            k.Run(what, cw, [v], () => a.fbstp(__tword_ptr[(long)bcd.Address]), 0);
+            g.Print("  bcd %x %p\n", bcd.U16(8), bcd.U64(0));
+        }
+        Bst("fbstp 12345.5", n, X80.D(12345.5));
+        Bst("fbstp -7.5 up", X87Case.Cw(3, 2), X80.D(-7.5));
+        Bst("fbstp -0.4", n, X80.D(-0.4));
+        Bst("fbstp 999999999999999999", n, X80.D(999999999999999999.0));
+        Bst("fbstp 1e18", n, new X80(0xDE0B_6B3A_7640_0000UL, 0x3FFF + 59));
+        Bst("fbstp qnan", n, X80.QNaN());
+        Bst("fbstp -inf", n, X80.NegInf);
+        ulong bcdPos = g.Data.Reserve(16, 16);
+        g.Data.WriteU64(bcdPos, 0x0012_3456_7890_1234UL);
+        g.Data.WriteU64(bcdPos + 8, 0x0056);
+        ulong bcdNeg = g.Data.Reserve(16, 16);
+        g.Data.WriteU64(bcdNeg, 0x9999_9999_9999_9999UL);
+        g.Data.WriteU64(bcdNeg + 8, 0x8099);
+        k.Run("fbld 56001234567890123 4", n, [], () => a.fbld(__tword_ptr[(long)bcdPos]));
+        k.Run("fbld -999999999999999999 pc0", X87Case.Cw(0, 0), [], () => a.fbld(__tword_ptr[(long)bcdNeg]));
 
         ulong s32 = k.Raw(0xFF80_0001), s64 = k.Raw(0x7FF0_0000_0000_0002), d64 = k.Raw(1);
         k.Run("fld m32 snan", n, [], () => a.fld(__dword_ptr[(long)s32]));
