@@ -4,7 +4,8 @@ namespace Xtf.Sim.Cpu;
 
 // The x87 forms that need no rounding (docs/pv-abi.md §18): control words, status, environment,
 // loads (fld m32/m64/m80/st(i), fild m16/m32/m64 are exact), fst/fstp m80 and st(i), constants 1
-// and 0, fxch, fchs, fabs, stack pointer and tag operations. As on the measured CPU (QEMU TCG) there
+// and 0, fxch, fchs, fabs, stack pointer and tag operations; the rounding forms are in
+// X86Interpreter.X87Arith.cs (mirrors QEMU's target/i386/tcg/fpu_helper.c, the measured CPU). As on the measured CPU (QEMU TCG) there
 // are no stack faults, and #MF comes only from wait/fwait (FSW.ES set).
 public sealed partial class X86Interpreter
 {
