@@ -4,7 +4,8 @@ namespace Xtf.Sim.Cpu;
 
 // The x87 forms that need no rounding (docs/pv-abi.md §18): control words, status, environment,
 // loads (fld m32/m64/m80/st(i), fild m16/m32/m64 are exact), fst/fstp m80 and st(i), constants 1
-// and 0, fxch, fchs, fabs, stack pointer and tag operations. As on the measured CPU (QEMU TCG) there
+// and 0, fxch, fchs, fabs, stack pointer and tag operations; the rounding forms are in
+// X86Interpreter.X87Arith.cs (mirrors QEMU's target/i386/tcg/fpu_helper.c, the measured CPU). As on the measured CPU (QEMU TCG) there
 // are no stack faults, and #MF comes only from wait/fwait (FSW.ES set).
 public sealed partial class X86Interpreter
 {
@@ -84,41 +85,27 @@ public sealed partial class X86Interpreter
         return (ushort)t;
     }
 
+    /// <summary>The 28-byte protected-mode environment as QEMU stores it in 64-bit mode: FOP and FDS are 0 (measured).</summary>
+    private void StoreEnv(CpuState c, ulong ea, byte mf)
+    {
+        Write(ea, 4, mf, c.Fcw);
+        Write(ea + 4, 4, mf, c.Fsw);
+        Write(ea + 8, 4, mf, FpFullTags(c));
+        Write(ea + 12, 4, mf, (uint)c.Fip);
+        Write(ea + 16, 4, mf, c.Cs);
+        Write(ea + 20, 4, mf, (uint)c.Fdp);
+        Write(ea + 24, 4, mf, 0);
+    }
+
     /// <summary>An exact conversion of a binary32/binary64 (sign, biased exponent, fraction) to 80 bits; an SNaN is IE and becomes quiet, a denormal is DE.</summary>
     private static void FpFromBinary(CpuState c, ulong bits, int fracBits, int expBits, out ulong mant, out ushort se)
     {
-        int bias = (1 << (expBits - 1)) - 1, emax = (1 << expBits) - 1;
-        ulong frac = bits & ((1UL << fracBits) - 1);
-        int exp = (int)((bits >> fracBits) & (ulong)emax);
-        int sign = (int)(bits >> (fracBits + expBits)) & 1;
-        if (exp == emax)
-        {
-            mant = (1UL << 63) | (frac << (63 - fracBits));
-            if (frac != 0 && (frac >> (fracBits - 1)) == 0)
-            {
-                FpRaise(c, FswIe);
-                mant |= 1UL << 62;
-            }
-            se = (ushort)((sign << 15) | 0x7FFF);
-            return;
-        }
-        if (exp == 0)
-        {
-            if (frac == 0)
-            {
-                mant = 0;
-                se = (ushort)(sign << 15);
-                return;
-            }
-            // A denormal source sets no DE on the measured CPU (fld m32 of 2^-149: FSW 0x3800).
-            int lz = BitOperations.LeadingZeroCount(frac);
-            mant = frac << lz;
-            // value = frac * 2^(1 - bias - fracBits); normalised: mant / 2^63 * 2^(1 - bias - fracBits + 63 - lz)
-            se = (ushort)((sign << 15) | (16383 + 1 - bias - fracBits + 63 - lz));
-            return;
-        }
-        mant = (1UL << 63) | (frac << (63 - fracBits));
-        se = (ushort)((sign << 15) | (exp - bias + 16383));
+        // A denormal source sets no DE on the measured CPU (fld m32 of 2^-149: FSW 0x3800).
+        int f = 0;
+        var v = F80.FromBinary(bits, fracBits, expBits, ref f);
+        FpRaise(c, f);
+        mant = v.Mant;
+        se = v.SignExp;
     }
 
     /// <summary>Executes an op compiled by OpCompiler.X87.cs.</summary>
@@ -132,6 +119,11 @@ public sealed partial class X86Interpreter
         }
         if (!HasFeature(CpuFeature.Fpu)) return NoFeature(CpuFeature.Fpu);
         var x = (X87Op)op.Ext;
+        if ((op.A & 0x80) != 0 && (c.Fsw & FswEs) != 0)
+        {
+            Fault(16, 0, false, "x87 exception pending (waiting form)");
+            return StFault;
+        }
         bool mem = (op.Kinds & Op.KMem) != 0;
         ulong ea = mem ? EA(ref op, ref R) : 0;
         switch (x)
@@ -163,16 +155,14 @@ public sealed partial class X86Interpreter
             {
                 // The 28-byte protected-mode layout as QEMU stores it in 64-bit mode: FOP and FDS are 0 (measured).
                 if (!ProbeWrite(ea, 16, op.MemFlags) || !ProbeWrite(ea + 16, 12, op.MemFlags)) return StFault;
-                Write(ea, 4, op.MemFlags, c.Fcw);
-                Write(ea + 4, 4, op.MemFlags, c.Fsw);
-                Write(ea + 8, 4, op.MemFlags, FpFullTags(c));
-                Write(ea + 12, 4, op.MemFlags, (uint)c.Fip);
-                Write(ea + 16, 4, op.MemFlags, c.Cs);
-                Write(ea + 20, 4, op.MemFlags, (uint)c.Fdp);
-                Write(ea + 24, 4, op.MemFlags, 0);
+                StoreEnv(c, ea, op.MemFlags);
                 c.Fcw |= 0x3F;   // fnstenv masks every exception after storing
                 return StOk;
             }
+            case X87Op.Fnsave:
+                return Fnsave(ref op, ea);
+            case X87Op.Frstor:
+                return Frstor(ref op, ea);
             case X87Op.Fldenv:
             {
                 if (!Read(ea, 4, op.MemFlags, out ulong cw) || !Read(ea + 4, 4, op.MemFlags, out ulong sw)
@@ -204,12 +194,7 @@ public sealed partial class X86Interpreter
                 if (op.Size == 10)
                 {
                     if (!Read(ea, 8, op.MemFlags, out mant) || !Read(ea + 8, 2, op.MemFlags, out ulong sev)) return StFault;
-                    se = (ushort)sev;
-                    if ((se & 0x7FFF) == 0x7FFF && (mant >> 63) != 0 && (mant << 1) != 0 && (mant & (1UL << 62)) == 0)
-                    {
-                        FpRaise(c, FswIe);   // an SNaN loads quiet
-                        mant |= 1UL << 62;
-                    }
+                    se = (ushort)sev;   // loaded as stored: an SNaN stays signalling, no IE (measured; QEMU's helper_fldt_ST0)
                 }
                 else
                 {
@@ -272,8 +257,7 @@ public sealed partial class X86Interpreter
                 ulong m0 = c.FpMantissa[p0], mi = c.FpMantissa[pi];
                 ushort s0 = c.FpSignExp[p0], si = c.FpSignExp[pi];
                 FpSet(c, p0, mi, si);
-                FpSet(c, pi, m0, s0);
-                c.Fsw &= unchecked((ushort)~FswC1);
+                FpSet(c, pi, m0, s0);   // C1 kept (measured: C1 from fxam survives fxch, fchs, fabs)
                 return StOk;
             }
             case X87Op.Fchs:
@@ -282,16 +266,15 @@ public sealed partial class X86Interpreter
                 if (!FpRead(c, 0, out ulong mant, out ushort se)) return StOk;
                 se = x == X87Op.Fchs ? (ushort)(se ^ 0x8000) : (ushort)(se & 0x7FFF);
                 FpSet(c, c.FpTop, mant, se);
-                c.Fsw &= unchecked((ushort)~FswC1);
                 return StOk;
             }
             case X87Op.Fincstp:
                 c.FpTop = c.FpTop + 1;
-                c.Fsw &= unchecked((ushort)~FswC1);
+                c.Fsw &= unchecked((ushort)~0x4700);   // C3 C2 C1 C0 cleared (measured, QEMU's helper_fincstp)
                 return StOk;
             case X87Op.Fdecstp:
                 c.FpTop = c.FpTop - 1;
-                c.Fsw &= unchecked((ushort)~FswC1);
+                c.Fsw &= unchecked((ushort)~0x4700);
                 return StOk;
             case X87Op.Ffree:
                 FpFree(c, (c.FpTop + op.B) & 7);
@@ -301,10 +284,9 @@ public sealed partial class X86Interpreter
             case X87Op.Fcomi:
             {
                 if (!HasFeature(CpuFeature.Cmov)) return NoFeature(CpuFeature.Cmov);
-                FpRead(c, 0, out ulong ma, out ushort sa);
-                FpRead(c, op.B, out ulong mb, out ushort sb);
-                int r = FpCompare(ma, sa, mb, sb, out bool snan);
-                if (r == 2 && (op.Aux == 0 || snan)) FpRaise(c, FswIe);
+                int fl = 0;
+                int r = F80.Compare(FpSt(c, 0), FpSt(c, op.B), op.Aux == 1, ref fl);
+                FpRaise(c, fl);
                 ulong f = r switch { -1 => CpuState.FlagCf, 0 => CpuState.FlagZf, 1 => 0, _ => CpuState.FlagZf | CpuState.FlagPf | CpuState.FlagCf };
                 c.SetArithBits(CpuState.ArithmeticFlags, f);
                 if (op.C != 0) FpPop(c);
@@ -319,28 +301,9 @@ public sealed partial class X86Interpreter
                 return StOk;
             }
         }
+        if (X87Rounding(x, ref op, ea, out int st)) return st;
         Fault(6, 0, false, "internal: no X87 operation " + op.Ext);
         return StFault;
-    }
-
-    private static bool FpIsNaNOrUnsupported(ulong mant, ushort se) =>
-        ((se & 0x7FFF) == 0x7FFF && (mant << 1) != 0) || ((se & 0x7FFF) != 0 && (mant >> 63) == 0);
-
-    /// <summary>-1 less, 0 equal, 1 greater, 2 unordered (a NaN or an unsupported encoding; <paramref name="snan"/> for a signalling one).</summary>
-    private static int FpCompare(ulong ma, ushort sa, ulong mb, ushort sb, out bool snan)
-    {
-        bool na = FpIsNaNOrUnsupported(ma, sa), nb = FpIsNaNOrUnsupported(mb, sb);
-        snan = (na && (ma & (1UL << 62)) == 0) || (nb && (mb & (1UL << 62)) == 0);
-        if (na || nb) return 2;
-        bool za = (sa & 0x7FFF) == 0 && ma == 0, zb = (sb & 0x7FFF) == 0 && mb == 0;
-        if (za && zb) return 0;
-        bool nega = (sa & 0x8000) != 0 && !za, negb = (sb & 0x8000) != 0 && !zb;
-        if (nega != negb) return nega ? -1 : 1;
-        int mag = (sa & 0x7FFF) != (sb & 0x7FFF) ? ((sa & 0x7FFF) < (sb & 0x7FFF) ? -1 : 1)
-            : ma == mb ? 0 : ma < mb ? -1 : 1;
-        if (za) mag = -1;
-        else if (zb) mag = 1;
-        return nega ? -mag : mag;
     }
 
     /// <summary>wait/fwait: #NM while CR0.TS; #MF when FSW.ES is set (the only place QEMU TCG raises it, measured).</summary>
