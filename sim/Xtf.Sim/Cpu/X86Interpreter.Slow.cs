@@ -376,6 +376,7 @@ public sealed partial class X86Interpreter
             case H.Invalid:
                 Fault(6, 0, false, "invalid");
                 return StFault;
+            case H.Near32: return Near32(ref op, ref R);
             default:
                 Fault(6, 0, false, $"internal: no handler for {op.H}");
                 return StFault;
