@@ -8,35 +8,41 @@ namespace Xtf.Sim.Hvm;
 // and a triple fault (domain crash) on a failed #DF.
 internal sealed partial class HvmMachine
 {
-    private int deliveryDepth;
 
     /// <summary>Delivers a fault or trap whose return address is the current rip.</summary>
-    private void Inject(int vector, uint? error, bool soft)
+    private void Inject(int vector, uint? error, bool soft) => Raise(vector, error, soft, cpu.Rip);
+
+    private static bool Contributory(int v) => v is 0 or 10 or 11 or 12 or 13;
+
+    /// <summary>
+    /// Delivers an event; a fault while delivering it is delivered instead, or becomes #DF when both are
+    /// contributory (or a #PF follows a #PF or contributory one), and a fault delivering #DF is a triple fault.
+    /// </summary>
+    private void Raise(int vector, uint? error, bool soft, ulong returnRip)
     {
-        if (shutdown) return;
-        if (!Deliver(vector, error, soft, cpu.Rip))
+        for (int depth = 0; depth < 3 && !shutdown; depth++)
         {
-            if (vector == 8 || deliveryDepth > 0) { TripleFault(); return; }
-            deliveryDepth++;
-            Inject(8, 0, false);
-            deliveryDepth--;
+            if (Deliver(vector, error, soft, returnRip, out int fv, out uint fe)) return;
+            if (vector == 8) break;
+            bool first = !soft && (Contributory(vector) || vector == 14);
+            bool second = Contributory(fv) || fv == 14;
+            if (first && second && !(vector != 14 && fv == 14)) { vector = 8; error = 0; }
+            else { vector = fv; error = fv is 10 or 11 or 12 or 13 or 14 or 17 ? fe : null; }
+            soft = false;
+            returnRip = cpu.Rip;
         }
+        TripleFault();
     }
 
     /// <summary>int n / int3 / into: the gate's DPL must admit the current CPL, else #GP(vector·8 + 2).</summary>
     private void InjectSoft(int vector, ulong returnRip)
     {
-        if (!ReadGate(vector, out var g))
+        if (ReadGate(vector, out var g) && g.Dpl < cpu.Cpl)
         {
             Inject(13, (uint)(vector * 8 + 2), false);
             return;
         }
-        if (g.Dpl < cpu.Cpl)
-        {
-            Inject(13, (uint)(vector * 8 + 2), false);
-            return;
-        }
-        if (!Deliver(vector, null, true, returnRip)) Inject(8, 0, false);
+        Raise(vector, null, true, returnRip);
     }
 
     private void TripleFault()
@@ -65,19 +71,25 @@ internal sealed partial class HvmMachine
         return true;
     }
 
-    private bool Deliver(int vector, uint? error, bool soft, ulong returnRip)
+    private bool Deliver(int vector, uint? error, bool soft, ulong returnRip, out int fv, out uint fe)
     {
         var c = cpu;
+        uint ext = soft ? 0u : 1u;
+        fv = 13;
+        fe = (uint)(vector * 8 + 2) | ext;
         bool lm = (c.Efer & 0x400) != 0;
         if (!ReadGate(vector, out var g)) return false;
         bool intGate = g.Type is 0xE or 0x6;
         bool validType = lm ? g.Type is 0xE or 0xF : g.Type is 0xE or 0xF or 0x6 or 0x7;
-        if (!validType || !g.Present) return false;
+        if (!validType) return false;
+        if (!g.Present) { fv = 11; return false; }
+        fe = (uint)(g.Selector & 0xFFFC) | ext;
         if (!CodeDescriptorQuiet(g.Selector, out ulong d)) return false;
+        fv = 12;
         int dpl = (int)(d >> 45) & 3;
         bool conforming = (d & (1UL << 42)) != 0;
         int newCpl = conforming ? c.Cpl : dpl;
-        if (newCpl > c.Cpl) return false;
+        if (newCpl > c.Cpl) return false;   // #GP(selector)
 
         ulong flags = c.Rflags;
         ulong oldSs = c.Ss, oldSp = c[Reg.Rsp], oldCs = c.Cs;
@@ -86,8 +98,15 @@ internal sealed partial class HvmMachine
         bool switchStack = newCpl < c.Cpl || (lm && g.Ist != 0);
         if (lm)
         {
-            if (g.Ist != 0) { if (!ReadU(c.TrBase + 0x24 + 8 * (ulong)(g.Ist - 1), 8, out sp)) return false; }
-            else if (newCpl < c.Cpl) { if (!ReadU(c.TrBase + 4, 8, out sp)) return false; }
+            ulong at = g.Ist != 0 ? 0x24 + 8 * (ulong)(g.Ist - 1) : 4 + 8 * (ulong)newCpl;
+            if (g.Ist != 0 || newCpl < c.Cpl)
+            {
+                fv = 10;
+                fe = (uint)(c.Tr & 0xFFFC) | ext;
+                if (at + 7 > c.TrLimit || !ReadU(c.TrBase + at, 8, out sp)) return false;
+                fv = 12;
+                fe = ext;
+            }
             if (newCpl < c.Cpl) newSs = (ushort)newCpl;
             sp &= ~0xFUL;
             if (!Push8(ref sp, oldSs) || !Push8(ref sp, oldSp) || !Push8(ref sp, flags) || !Push8(ref sp, oldCs) || !Push8(ref sp, returnRip))
@@ -99,7 +118,12 @@ internal sealed partial class HvmMachine
             int w = g.Type is 0xE or 0xF ? 4 : 2;
             if (newCpl < c.Cpl)
             {
-                if (!ReadU(c.TrBase + 4, 4, out sp) || !ReadU(c.TrBase + 8, 2, out ulong ss0)) return false;
+                ulong at = 4 + 8 * (ulong)newCpl;
+                fv = 10;
+                fe = (uint)(c.Tr & 0xFFFC) | ext;
+                if (at + 5 > c.TrLimit || !ReadU(c.TrBase + at, 4, out sp) || !ReadU(c.TrBase + at + 4, 2, out ulong ss0)) return false;
+                fv = 12;
+                fe = ext;
                 newSs = (ushort)ss0;
                 sp = (uint)sp;
                 sp -= (ulong)w; if (!WriteU(sp, w, oldSs)) return false;

@@ -268,7 +268,7 @@ internal sealed partial class HvmMachine
                 interp.FlushTlb();
                 break;
             case 4:
-                if ((v & ~0x3F7FFFUL) != 0) return GpInject();   // reserved bits (VMXE, SMXE and above bit 22 included)
+                if ((v & ~Cr4Allowed) != 0) return GpInject();   // bits the CPUID policy does not offer (VMXE, SMXE, PCIDE, LA57, ...)
                 if ((c.Efer & 0x400) != 0 && (v & 0x20) == 0) return GpInject();   // PAE cannot be cleared in long mode
                 c.Cr4 = v;
                 UpdatePaging();
@@ -283,6 +283,9 @@ internal sealed partial class HvmMachine
     }
 
     // ------------------------------------------------------------------ MSRs
+
+    /// <summary>hvm_cr4_guest_valid_bits for the measured CPUID: VME..OSXMMEXCPT, UMIP, FSGSBASE, OSXSAVE, SMEP, SMAP, PKE.</summary>
+    private const ulong Cr4Allowed = 0x7FF | 0x800 | 0x1_0000 | 0x4_0000 | 0x10_0000 | 0x20_0000 | 0x40_0000;
 
     private ulong star, lstar, cstar, sfmask, kernelGsBase, tscAux, pat = 0x0007_0406_0007_0406, sysenterCs, sysenterEsp, sysenterEip;
 
@@ -307,9 +310,16 @@ internal sealed partial class HvmMachine
             case 0x174: v = sysenterCs; return true;
             case 0x175: v = sysenterEsp; return true;
             case 0x176: v = sysenterEip; return true;
-            default: return false;
+            case 0x1d9: v = debugCtl; return true;
+            default:
+                if (msrWrites.TryGetValue(msr, out v)) return true;
+                return profile.HvmMsr(msr, out v);
         }
     }
+
+    private ulong debugCtl;
+    /// <summary>Values written to MSRs the model keeps no other state for (read back as written).</summary>
+    private readonly SortedDictionary<uint, ulong> msrWrites = [];
 
     private bool WriteMsr(uint msr, ulong v)
     {
@@ -340,7 +350,13 @@ internal sealed partial class HvmMachine
             case 0x174: sysenterCs = v; return true;
             case 0x175: sysenterEsp = v; return true;
             case 0x176: sysenterEip = v; return true;
-            default: return false;
+            case 0x1d9:
+                // DEBUGCTL: LBR and BTF are offered (svm msr intercept); other bits are #GP.
+                if ((v & ~0x3UL) != 0) return false;
+                debugCtl = v;
+                return true;
+            default:
+                return false;
         }
     }
 

@@ -81,11 +81,12 @@ internal sealed partial class HvmMachine
             case 1: return CopyString(arg, XenIdentity.ExtraVersion, 16);
             case 2:
             {
-                var b = new byte[64 * 4];
+                // struct xen_compile_info: compiler[64], compile_by[16], compile_domain[32], compile_date[32]
+                var b = new byte[64 + 16 + 32 + 32];
                 Encoding.ASCII.GetBytes(XenIdentity.Compiler).CopyTo(b, 0);
                 Encoding.ASCII.GetBytes(XenIdentity.CompileBy).CopyTo(b, 64);
-                Encoding.ASCII.GetBytes(XenIdentity.CompileDomain).CopyTo(b, 128);
-                Encoding.ASCII.GetBytes(XenIdentity.CompileDate).CopyTo(b, 192);
+                Encoding.ASCII.GetBytes(XenIdentity.CompileDomain).CopyTo(b, 80);
+                Encoding.ASCII.GetBytes(XenIdentity.CompileDate).CopyTo(b, 112);
                 return WriteLinear(arg, b) ? 0 : -EFAULT;
             }
             case 3: return CopyString(arg, XenIdentity.Capabilities, 1024);
