@@ -35,8 +35,29 @@ public static class PvhDom0Builder
     public const int StartInfoSize = 56;
     private const uint NoteXen = 18;   // XEN_ELFNOTE_PHYS32_ENTRY
 
-    /// <summary>Guest frames the model backs: everything below the top of low RAM.</summary>
-    public static ulong GuestFrames(MachineProfile profile) => profile.LowRamFrames;
+    /// <summary>
+    /// Guest frames the model addresses: the 4 GiB below the top of the 32-bit space, so that the LAPIC, IO-APIC
+    /// and HPET pages are frames like any other (filled by <see cref="WriteMmioPages"/>; frames are materialised on first use).
+    /// </summary>
+    public static ulong GuestFrames(MachineProfile profile) => 0x10_0000;
+
+    public const ulong LapicBase = 0xFEE0_0000, IoApicBase = 0xFEC0_0000, HpetBase = 0xFED0_0000;
+
+    /// <summary>
+    /// The MMIO pages a PVH dom0 may read: Xen's vLAPIC in xAPIC mode at its reset values (vlapic_reset:
+    /// version 0x50014, DFR all ones, SVR 0xff, LVTs masked), and bare MMIO (all ones) for the IO-APIC window
+    /// and the HPET, which this model does not emulate.
+    /// </summary>
+    public static void WriteMmioPages(MachineMemory memory, int vcpu)
+    {
+        memory.WriteU32(LapicBase + 0x20, (uint)(2 * vcpu) << 24);
+        memory.WriteU32(LapicBase + 0x30, 0x0005_0014);
+        memory.WriteU32(LapicBase + 0xE0, 0xFFFF_FFFF);
+        memory.WriteU32(LapicBase + 0xF0, 0xFF);
+        for (ulong r = 0x320; r <= 0x370; r += 0x10) memory.WriteU32(LapicBase + r, 0x1_0000);
+        memory.Fill(IoApicBase, 0xFF, MachineMemory.PageSize);
+        memory.Fill(HpetBase, 0xFF, MachineMemory.PageSize);
+    }
 
     public static PvhDom0 Build(ReadOnlyMemory<byte> kernel, string dom0CommandLine, MachineProfile profile, MachineMemory memory)
     {
@@ -72,7 +93,7 @@ public static class PvhDom0Builder
         ulong kstart = ulong.MaxValue, kend = 0;
         foreach (var (off, paddr, filesz, memsz) in loads)
         {
-            if (paddr + memsz > GuestFrames(profile) << 12) throw new NotSupportedException("a PVH kernel loaded beyond RAM");
+            if (paddr + memsz > profile.LowRamFrames << 12) throw new NotSupportedException("a PVH kernel loaded beyond RAM");
             memory.Write(paddr, elf.Slice((int)off, (int)filesz));
             if (memsz > filesz) memory.Fill(paddr + filesz, 0, (int)(memsz - filesz));
             kstart = Math.Min(kstart, paddr);
@@ -108,6 +129,7 @@ public static class PvhDom0Builder
         BinaryPrimitives.WriteUInt64LittleEndian(b[32..], rsdp);
         memory.Write(si, b);
 
+        WriteMmioPages(memory, 0);
         log.Add("WARNING: PVH is an experimental mode with limited functionality");
         return new PvhDom0(nr, map, entry.Value, si, cmdAddr, rsdp, kstart, kend, is64, log);
     }

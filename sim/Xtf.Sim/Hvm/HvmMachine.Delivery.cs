@@ -39,10 +39,15 @@ internal sealed partial class HvmMachine
     {
         if (ReadGate(vector, out var g) && g.Dpl < cpu.Cpl)
         {
+            cpu.Rip = ReadU(returnRip - 2, 2, out ulong b0) && (b0 & 0xFF) == 0xCD ? returnRip - 2 : returnRip - 1;
             Inject(13, (uint)(vector * 8 + 2), false);
             return;
         }
-        Raise(vector, null, true, returnRip);
+        // A fault while delivering it is reported at the instruction: int n is CD nn, int3/into one byte.
+        ulong at = ReadU(returnRip - 2, 2, out ulong b) && (b & 0xFF) == 0xCD && (b >> 8) == (ulong)vector ? returnRip - 2 : returnRip - 1;
+        if (Deliver(vector, null, true, returnRip, out int fv, out uint fe)) return;
+        cpu.Rip = at;
+        Raise(fv, fv is 10 or 11 or 12 or 13 or 14 ? fe : null, false, at);
     }
 
     private void TripleFault()

@@ -167,6 +167,10 @@ internal sealed partial class HvmMachine
                 return FarTransfer(in ins, m == Mnemonic.Call);
             case Mnemonic.Retf:
                 return FarReturn(in ins);
+            case Mnemonic.Into:
+                Next(in ins);
+                if ((c.Rflags & CpuState.FlagOf) != 0) InjectSoft(4, c.Rip);
+                return Emu.Done;
             case Mnemonic.Iret or Mnemonic.Iretd or Mnemonic.Iretq:
                 return Iret(in ins);
         }
@@ -350,6 +354,9 @@ internal sealed partial class HvmMachine
             case 0x174: sysenterCs = v; return true;
             case 0x175: sysenterEsp = v; return true;
             case 0x176: sysenterEip = v; return true;
+            case 0x1b:
+                msrWrites[msr] = v;   // APIC base: the enable bits are kept; the vLAPIC page stays where it is
+                return true;
             case 0x1d9:
                 // DEBUGCTL: LBR and BTF are offered (svm msr intercept); other bits are #GP.
                 if ((v & ~0x3UL) != 0) return false;

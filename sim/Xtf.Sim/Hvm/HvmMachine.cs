@@ -158,7 +158,7 @@ internal sealed partial class HvmMachine : ICpuPlatform, IDescriptorTables
             if (r == Emu.Done) return;
             if (r == Emu.Faulted) return;   // the emulation injected its own fault
         }
-        if (exit.SoftwareInterrupt)
+        if (exit.SoftwareInterrupt || (v is 3 or 4 && exit.Detail is null && !exit.HasErrorCode))
         {
             InjectSoft(v, c.Rip);
             return;
