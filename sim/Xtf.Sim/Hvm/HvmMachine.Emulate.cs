@@ -315,6 +315,8 @@ internal sealed partial class HvmMachine
             case 0x175: v = sysenterEsp; return true;
             case 0x176: v = sysenterEip; return true;
             case 0x1d9: v = debugCtl; return true;
+            case >= 0x800 and <= 0x8FF:
+                return X2Apic(msr, false, ref v);
             default:
                 if (msrWrites.TryGetValue(msr, out v)) return true;
                 return profile.HvmMsr(msr, out v);
@@ -322,6 +324,25 @@ internal sealed partial class HvmMachine
     }
 
     private ulong debugCtl;
+
+    /// <summary>
+    /// x2APIC MSRs (guest_rdmsr/guest_wrmsr → vlapic): only with APIC base EXTD set; register 0x800 + (offset >> 4)
+    /// of the vLAPIC page. The x2APIC id is the vCPU id.
+    /// </summary>
+    private bool X2Apic(uint msr, bool write, ref ulong v)
+    {
+        ulong apicBase = msrWrites.TryGetValue(0x1b, out ulong b) ? b : 0xFEE0_0900;
+        if ((apicBase & 0xC00) != 0xC00) return false;
+        ulong at = Builder.PvhDom0Builder.LapicBase + ((ulong)(msr & 0xFF) << 4);
+        if (write)
+        {
+            if (msr is 0x802 or 0x803 or 0x80D) return false;   // read-only: ID, version, LDR
+            memory.WriteU32(at, (uint)v);
+            return true;
+        }
+        v = msr == 0x802 ? 0 : memory.ReadU32(at);
+        return true;
+    }
     /// <summary>Values written to MSRs the model keeps no other state for (read back as written).</summary>
     private readonly SortedDictionary<uint, ulong> msrWrites = [];
 
@@ -354,6 +375,8 @@ internal sealed partial class HvmMachine
             case 0x174: sysenterCs = v; return true;
             case 0x175: sysenterEsp = v; return true;
             case 0x176: sysenterEip = v; return true;
+            case >= 0x800 and <= 0x8FF:
+                return X2Apic(msr, true, ref v);
             case 0x1b:
                 msrWrites[msr] = v;   // APIC base: the enable bits are kept; the vLAPIC page stays where it is
                 return true;

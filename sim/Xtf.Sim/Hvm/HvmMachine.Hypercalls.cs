@@ -35,6 +35,7 @@ internal sealed partial class HvmMachine
                 18 => ConsoleIo(a1, a2, a3),
                 24 => VcpuOp(a1, a2),
                 29 => SchedOp(a1, a2),
+                32 => EventChannelOp(a1, a2),
                 34 => HvmOp(a1, a2),
                 _ => -ENOSYS,
             };
@@ -133,6 +134,26 @@ internal sealed partial class HvmMachine
         bool b64 = cpu.CodeBits == 64;
         switch ((uint)cmd & 0x3F)
         {
+            case 1:   // XENMEM_decrease_reservation
+            {
+                ulong start, n, order, dom;
+                if (b64) { if (!ReadU(arg, 8, out start) || !ReadU(arg + 8, 8, out n) || !ReadU(arg + 16, 4, out order) || !ReadU(arg + 24, 2, out dom)) return -EFAULT; }
+                else { if (!ReadU(arg, 4, out start) || !ReadU(arg + 4, 4, out n) || !ReadU(arg + 8, 4, out order) || !ReadU(arg + 16, 2, out dom)) return -EFAULT; }
+                if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
+                if (order != 0) return -EINVAL;   // only single pages are modelled
+                int w = b64 ? 8 : 4;
+                long done = 0;
+                for (ulong i = 0; i < n; i++)
+                {
+                    if (!ReadU(start + i * (ulong)w, w, out ulong gfn)) return done > 0 ? done : -EFAULT;
+                    // guest_remove_page: a gfn that holds no RAM page stops the batch.
+                    if (!IsPopulatedRam(gfn)) break;
+                    removedGfns.Add(gfn);
+                    reservation--;
+                    done++;
+                }
+                return done;
+            }
             case 3:   // XENMEM_maximum_ram_page
                 return (long)(profile.MachineFrames - 1);
             case 4: case 5: case 6:   // current/maximum reservation, maximum_gpfn
@@ -181,6 +202,58 @@ internal sealed partial class HvmMachine
     }
 
     private static long ESRCH() => 3;
+
+    /// <summary>Gfns decrease_reservation took out of the p2m (their pages stay readable in the model; docs/hvm.md §5).</summary>
+    private readonly SortedSet<ulong> removedGfns = [];
+
+    private bool IsPopulatedRam(ulong gfn)
+    {
+        if (removedGfns.Contains(gfn) || gfn == sharedInfoGpfn) return false;
+        foreach (var e in dom0.MemoryMap)
+            if (e.Type == 1 && gfn >= e.Start >> 12 && gfn < e.End >> 12) return true;
+        return false;
+    }
+
+    // ------------------------------------------------------------------ event_channel_op (xen/common/event_channel.c)
+
+    /// <summary>Allocated ports (2-level ABI); port 0 is reserved.</summary>
+    private readonly SortedSet<uint> ports = [];
+
+    private long EventChannelOp(ulong cmd, ulong arg)
+    {
+        switch ((uint)cmd)
+        {
+            case 6:   // EVTCHNOP_alloc_unbound
+            {
+                if (!ReadU(arg, 2, out ulong dom) || !ReadU(arg + 2, 2, out ulong remote)) return -EFAULT;
+                if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
+                // get_free_port: the 2-level limit follows the shared_info width the guest latched (32-bit: 1024).
+                uint max = cpu.CodeBits == 64 ? 4096u : 1024u;
+                uint port = 1;
+                while (ports.Contains(port)) port++;
+                if (port >= max) return -ENOSPC;
+                ports.Add(port);
+                return WriteU(arg + 4, 4, port) ? 0 : -EFAULT;
+            }
+            case 3:   // EVTCHNOP_close
+            {
+                if (!ReadU(arg, 4, out ulong p)) return -EFAULT;
+                return ports.Remove((uint)p) ? 0 : -EINVAL;
+            }
+            case 11:  // EVTCHNOP_init_control: the control block's gfn must be RAM
+            {
+                if (!ReadU(arg, 8, out ulong gfn)) return -EFAULT;
+                if (!IsPopulatedRam(gfn)) return -EINVAL;
+                return -ENOSYS;   // the FIFO ABI is not modelled
+            }
+            case 12:  // EVTCHNOP_expand_array: FIFO not initialised
+                return -EOPNOTSUPP;
+            default:
+                return -ENOSYS;
+        }
+    }
+
+    private const long ENOSPC = 28, EOPNOTSUPP = 95;
 
     /// <summary>shared_info as the HVM dom0 sees it once mapped: evtchn_upcall_mask 0, wc_version 4 (measured).</summary>
     private void WriteSharedInfo(ulong gpa)
