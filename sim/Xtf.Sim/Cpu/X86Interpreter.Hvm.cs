@@ -39,11 +39,11 @@ public sealed partial class X86Interpreter
 
     /// <summary>
     /// Instructions whose PV handling (Xen's descriptor model, ring 3 only) does not fit an HVM vCPU become
-    /// #UD exits the HVM model emulates: iret, far transfers, descriptor-table stores, syscall.
+    /// #UD exits the HVM model emulates: iret, far transfers, descriptor-table stores, syscall, cpuid (always intercepted for HVM).
     /// </summary>
     private static void HvmFilter(in Instruction ins, ref Op op)
     {
-        if (op.H is H.Iretq or H.Retf or H.FarBranch or H.StoreSys or H.Syscall or H.SegBase)
+        if (op.H is H.Iretq or H.Retf or H.FarBranch or H.StoreSys or H.Syscall or H.SegBase or H.Cpuid)
         {
             byte len = op.Len;
             op = default;

@@ -70,6 +70,18 @@ internal sealed partial class HvmMachine
                 Next(in ins);
                 return Emu.Done;
             }
+            case Mnemonic.Cpuid:
+            {
+                // CPUID faulting (MSR_MISC_FEATURES_ENABLES bit 0, offered through PLATFORM_INFO): #GP above CPL 0.
+                if (cpuidFaulting && !cpl0) return GpInject();
+                var (a, b, cc, d) = profile.HvmCpuid((uint)c[Reg.Rax], (uint)c[Reg.Rcx], 0);
+                if ((uint)c[Reg.Rax] == 1 && (c.Cr4 & 0x4_0000) != 0) cc |= 1u << 27;   // OSXSAVE follows CR4
+                c[Reg.Rax] = a; c[Reg.Rbx] = b; c[Reg.Rcx] = cc; c[Reg.Rdx] = d;
+                Next(in ins);
+                return Emu.Done;
+            }
+            case Mnemonic.Sgdt or Mnemonic.Sidt or Mnemonic.Str or Mnemonic.Sldt or Mnemonic.Smsw when !cpl0 && (c.Cr4 & 0x800) != 0:
+                return GpInject();   // CR4.UMIP
             case Mnemonic.Sgdt or Mnemonic.Sidt:
             {
                 ulong ea = Ea(in ins);
@@ -324,6 +336,7 @@ internal sealed partial class HvmMachine
     }
 
     private ulong debugCtl;
+    private bool cpuidFaulting;
 
     /// <summary>
     /// x2APIC MSRs (guest_rdmsr/guest_wrmsr → vlapic): only with APIC base EXTD set; register 0x800 + (offset >> 4)
@@ -377,6 +390,12 @@ internal sealed partial class HvmMachine
             case 0x176: sysenterEip = v; return true;
             case >= 0x800 and <= 0x8FF:
                 return X2Apic(msr, true, ref v);
+            case 0x140:
+                // MSR_MISC_FEATURES_ENABLES: only CPUID faulting is offered.
+                if ((v & ~1UL) != 0) return false;
+                cpuidFaulting = (v & 1) != 0;
+                msrWrites[msr] = v;
+                return true;
             case 0x1b:
                 msrWrites[msr] = v;   // APIC base: the enable bits are kept; the vLAPIC page stays where it is
                 return true;

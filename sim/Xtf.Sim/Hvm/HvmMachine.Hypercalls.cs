@@ -35,6 +35,7 @@ internal sealed partial class HvmMachine
                 18 => ConsoleIo(a1, a2, a3),
                 24 => VcpuOp(a1, a2),
                 29 => SchedOp(a1, a2),
+                20 => GrantTableOp(a1, a2, a3),
                 32 => EventChannelOp(a1, a2),
                 34 => HvmOp(a1, a2),
                 _ => -ENOSYS,
@@ -169,7 +170,14 @@ internal sealed partial class HvmMachine
                 if (b64) { if (!ReadU(arg + 8, 8, out idx) || !ReadU(arg + 16, 8, out gpfn)) return -EFAULT; }
                 else { if (!ReadU(arg + 8, 4, out idx) || !ReadU(arg + 12, 4, out gpfn)) return -EFAULT; }
                 if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
-                if ((uint)space != 0) return -ENOSYS;   // only XENMAPSPACE_shared_info is modelled
+                if ((uint)space == 1)
+                {
+                    // XENMAPSPACE_grant_table: frame idx (bit 31: a v2 status frame) below max_grant_frames (64).
+                    if ((idx & 0x7FFF_FFFF) >= 64 || gpfn >= memory.FrameCount) return -EINVAL;
+                    memory.Fill(gpfn << MachineMemory.PageShift, 0, MachineMemory.PageSize);
+                    return 0;
+                }
+                if ((uint)space != 0) return -ENOSYS;   // shared_info and grant table frames are modelled
                 if (idx != 0) return -EINVAL;
                 if (gpfn >= memory.FrameCount) return -EINVAL;
                 if (sharedInfoGpfn is null) reservation--;   // the RAM page at gpfn is freed
@@ -254,6 +262,32 @@ internal sealed partial class HvmMachine
     }
 
     private const long ENOSPC = 28, EOPNOTSUPP = 95;
+
+    // ------------------------------------------------------------------ grant_table_op (xen/common/grant_table.c)
+
+    private uint gnttabVersion = 1;
+
+    private long GrantTableOp(ulong cmd, ulong arg, ulong count)
+    {
+        switch ((uint)cmd)
+        {
+            case 8:   // GNTTABOP_set_version
+            {
+                if (count != 1) return -EINVAL;
+                if (!ReadU(arg, 4, out ulong v)) return -EFAULT;
+                if ((uint)v is not (1 or 2)) return -EINVAL;
+                gnttabVersion = (uint)v;
+                return 0;
+            }
+            case 10:  // GNTTABOP_get_version
+            {
+                if (count != 1) return -EINVAL;
+                return WriteU(arg + 4, 4, gnttabVersion) ? 0 : -EFAULT;
+            }
+            default:
+                return -ENOSYS;
+        }
+    }
 
     /// <summary>shared_info as the HVM dom0 sees it once mapped: evtchn_upcall_mask 0, wc_version 4 (measured).</summary>
     private void WriteSharedInfo(ulong gpa)
