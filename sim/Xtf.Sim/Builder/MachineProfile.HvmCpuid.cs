@@ -33,6 +33,12 @@ public sealed partial record MachineProfile
         [(0x80000008, ~0u)] = (0x00003028, 0x00100004, 0, 0),
     };
 
+    /// <summary>
+    /// A measured fact of the modelled CPU (QEMU TCG): into (0xCE) executes in 64-bit mode, raising #OF when OF
+    /// is set, where hardware raises #UD (XTF's swint-emulation on real Xen, 2026-12-06).
+    /// </summary>
+    public bool IntoIn64BitMode { get; init; } = true;
+
     /// <summary>Leaves whose subleaf selects the values.</summary>
     private static bool HasSubleaves(uint leaf) => leaf is 0x4 or 0x7 or 0xb or 0xd or 0x40000003 or 0x40000004;
 

@@ -93,6 +93,9 @@ public sealed partial class X86Interpreter
 
 public sealed partial class X86Interpreter
 {
+    /// <summary>The address of the instruction the last <see cref="Run"/> ended on (the start of a trapping int n/int3).</summary>
+    public ulong LastInstructionRip => instructionRip;
+
     /// <summary>Applies an HVM vCPU's mode (decoder bits, paging) now, e.g. before translating for the hypervisor after a mode change.</summary>
     public void SyncHvm(CpuState c)
     {

@@ -18,11 +18,12 @@ internal sealed partial class HvmMachine
     /// Delivers an event; a fault while delivering it is delivered instead, or becomes #DF when both are
     /// contributory (or a #PF follows a #PF or contributory one), and a fault delivering #DF is a triple fault.
     /// </summary>
-    private void Raise(int vector, uint? error, bool soft, ulong returnRip)
+    private void Raise(int vector, uint? error, bool soft, ulong returnRip, ulong? faultRip = null)
     {
         for (int depth = 0; depth < 3 && !shutdown; depth++)
         {
             if (Deliver(vector, error, soft, returnRip, out int fv, out uint fe)) return;
+            if (faultRip is { } fr) { cpu.Rip = fr; faultRip = null; }   // a trap that could not be delivered faults at its instruction
             if (vector == 8) break;
             bool first = !soft && (Contributory(vector) || vector == 14);
             bool second = Contributory(fv) || fv == 14;
@@ -35,16 +36,16 @@ internal sealed partial class HvmMachine
     }
 
     /// <summary>int n / int3 / into: the gate's DPL must admit the current CPL, else #GP(vector·8 + 2).</summary>
-    private void InjectSoft(int vector, ulong returnRip)
+    private void InjectSoft(int vector, ulong returnRip, ulong? start = null)
     {
         if (ReadGate(vector, out var g) && g.Dpl < cpu.Cpl)
         {
-            cpu.Rip = ReadU(returnRip - 2, 2, out ulong b0) && (b0 & 0xFF) == 0xCD ? returnRip - 2 : returnRip - 1;
+            cpu.Rip = start ?? (ReadU(returnRip - 2, 2, out ulong b0) && (b0 & 0xFF) == 0xCD ? returnRip - 2 : returnRip - 1);
             Inject(13, (uint)(vector * 8 + 2), false);
             return;
         }
         // A fault while delivering it is reported at the instruction: int n is CD nn, int3/into one byte.
-        ulong at = ReadU(returnRip - 2, 2, out ulong b) && (b & 0xFF) == 0xCD && (b >> 8) == (ulong)vector ? returnRip - 2 : returnRip - 1;
+        ulong at = start ?? (ReadU(returnRip - 2, 2, out ulong b) && (b & 0xFF) == 0xCD && (b >> 8) == (ulong)vector ? returnRip - 2 : returnRip - 1);
         if (Deliver(vector, null, true, returnRip, out int fv, out uint fe)) return;
         cpu.Rip = at;
         Raise(fv, fv is 10 or 11 or 12 or 13 or 14 ? fe : null, false, at);

@@ -160,12 +160,42 @@ internal sealed partial class HvmMachine : ICpuPlatform, IDescriptorTables
         }
         if (exit.SoftwareInterrupt || (v is 3 or 4 && exit.Detail is null && !exit.HasErrorCode))
         {
-            InjectSoft(v, c.Rip);
+            InjectSoft(v, c.Rip, interp.LastInstructionRip);
+            return;
+        }
+        if (v == 6 && exit.Detail == "invalid" && c.CodeBits == 64 && profile.IntoIn64BitMode && IntoLength(c.Rip) is int len)
+        {
+            // QEMU TCG executes into (0xCE) in 64-bit mode instead of raising #UD (measured: XTF's swint-emulation).
+            ulong start = c.Rip;
+            c.Rip += (ulong)len;
+            if ((c.Rflags & CpuState.FlagOf) != 0) InjectSoft(4, c.Rip, start);
+            return;
+        }
+        if (v == 1 && exit.Detail is null && ReadU(interp.LastInstructionRip, 1, out ulong op1) && op1 == 0xF1)
+        {
+            // icebp: a #DB like an external event (EXT, no gate DPL check), at the instruction if it cannot be delivered.
+            trace.Exception(0, v, null, c.Rip, "icebp");
+            Raise(1, null, false, c.Rip, interp.LastInstructionRip);
             return;
         }
         if (v == 1) c.Dr6 = (c.Dr6 & ~0xF00FUL) | c.PendingDr6 | 0xFFFF_0FF0;
         trace.Exception(0, v, exit.HasErrorCode ? exit.ErrorCode : null, c.Rip, exit.Detail);
         Inject(v, exit.HasErrorCode ? exit.ErrorCode : null, false);
+    }
+
+    /// <summary>The length of an into instruction at <paramref name="rip"/> (legacy and REX prefixes allowed), or null.</summary>
+    private int? IntoLength(ulong rip)
+    {
+        Span<byte> b = stackalloc byte[15];
+        if (!ReadLinear(rip, b)) return null;
+        for (int i = 0; i < b.Length; i++)
+        {
+            byte x = b[i];
+            if (x == 0xCE) return i + 1;
+            if (x is 0x66 or 0x67 or 0xF2 or 0xF3 or 0x2E or 0x3E or 0x26 or 0x36 or 0x64 or 0x65 or 0xF0 || (x & 0xF0) == 0x40) continue;
+            return null;
+        }
+        return null;
     }
 
     // ------------------------------------------------------------------ guest memory (linear, supervisor)
