@@ -62,7 +62,7 @@ public sealed record SimResult(string Serial, BootEnd End, string? Detail, strin
 /// One simulated boot: the dom0 builder, then vCPUs interleaved by a seeded scheduler until the
 /// domain shuts down, the instruction budget runs out, or every vCPU waits for nothing.
 /// </summary>
-public sealed class SimMachine : ICpuPlatform
+public sealed partial class SimMachine : ICpuPlatform
 {
     private const long MinQuantum = 20_000, QuantumSpread = 60_000, PauseCost = 2_000;
 
@@ -144,7 +144,7 @@ public sealed class SimMachine : ICpuPlatform
         serial.Xen("Command line: " + xenCmd);
         trace.Note($"seed {options.Seed:x} vcpus {vcpus} memory {options.MemoryMiB}");
 
-        if (options.Pvh) throw new NotSupportedException("a PVH dom0 (dom0=pvh; docs/hvm.md)");
+        if (options.Pvh) return BootPvh(kernel, xenCmd, vcpus);   // SimMachine.Pvh.cs
         var profile = this.profile = MachineProfile.For(options.MemoryMiB, vcpus, vcpus);
         var memory = new MachineMemory(profile.MachineFrames) { MaterialisedFrameLimit = options.Limits.SimulatorMemoryMiB * (1 << 20 >> MachineMemory.PageShift) };
         Dom0 dom0;

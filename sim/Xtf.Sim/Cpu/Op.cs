@@ -69,6 +69,8 @@ internal enum H : ushort
     Unimplemented,
     /// <summary>Undecodable: #UD, detail "invalid".</summary>
     Invalid,
+    /// <summary>16/32-bit near call/ret/indirect jmp (X86Interpreter.Hvm.cs); Aux: 0 call rel, 1 call reg, 2 call mem, 3 jmp mem, 4 ret (Imm bytes released).</summary>
+    Near32,
 }
 
 /// <summary>

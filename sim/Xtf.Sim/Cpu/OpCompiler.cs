@@ -15,7 +15,7 @@ internal sealed partial class OpCompiler
     public const int MaxInstructionLength = 15;
 
     private readonly FetchReader reader = new();
-    private readonly Decoder decoder;
+    private Decoder decoder;
     /// <summary>Bytes of the first page in the buffer, from the last <see cref="TryDecode"/>.</summary>
     private int loaded;
 
@@ -138,6 +138,8 @@ internal sealed partial class OpCompiler
     private static bool CompileExtension(in Instruction ins, ref Op op)
     {
         var start = op;
+        if (CompileLegacy(in ins, ref op)) return true;   // 16/32-bit code of an HVM vCPU (OpCompiler.Hvm.cs)
+        op = start;
         if (CompileVector(in ins, ref op)) return true;
         op = start;
         if (CompileX87(in ins, ref op)) return true;

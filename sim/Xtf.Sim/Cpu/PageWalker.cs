@@ -29,7 +29,7 @@ public interface IMachphysWindow
 /// machine frame numbers, so CR3 is a machine address): permission checks with the hardware #PF error
 /// code, and the Accessed/Dirty updates hardware makes. It caches nothing (the interpreter's TLBs do).
 /// </summary>
-internal sealed class PageWalker
+internal sealed partial class PageWalker
 {
     private const ulong PteP = 1, PteRw = 2, PteUs = 4, PteA = 0x20, PteD = 0x40, PtePs = 0x80, PteNx = 1UL << 63;
     private const ulong PteAddr = 0x000F_FFFF_FFFF_F000;
@@ -66,6 +66,7 @@ internal sealed class PageWalker
     /// </summary>
     public bool Walk(ulong cr3, ulong va, AccessKind kind, bool user, out ulong maddr, out uint error, out bool fastWrite)
     {
+        if (Mode != PagingMode.Long) return WalkHvm(cr3, va, kind, user, out maddr, out error, out fastWrite);
         maddr = 0;
         fastWrite = false;
         Walks++;

@@ -115,11 +115,13 @@ public sealed partial class X86Interpreter
             compiler.DecodeAcross(memory.Frame(mfn2), rip, out ins);
             ref Op s = ref scratch[0];
             OpCompiler.Compile(in ins, ref s);
+            if (hvmDecode) HvmFilter(in ins, ref s);
             return ref s;
         }
         ref Op slot = ref page.Ops[off];
         page.NoteDecoded(off);          // before compiling: a reset must clear the slot whatever happens
         OpCompiler.Compile(in ins, ref slot);
+        if (hvmDecode) HvmFilter(in ins, ref slot);
         return ref slot;
     }
 
@@ -145,7 +147,7 @@ public sealed partial class X86Interpreter
             have += n;
         }
         if (have == 0) return false;
-        return OpCompiler.TryDecodeBytes(bytes[..have], va, out instruction);
+        return OpCompiler.TryDecodeBytes(bytes[..have], va, cpu.Hvm ? cpu.CodeBits : 64, out instruction);
     }
 
     /// <summary>Whether the interpreter executes this instruction (rather than raising #UD for it as unimplemented).</summary>

@@ -376,6 +376,7 @@ public sealed partial class X86Interpreter
             case H.Invalid:
                 Fault(6, 0, false, "invalid");
                 return StFault;
+            case H.Near32: return Near32(ref op, ref R);
             default:
                 Fault(6, 0, false, $"internal: no handler for {op.H}");
                 return StFault;
@@ -480,7 +481,7 @@ public sealed partial class X86Interpreter
         var c = cpu;
         bool isNull = (sel & ~3) == 0;
         uint err = (uint)(sel & 0xFFFC);
-        if (sreg == 2 && isNull) return Fault(13, 0, true);
+        if (sreg == 2 && isNull && !(c.Hvm && c.CodeBits == 64 && c.Cpl < 3)) return Fault(13, 0, true);   // 64-bit HVM code may load a null SS below CPL 3
         ulong d = 0;
         if (!isNull)
         {

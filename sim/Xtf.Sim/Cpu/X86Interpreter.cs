@@ -56,6 +56,7 @@ public sealed partial class X86Interpreter
         if (budget <= 0) return new VmExit(ExitKind.Budget, 0);
         stats.Runs++;
         this.cpu = cpu;
+        if (cpu.Hvm) PrepareHvm(cpu);
         if (cpu.Cr3 != tlbCr3 || cpu.Cpl != tlbCpl)
         {
             FlushTlb();

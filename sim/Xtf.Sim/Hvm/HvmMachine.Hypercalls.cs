@@ -1,0 +1,354 @@
+using System.Buffers.Binary;
+using System.Text;
+using Xtf.Sim.Cpu;
+using Xtf.Sim.Memory;
+using Xtf.Sim.Xen;
+
+namespace Xtf.Sim.Hvm;
+
+// Xen's HVM hypercall path for the PVH dom0 (xen/arch/x86/hvm/hypercall.c hvm_hypercall and the hvm32/hvm64
+// columns of xen/include/hypercall-defs.c): the ABI by mode, -EPERM above CPL 0, the modelled handlers,
+// -ENOSYS for the rest.
+internal sealed partial class HvmMachine
+{
+    private const long EPERM = 1, ENOENT = 2, EFAULT = 14, EINVAL = 22, ENOSYS = 38, ENOBUFS = 105;
+
+    private readonly ulong[] hvmParams = new ulong[40];
+
+    private void Hypercall()
+    {
+        var c = cpu;
+        bool b64 = c.CodeBits == 64;
+        ulong nr = b64 ? c[Reg.Rax] : (uint)c[Reg.Rax];
+        ulong a1, a2, a3, a4, a5;
+        if (b64) { a1 = c[Reg.Rdi]; a2 = c[Reg.Rsi]; a3 = c[Reg.Rdx]; a4 = c[Reg.R10]; a5 = c[Reg.R8]; }
+        else { a1 = (uint)c[Reg.Rbx]; a2 = (uint)c[Reg.Rcx]; a3 = (uint)c[Reg.Rdx]; a4 = (uint)c[Reg.Rsi]; a5 = (uint)c[Reg.Rdi]; }
+        _ = a4; _ = a5;
+        long rc;
+        if (c.Cpl > 0) rc = -EPERM;
+        else
+        {
+            rc = nr switch
+            {
+                12 => MemoryOp(a1, a2),
+                17 => XenVersion(a1, a2),
+                18 => ConsoleIo(a1, a2, a3),
+                24 => VcpuOp(a1, a2),
+                29 => SchedOp(a1, a2),
+                20 => GrantTableOp(a1, a2, a3),
+                32 => EventChannelOp(a1, a2),
+                34 => HvmOp(a1, a2),
+                _ => -ENOSYS,
+            };
+        }
+        trace.Hypercall(0, nr, a1, a2, a3, shutdown ? null : rc);
+        if (b64) c[Reg.Rax] = (ulong)rc;
+        else c[Reg.Rax] = (uint)rc;
+    }
+
+    // ------------------------------------------------------------------ console_io (xen/drivers/char/console.c)
+
+    private long ConsoleIo(ulong cmd, ulong count, ulong buffer)
+    {
+        if ((uint)cmd == 1) return 0;                 // CONSOLEIO_read: no serial input
+        if ((uint)cmd != 0) return -ENOSYS;
+        uint left = (uint)count;
+        ulong at = buffer;
+        var chunk = new byte[128];
+        while (left > 0)
+        {
+            int n = (int)Math.Min(left, 128u);
+            if (!ReadLinear(at, chunk.AsSpan(0, n))) return -EFAULT;
+            meter.Charge((long)n * SerialConsole.InstructionsPerByte);
+            int fits = meter.CountConsole(chunk.AsSpan(0, n));
+            if (fits > 0)
+            {
+                serial.Guest(chunk.AsSpan(0, fits));
+                trace.Console(chunk.AsSpan(0, fits));
+            }
+            if (fits < n) return 0;
+            at += (ulong)n;
+            left -= (uint)n;
+        }
+        return 0;
+    }
+
+    // ------------------------------------------------------------------ xen_version (xen/common/kernel.c)
+
+    private long XenVersion(ulong cmd, ulong arg)
+    {
+        switch ((uint)cmd)
+        {
+            case 0: return (XenIdentity.Major << 16) | XenIdentity.Minor;
+            case 1: return CopyString(arg, XenIdentity.ExtraVersion, 16);
+            case 2:
+            {
+                // struct xen_compile_info: compiler[64], compile_by[16], compile_domain[32], compile_date[32]
+                var b = new byte[64 + 16 + 32 + 32];
+                Encoding.ASCII.GetBytes(XenIdentity.Compiler).CopyTo(b, 0);
+                Encoding.ASCII.GetBytes(XenIdentity.CompileBy).CopyTo(b, 64);
+                Encoding.ASCII.GetBytes(XenIdentity.CompileDomain).CopyTo(b, 80);
+                Encoding.ASCII.GetBytes(XenIdentity.CompileDate).CopyTo(b, 112);
+                return WriteLinear(arg, b) ? 0 : -EFAULT;
+            }
+            case 3: return CopyString(arg, XenIdentity.Capabilities, 1024);
+            case 4: return CopyString(arg, XenIdentity.Changeset, 64);
+            case 5:
+            {
+                // An HVM guest of either width gets the 64-bit value (HYPERVISOR_VIRT_START).
+                return WriteU(arg, cpu.CodeBits == 64 ? 8 : 4, cpu.CodeBits == 64 ? 0xFFFF_8000_0000_0000 : 0xF580_0000) ? 0 : -EFAULT;
+            }
+            case 6:
+            {
+                if (!ReadU(arg, 4, out ulong idx)) return -EFAULT;
+                if ((uint)idx != 0) return -EINVAL;
+                return WriteU(arg + 4, 4, 0x0001_2B05) ? 0 : -EFAULT;   // measured: PVH dom0 features
+            }
+            case 7: return MachineMemory.PageSize;
+            case 8: return WriteLinear(arg, new byte[16]) ? 0 : -EFAULT;
+            case 9: return CopyString(arg, xenCommandLine, 1024);
+            case 10:
+            {
+                var id = Convert.FromHexString(XenIdentity.BuildIdHex);
+                if (arg == 0) return id.Length;
+                if (!ReadU(arg, 4, out ulong len)) return -EFAULT;
+                if ((uint)len == 0) return -EINVAL;
+                if ((uint)len < id.Length) return -ENOBUFS;
+                return WriteLinear(arg + 4, id) ? id.Length : -EFAULT;
+            }
+            default: return -ENOSYS;
+        }
+    }
+
+    private long CopyString(ulong arg, string s, int size)
+    {
+        var b = new byte[size];
+        var src = Encoding.ASCII.GetBytes(s);
+        src.AsSpan(0, Math.Min(src.Length, size - 1)).CopyTo(b);
+        return WriteLinear(arg, b) ? 0 : -EFAULT;
+    }
+
+    // ------------------------------------------------------------------ memory_op (xen/common/memory.c, arch_memory_op)
+
+    private long MemoryOp(ulong cmd, ulong arg)
+    {
+        bool b64 = cpu.CodeBits == 64;
+        switch ((uint)cmd & 0x3F)
+        {
+            case 1:   // XENMEM_decrease_reservation
+            {
+                ulong start, n, order, dom;
+                if (b64) { if (!ReadU(arg, 8, out start) || !ReadU(arg + 8, 8, out n) || !ReadU(arg + 16, 4, out order) || !ReadU(arg + 24, 2, out dom)) return -EFAULT; }
+                else { if (!ReadU(arg, 4, out start) || !ReadU(arg + 4, 4, out n) || !ReadU(arg + 8, 4, out order) || !ReadU(arg + 16, 2, out dom)) return -EFAULT; }
+                if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
+                if (order != 0) return -EINVAL;   // only single pages are modelled
+                int w = b64 ? 8 : 4;
+                long done = 0;
+                for (ulong i = 0; i < n; i++)
+                {
+                    if (!ReadU(start + i * (ulong)w, w, out ulong gfn)) return done > 0 ? done : -EFAULT;
+                    // guest_remove_page: a gfn that holds no RAM page stops the batch.
+                    if (!IsPopulatedRam(gfn)) break;
+                    removedGfns.Add(gfn);
+                    reservation--;
+                    done++;
+                }
+                return done;
+            }
+            case 3:   // XENMEM_maximum_ram_page
+                return (long)(profile.MachineFrames - 1);
+            case 4: case 5: case 6:   // current/maximum reservation, maximum_gpfn
+            {
+                if (!ReadU(arg, 2, out ulong dom)) return -EFAULT;
+                if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
+                return (uint)cmd switch { 4 => (long)reservation, 5 => (long)reservation, _ => (long)dom0.MaxGpfn };
+            }
+            case 7:   // XENMEM_add_to_physmap
+            {
+                ulong dom, space, idx, gpfn;
+                if (!ReadU(arg, 2, out dom) || !ReadU(arg + 4, 4, out space)) return -EFAULT;
+                if (b64) { if (!ReadU(arg + 8, 8, out idx) || !ReadU(arg + 16, 8, out gpfn)) return -EFAULT; }
+                else { if (!ReadU(arg + 8, 4, out idx) || !ReadU(arg + 12, 4, out gpfn)) return -EFAULT; }
+                if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
+                if ((uint)space == 1)
+                {
+                    // XENMAPSPACE_grant_table: frame idx (bit 31: a v2 status frame) below max_grant_frames (64).
+                    if ((idx & 0x7FFF_FFFF) >= 64 || gpfn >= memory.FrameCount) return -EINVAL;
+                    memory.Fill(gpfn << MachineMemory.PageShift, 0, MachineMemory.PageSize);
+                    return 0;
+                }
+                if ((uint)space != 0) return -ENOSYS;   // shared_info and grant table frames are modelled
+                if (idx != 0) return -EINVAL;
+                if (gpfn >= memory.FrameCount) return -EINVAL;
+                if (sharedInfoGpfn is null) reservation--;   // the RAM page at gpfn is freed
+                sharedInfoGpfn = gpfn;
+                WriteSharedInfo(gpfn << MachineMemory.PageShift);
+                return 0;
+            }
+            case 9:   // XENMEM_memory_map
+            {
+                ulong n, buf;
+                if (!ReadU(arg, 4, out n)) return -EFAULT;
+                if (!ReadU(arg + (b64 ? 8UL : 4UL), b64 ? 8 : 4, out buf)) return -EFAULT;
+                var map = dom0.MemoryMap;
+                int count = Math.Min((int)(uint)n, map.Count);
+                var b = new byte[20];
+                for (int i = 0; i < count; i++)
+                {
+                    BinaryPrimitives.WriteUInt64LittleEndian(b, map[i].Start);
+                    BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8), map[i].End - map[i].Start);
+                    BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(16), map[i].Type);
+                    if (!WriteLinear(buf + (ulong)(20 * i), b)) return -EFAULT;
+                }
+                return WriteU(arg, 4, (ulong)count) ? 0 : -EFAULT;
+            }
+            case 10:  // XENMEM_machine_memory_map: PV only
+                return -ENOSYS;
+            default:
+                return -ENOSYS;
+        }
+    }
+
+    private static long ESRCH() => 3;
+
+    /// <summary>Gfns decrease_reservation took out of the p2m (their pages stay readable in the model; docs/hvm.md §5).</summary>
+    private readonly SortedSet<ulong> removedGfns = [];
+
+    private bool IsPopulatedRam(ulong gfn)
+    {
+        if (removedGfns.Contains(gfn) || gfn == sharedInfoGpfn) return false;
+        foreach (var e in dom0.MemoryMap)
+            if (e.Type == 1 && gfn >= e.Start >> 12 && gfn < e.End >> 12) return true;
+        return false;
+    }
+
+    // ------------------------------------------------------------------ event_channel_op (xen/common/event_channel.c)
+
+    /// <summary>Allocated ports (2-level ABI); port 0 is reserved.</summary>
+    private readonly SortedSet<uint> ports = [];
+
+    private long EventChannelOp(ulong cmd, ulong arg)
+    {
+        switch ((uint)cmd)
+        {
+            case 6:   // EVTCHNOP_alloc_unbound
+            {
+                if (!ReadU(arg, 2, out ulong dom) || !ReadU(arg + 2, 2, out ulong remote)) return -EFAULT;
+                if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
+                // get_free_port: the 2-level limit follows the shared_info width the guest latched (32-bit: 1024).
+                uint max = cpu.CodeBits == 64 ? 4096u : 1024u;
+                uint port = 1;
+                while (ports.Contains(port)) port++;
+                if (port >= max) return -ENOSPC;
+                ports.Add(port);
+                return WriteU(arg + 4, 4, port) ? 0 : -EFAULT;
+            }
+            case 3:   // EVTCHNOP_close
+            {
+                if (!ReadU(arg, 4, out ulong p)) return -EFAULT;
+                return ports.Remove((uint)p) ? 0 : -EINVAL;
+            }
+            case 11:  // EVTCHNOP_init_control: the control block's gfn must be RAM
+            {
+                if (!ReadU(arg, 8, out ulong gfn)) return -EFAULT;
+                if (!IsPopulatedRam(gfn)) return -EINVAL;
+                return -ENOSYS;   // the FIFO ABI is not modelled
+            }
+            case 12:  // EVTCHNOP_expand_array: FIFO not initialised
+                return -EOPNOTSUPP;
+            default:
+                return -ENOSYS;
+        }
+    }
+
+    private const long ENOSPC = 28, EOPNOTSUPP = 95;
+
+    // ------------------------------------------------------------------ grant_table_op (xen/common/grant_table.c)
+
+    private uint gnttabVersion = 1;
+
+    private long GrantTableOp(ulong cmd, ulong arg, ulong count)
+    {
+        switch ((uint)cmd)
+        {
+            case 8:   // GNTTABOP_set_version
+            {
+                if (count != 1) return -EINVAL;
+                if (!ReadU(arg, 4, out ulong v)) return -EFAULT;
+                if ((uint)v is not (1 or 2)) return -EINVAL;
+                gnttabVersion = (uint)v;
+                return 0;
+            }
+            case 10:  // GNTTABOP_get_version
+            {
+                if (count != 1) return -EINVAL;
+                return WriteU(arg + 4, 4, gnttabVersion) ? 0 : -EFAULT;
+            }
+            default:
+                return -ENOSYS;
+        }
+    }
+
+    /// <summary>shared_info as the HVM dom0 sees it once mapped: evtchn_upcall_mask 0, wc_version 4 (measured).</summary>
+    private void WriteSharedInfo(ulong gpa)
+    {
+        var page = new byte[MachineMemory.PageSize];
+        // struct shared_info: vcpu_info[32] (64 bytes each), evtchn_pending[64], evtchn_mask[64], wc_version @ 0x900
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(0x900), 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(0x904), (uint)profile.WallclockSec);
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(0x908), profile.WallclockNsec);
+        memory.Write(gpa, page);
+    }
+
+    // ------------------------------------------------------------------ vcpu_op (xen/common/domain.c do_vcpu_op)
+
+    private long VcpuOp(ulong cmd, ulong vcpuId)
+    {
+        if ((uint)vcpuId >= (uint)Math.Max(1, options.Vcpus)) return -ENOENT;
+        return (uint)cmd switch
+        {
+            3 => vcpuId == 0 ? 1 : 0,           // VCPUOP_is_up
+            0 => vcpuId == 0 ? -EEXIST() : -EINVAL,   // VCPUOP_initialise: an HVM context is not taken here
+            _ => -ENOSYS,
+        };
+    }
+
+    private static long EEXIST() => 17;
+
+    // ------------------------------------------------------------------ sched_op (xen/common/sched/core.c)
+
+    private long SchedOp(ulong cmd, ulong arg)
+    {
+        switch ((uint)cmd)
+        {
+            case 0: return 0;    // yield
+            case 1:              // block: nothing wakes the vCPU in this model
+                halted = true;
+                return 0;
+            case 2:              // shutdown
+            {
+                if (!ReadU(arg, 4, out ulong reason)) return -EFAULT;
+                Shutdown((int)(uint)reason);
+                return 0;
+            }
+            default: return -ENOSYS;
+        }
+    }
+
+    // ------------------------------------------------------------------ hvm_op (xen/arch/x86/hvm/hvm.c)
+
+    private long HvmOp(ulong op, ulong arg)
+    {
+        if ((uint)op is not (0 or 1)) return -ENOSYS;
+        if (!ReadU(arg, 2, out ulong dom) || !ReadU(arg + 4, 4, out ulong index)) return -EFAULT;
+        if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
+        if (index >= (ulong)hvmParams.Length) return -EINVAL;
+        if ((uint)op == 0)
+        {
+            if (!ReadU(arg + 8, 8, out ulong value)) return -EFAULT;
+            hvmParams[index] = value;
+            return 0;
+        }
+        return WriteU(arg + 8, 8, hvmParams[index]) ? 0 : -EFAULT;
+    }
+}
