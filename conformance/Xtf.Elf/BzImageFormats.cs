@@ -139,13 +139,17 @@ public static partial class BzImage
         return o;
     }
 
-    /// <summary>A .xz stream: one block (LZMA2, CRC32 check) of 32 KiB LZMA chunks, the index, the footer.</summary>
-    public static byte[] CompressXz(ReadOnlySpan<byte> data)
+    /// <summary>
+    /// A .xz stream: one block (LZMA2) of 32 KiB LZMA chunks, its check, the index, the footer. <paramref name="check"/>
+    /// is the check type written: 1 (CRC32) or 0 (none); any other writes its ID with a 4-byte zero field, for tests of
+    /// decoders that refuse the type from the stream header on.
+    /// </summary>
+    public static byte[] CompressXz(ReadOnlySpan<byte> data, byte check = 1)
     {
         var o = new List<byte>();
         void U32(uint v) { var b = new byte[4]; BinaryPrimitives.WriteUInt32LittleEndian(b, v); o.AddRange(b); }
         void Vli(ulong v) { while (v >= 0x80) { o.Add((byte)(v | 0x80)); v >>= 7; } o.Add((byte)v); }
-        o.AddRange([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, 0x01]);
+        o.AddRange([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, check]);
         U32(Crc32(o.ToArray().AsSpan(6, 2)));
         int blockStart = o.Count;
         byte[] header = [0x02, 0x00, 0x21, 0x01, 0x16, 0x00, 0x00, 0x00];   // size (3+1)*4, flags, LZMA2, 1 byte: 8 MiB
@@ -171,8 +175,10 @@ public static partial class BzImage
         o.Add(0x00);
         ulong compressed = (ulong)(o.Count - dataStart);
         while ((o.Count - blockStart) % 4 != 0) o.Add(0);
-        U32(Crc32(data));
-        ulong unpadded = (ulong)header.Length + 4 + compressed + 4;
+        int checkSize = check == 0 ? 0 : 4;
+        if (check == 1) U32(Crc32(data));
+        else if (check != 0) U32(0);
+        ulong unpadded = (ulong)header.Length + 4 + compressed + (ulong)checkSize;
         int indexStart = o.Count;
         o.Add(0x00);
         Vli(1);
@@ -183,7 +189,7 @@ public static partial class BzImage
         int indexSize = o.Count - indexStart;
         var footer = new byte[6];
         BinaryPrimitives.WriteUInt32LittleEndian(footer, (uint)(indexSize / 4 - 1));
-        footer[5] = 0x01;
+        footer[5] = check;
         U32(Crc32(footer));
         o.AddRange(footer);
         o.AddRange("YZ"u8.ToArray());
