@@ -109,7 +109,7 @@ public static class XenBzImage
                 "xz" => XzStream.Decompress(input.Span, (long)headroom, fail),
                 "lzma" => LzmaStream.Decompress(input.Span, (long)headroom, fail),
                 "lz4" => Lz4Legacy.Decompress(input.Span, fail),
-                "lzo" => Lzop.Decompress(input.Span, fail),
+                "lzo" => Lzop.Decompress(input.Span, fail, (long)headroom),
                 _ => ZstdFrame.Decompress(input.Span, (long)headroom, fail),
             };
             return (output, claimed);

@@ -3,18 +3,19 @@ namespace Xtf.Sim.Builder;
 
 /// <summary>
 /// The output of a dom0 decompressor: Xen writes into the headroom with no bound (its buffer size is "unlimited");
-/// the model keeps at most <see cref="Capacity"/> bytes (the headroom, in front of the module) and reports a
-/// stream that would write further as not modelled (Xen would write over its own input).
+/// the model keeps at most <see cref="Capacity"/> bytes (the headroom, in front of the module), allocated as they
+/// are written, and reports a stream that would write further as not modelled (Xen would write over its own input).
 /// </summary>
 internal sealed class DecoderOutput(long capacity)
 {
-    public readonly byte[] Buffer = new byte[Math.Max(0, Math.Min(capacity, Array.MaxLength))];
-    public long Capacity => Buffer.Length;
+    /// <summary>The bytes so far (grown by doubling up to <see cref="Capacity"/>; valid through <see cref="Length"/>).</summary>
+    public byte[] Buffer = new byte[Math.Min(Math.Max(0, capacity), 1 << 20)];
+    public long Capacity { get; } = Math.Max(0, Math.Min(capacity, Array.MaxLength));
     public int Length;
 
     public void Put(byte b)
     {
-        if (Length >= Buffer.Length) Overflow();
+        if (Length >= Buffer.Length) Grow(1);
         Buffer[Length++] = b;
     }
 
@@ -27,7 +28,7 @@ internal sealed class DecoderOutput(long capacity)
 
     public void Copy(long distance, int count)
     {
-        if (Length + (long)count > Buffer.Length) Overflow();
+        if (Length + (long)count > Buffer.Length) Grow(count);
         long from = Length - 1 - distance;
         if (from >= 0 && distance + 1 >= count)
         {
@@ -40,15 +41,22 @@ internal sealed class DecoderOutput(long capacity)
 
     public void Write(ReadOnlySpan<byte> bytes)
     {
-        if (Length + (long)bytes.Length > Buffer.Length) Overflow();
+        if (Length + (long)bytes.Length > Buffer.Length) Grow(bytes.Length);
         bytes.CopyTo(Buffer.AsSpan(Length));
         Length += bytes.Length;
     }
 
     public byte[] ToArray() => Length == Buffer.Length ? Buffer : Buffer.AsSpan(0, Length).ToArray();
 
-    private void Overflow() =>
-        throw new NotSupportedException($"a dom0 kernel that decompresses past its {Buffer.Length}-byte headroom (over its own input in Xen) is not modelled (docs/dom0.md §2.16)");
+    /// <summary>Room for <paramref name="more"/> bytes, or the headroom is exceeded (not modelled).</summary>
+    private void Grow(long more)
+    {
+        long need = Length + more;
+        if (need > Capacity)
+            throw new NotSupportedException($"a dom0 kernel that decompresses past its {Capacity}-byte headroom (over its own input in Xen) is not modelled (docs/dom0.md §2.16)");
+        long size = Math.Max(need, Math.Min(Capacity, Math.Max(4096L, (long)Buffer.Length * 2)));
+        Array.Resize(ref Buffer, (int)size);
+    }
 }
 
 /// <summary>

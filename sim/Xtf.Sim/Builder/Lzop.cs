@@ -18,7 +18,8 @@ public static class Lzop
     private static ReadOnlySpan<byte> Magic => [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a];
     private const int HeaderSizeMin = 9 + 7 + 4 + 8 + 1 + 4;
 
-    public static byte[] Decompress(ReadOnlySpan<byte> input, Func<string, Exception> fail)
+    /// <summary>The file's output; past <paramref name="capacity"/> (the headroom) it is not modelled.</summary>
+    public static byte[] Decompress(ReadOnlySpan<byte> input, Func<string, Exception> fail, long capacity = long.MaxValue)
     {
         int skip = HeaderLength(input) ?? throw fail("invalid header");
         var s = input[skip..];
@@ -34,6 +35,8 @@ public static class Lzop
             uint src = BinaryPrimitives.ReadUInt32BigEndian(s);
             s = s[8..];
             if (src == 0 || src > dst || src > (uint)s.Length) throw fail("file corrupted");
+            if (output.Length + dst > capacity)
+                throw new NotSupportedException($"a dom0 kernel that decompresses past its {capacity}-byte headroom (over its own input in Xen) is not modelled (docs/dom0.md §2.16)");
             if (src == dst) output.Write(s[..(int)src]);
             else
             {
