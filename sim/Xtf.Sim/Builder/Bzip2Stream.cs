@@ -137,6 +137,7 @@ public static class Bzip2Stream
         {
             int j = 0;
             while (bits.Get(1) != 0) { if (j >= groups) throw new Silent(); j++; }
+            if (j >= groups) throw new Silent();               // Xen reads past its MTF list here: not modelled, a failure
             byte g = mtfGroup[j];
             for (; j > 0; j--) mtfGroup[j] = mtfGroup[j - 1];
             mtfGroup[0] = g;
