@@ -9,7 +9,7 @@ namespace Xtf.Elf;
 /// compressed payload lies. Offsets are the boot protocol's; the header ends at 0x250. The writer makes
 /// the smallest image Xen's dom0 builder takes: the header sectors, then the payload.
 /// </summary>
-public static class BzImage
+public static partial class BzImage
 {
     public const int SetupSects = 0x1f1, BootFlag = 0x1fe, Header = 0x202, Version = 0x206;
     public const int PayloadOffset = 0x248, PayloadLength = 0x24c;

@@ -59,6 +59,10 @@ internal static class SuiteKernels
         {
             "lz4" => Lz4Legacy.Decompress(payload, m => new InvalidDataException(m)),
             "lzo" => Lzop.Decompress(payload, m => new InvalidDataException(m)),
+            "bzip2" => Bzip2Stream.Decompress(payload, 64 << 20, m => new InvalidDataException(m)),
+            "xz" => XzStream.Decompress(payload, 64 << 20, m => new InvalidDataException(m)),
+            "lzma" => LzmaStream.Decompress(payload, 64 << 20, m => new InvalidDataException(m)),
+            "zstd" => ZstdFrame.Decompress(payload, 64 << 20, m => new InvalidDataException(m)),
             _ => payload,
         };
         return k with { Bytes = elf };

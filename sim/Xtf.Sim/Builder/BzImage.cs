@@ -17,11 +17,12 @@ namespace Xtf.Sim.Builder;
 /// kernel whose last four bytes give the decompressed size: the headroom kept in front of the module
 /// is that size plus (gzip) 1/4096 and 32 KiB + 18, or (others) plus the compressed size, page-rounded.</item>
 /// <item>gzip is inflated by Xen's own inflate (a bad stream panics with its message); the other
-/// formats go by their magic to decompress(): bzip2, xz, lzma, lzo, lz4, zstd. LZ4 (the legacy
-/// frame the kernel build writes) and the lzop container (stored blocks) are modelled; bzip2, xz, lzma, zstd and LZO1X blocks are not, and a payload in one of them
-/// ends the run with a <see cref="NotSupportedException"/> naming the format. A failing
-/// decompressor prints its message and the build fails. Bytes in no known format are handed to libelf
-/// as they are.</item>
+/// formats go by their magic to decompress(): bzip2 (<see cref="Bzip2Stream"/>), xz (<see cref="XzStream"/>),
+/// lzma (<see cref="LzmaStream"/>), lzo (<see cref="Lzop"/>, <see cref="Lzo1xBlock"/>), lz4 (<see cref="Lz4Legacy"/>),
+/// zstd (<see cref="ZstdFrame"/>). Their output goes into the headroom without a bound in Xen; the model keeps the
+/// headroom's size and reports a stream that decodes past it as not modelled. A failing decompressor prints its
+/// message(s) (none for most bzip2 faults: an empty message) and the build fails. Bytes in no known format are
+/// handed to libelf as they are.</item>
 /// </list>
 /// </summary>
 public static class XenBzImage
@@ -104,9 +105,12 @@ public static class XenBzImage
         {
             var output = format switch
             {
+                "bzip2" => Bzip2Stream.Decompress(input.Span, (long)headroom, fail),
+                "xz" => XzStream.Decompress(input.Span, (long)headroom, fail),
+                "lzma" => LzmaStream.Decompress(input.Span, (long)headroom, fail),
                 "lz4" => Lz4Legacy.Decompress(input.Span, fail),
-                "lzo" => Lzop.Decompress(input.Span, fail),
-                _ => throw new NotSupportedException($"a {format}-compressed dom0 kernel is not modelled (docs/dom0.md §2.16)"),
+                "lzo" => Lzop.Decompress(input.Span, fail, (long)headroom),
+                _ => ZstdFrame.Decompress(input.Span, (long)headroom, fail),
             };
             return (output, claimed);
         }

@@ -10,7 +10,7 @@ namespace Xtf.Sim.Builder;
 /// Xen 4.17's internal PV dom0 builder (xen/arch/x86/pv/dom0_build.c, dom0_construct_pv), redone
 /// step by step in Xen's order so that what the guest can see is byte-identical and Xen's log lines
 /// (and its failures) come out as on real Xen. Specification: docs/dom0.md §2.
-/// Not modelled: an initrd (QEMU's second module), bzip2/xz/lzma/zstd and LZO1X blocks (XenBzImage),
+/// Not modelled: an initrd (QEMU's second module),
 /// a 1 GiB superpage for an INIT_P2M table (it needs 1 GiB of P2M), Xen's register dumps (a line says so).
 /// </summary>
 public sealed class Dom0Builder
@@ -80,6 +80,15 @@ public sealed class Dom0Builder
 
     private DomainBuildException Panic(string panicText) => Fail(null, panicText);
 
+    /// <summary>A decompressor's failure: its lines (none, one, or several separated by newlines), then the panic.</summary>
+    private DomainBuildException DecompressorFailed(string lines)
+    {
+        if (lines.Length == 0) return Fail(null);
+        var parts = lines.Split('\n');
+        log.AddRange(parts[..^1]);
+        return Fail(parts[^1]);
+    }
+
     /// <summary>dom0_construct_pv's last words for an image libelf marked broken (printed also when the build succeeds).</summary>
     public static string BrokenLine(string problem) => $"Dom0 kernel broken ELF: {problem}";
 
@@ -108,7 +117,7 @@ public sealed class Dom0Builder
 
         // xen/arch/x86/pv/dom0_build.c: dom0_construct_pv.
         log.Add("*** Building a PV Dom0 ***");
-        var (image, imageSize) = XenBzImage.Parse(module, headroom, m => Fail(m), Panic);
+        var (image, imageSize) = XenBzImage.Parse(module, headroom, DecompressorFailed, Panic);
 
         // xen/common/libelf/libelf-loader.c: elf_init, elf_parse_binary.
         var elf = XenElfBinary.Init(image, imageSize, log) ?? throw Fail(PopLast());

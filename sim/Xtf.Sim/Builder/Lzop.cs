@@ -9,7 +9,8 @@ namespace Xtf.Sim.Builder;
 /// output length (0 ends the file; over 256 KiB is "dest len longer than block size"), an input length and
 /// one 4-byte checksum that is skipped; an input length of 0, over the output length or past the input is
 /// "file corrupted", as is input ending before a length. A block whose lengths are equal is stored and
-/// copied. A compressed block needs LZO1X decoding, which is not modelled: the run ends with one line.
+/// copied; any other is decoded by <see cref="Lzo1xBlock"/>, which must give exactly the output length (else
+/// "Compressed data violation").
 /// </summary>
 public static class Lzop
 {
@@ -17,7 +18,8 @@ public static class Lzop
     private static ReadOnlySpan<byte> Magic => [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a];
     private const int HeaderSizeMin = 9 + 7 + 4 + 8 + 1 + 4;
 
-    public static byte[] Decompress(ReadOnlySpan<byte> input, Func<string, Exception> fail)
+    /// <summary>The file's output; past <paramref name="capacity"/> (the headroom) it is not modelled.</summary>
+    public static byte[] Decompress(ReadOnlySpan<byte> input, Func<string, Exception> fail, long capacity = long.MaxValue)
     {
         int skip = HeaderLength(input) ?? throw fail("invalid header");
         var s = input[skip..];
@@ -33,8 +35,16 @@ public static class Lzop
             uint src = BinaryPrimitives.ReadUInt32BigEndian(s);
             s = s[8..];
             if (src == 0 || src > dst || src > (uint)s.Length) throw fail("file corrupted");
-            if (src != dst) throw new NotSupportedException("an LZO1X-compressed block of an lzo dom0 kernel is not modelled (docs/dom0.md §2.16)");
-            output.Write(s[..(int)src]);
+            if (output.Length + dst > capacity)
+                throw new NotSupportedException($"a dom0 kernel that decompresses past its {capacity}-byte headroom (over its own input in Xen) is not modelled (docs/dom0.md §2.16)");
+            if (src == dst) output.Write(s[..(int)src]);
+            else
+            {
+                var block = new byte[dst];
+                var result = Lzo1xBlock.Decompress(s[..(int)src], block, out int written);
+                if (result != Lzo1xBlock.Result.Ok || written != dst) throw fail("Compressed data violation");
+                output.Write(block);
+            }
             s = s[(int)src..];
         }
         return output.ToArray();

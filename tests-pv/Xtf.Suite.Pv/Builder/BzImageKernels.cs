@@ -58,3 +58,48 @@ public sealed class BzImageLzo : BzImageKernelTest
     public override byte[] TransformImage(byte[] elf) => BzImage.WrapLzop(elf);
     public override void Body(GuestProgram g) => new BuilderLayout().Body(g);
 }
+
+/// <summary>An "lzma alone" payload (literals and short repeats): Xen's unlzma.</summary>
+public sealed class BzImageLzma : BzImageKernelTest
+{
+    public override string Name => "builder-bzimage-lzma";
+    public override string Title => "dom0 builder: bzImage with an lzma payload";
+    public override byte[] TransformImage(byte[] elf) => BzImage.WrapLzma(elf);
+    public override void Body(GuestProgram g) => new BuilderLayout().Body(g);
+}
+
+/// <summary>An xz payload (LZMA2 chunks, CRC32 check): Xen's unxz.</summary>
+public sealed class BzImageXz : BzImageKernelTest
+{
+    public override string Name => "builder-bzimage-xz";
+    public override string Title => "dom0 builder: bzImage with an xz payload";
+    public override byte[] TransformImage(byte[] elf) => BzImage.WrapXz(elf);
+    public override void Body(GuestProgram g) => new BuilderLayout().Body(g);
+}
+
+/// <summary>A bzip2 payload (BWT, MTF, Huffman blocks of 64 KiB input): Xen's bunzip2.</summary>
+public sealed class BzImageBzip2 : BzImageKernelTest
+{
+    public override string Name => "builder-bzimage-bzip2";
+    public override string Title => "dom0 builder: bzImage with a bzip2 payload";
+    public override byte[] TransformImage(byte[] elf) => BzImage.WrapBzip2(elf);
+    public override void Body(GuestProgram g) => new BuilderLayout().Body(g);
+}
+
+/// <summary>A zstd payload (raw, RLE and compressed blocks): Xen's unzstd.</summary>
+public sealed class BzImageZstd : BzImageKernelTest
+{
+    public override string Name => "builder-bzimage-zstd";
+    public override string Title => "dom0 builder: bzImage with a zstd payload";
+    public override byte[] TransformImage(byte[] elf) => BzImage.WrapZstd(elf);
+    public override void Body(GuestProgram g) => new BuilderLayout().Body(g);
+}
+
+/// <summary>An lzop payload whose blocks are LZO1X-compressed: Xen's lzo1x_decompress_safe.</summary>
+public sealed class BzImageLzo1x : BzImageKernelTest
+{
+    public override string Name => "builder-bzimage-lzo1x";
+    public override string Title => "dom0 builder: bzImage with LZO1X-compressed lzo blocks";
+    public override byte[] TransformImage(byte[] elf) => BzImage.WrapLzo1x(elf);
+    public override void Body(GuestProgram g) => new BuilderLayout().Body(g);
+}
