@@ -70,11 +70,13 @@ public sealed class DecompressorTests
         Assert.That(Decode(format, input), Is.EqualTo(Plain));
     }
 
+    /// <summary>A benchmark, not a check (speed is never asserted): run it explicitly to print the figures docs/dom0.md §2.16 records.</summary>
+    [Explicit("benchmark: prints decode speed")]
     [TestCase("bzip2", "data.bz2")]
     [TestCase("xz", "data.xz")]
     [TestCase("lzma", "data.lzma")]
     [TestCase("zstd", "data.zst")]
-    public void DecodingAMegabyteTakesWellUnder100ms(string format, string fixture)
+    public void DecodeSpeed(string format, string fixture)
     {
         byte[] input = WithSize(Fixture(fixture));
         Decode(format, input);
@@ -85,9 +87,7 @@ public sealed class DecompressorTests
         process.Refresh();
         double cpuMs = (process.TotalProcessorTime - cpu).TotalMilliseconds;
         TestContext.Out.WriteLine($"{format}: 8 × {Plain.Length} bytes in {watch.ElapsedMilliseconds} ms, {cpuMs:f0} ms of CPU");
-        // Processor time of the whole process (GC included), not wall time: the machine may be shared. Measured
-        // 30–70 ms on an idle machine; the bound only catches a pathological slowdown.
-        Assert.That(cpuMs, Is.LessThan(500));
+        // Processor time of the whole process (GC included), not wall time: the machine may be shared.
     }
 
     [TestCase("bzip2", "data.bz2", Bzip2Stream.IntegrityMessage)]
