@@ -52,7 +52,7 @@ public sealed class HvmSuiteTests
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
         var outcome = RunSim(c);
-        Assert.That(outcome.StatusText, Is.EqualTo("SUCCESS"), outcome.Message);
+        Assert.That(outcome.StatusText, Is.EqualTo(ExpectedResults.StatusFor(c, "sim")), outcome.Message);
     }
 
     [TestCaseSource(nameof(OnXen))]
@@ -60,7 +60,7 @@ public sealed class HvmSuiteTests
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
         var outcome = RunXen(c);
-        Assert.That(outcome.StatusText, Is.EqualTo("SUCCESS"), outcome.Message);
+        Assert.That(outcome.StatusText, Is.EqualTo(ExpectedResults.StatusFor(c, "xen")), outcome.Message);
         Assert.That(outcome.GuestLines.Take(3), Is.EqualTo(new[] { ConsoleProtocol.Banner, EnvironmentNames.Line(c.Environment), c.Test.Title }));
     }
 
@@ -71,7 +71,25 @@ public sealed class HvmSuiteTests
         var c = Catalog.Cases.Single(x => x.FullName == name);
         var xen = RunXen(c);
         var sim = RunSim(c);
-        Assert.That(Divergence.Compare(xen, sim), Is.Null, "DIVERGED");
+        string? diff = Divergence.Compare(xen, sim);
+        if (ExpectedResults.KnownSimGap(c))
+        {
+            // A documented model gap must still show; once fixed, remove its expected-results entry.
+            Assert.That(diff, Is.Not.Null, "the documented simulator gap is gone: remove its ExpectedResults entry");
+            return;
+        }
+        Assert.That(diff, Is.Null, "DIVERGED:\n" + diff);
+    }
+
+    [Test]
+    public void EveryExpectationNamesARealTestAndGivesItsEvidence()
+    {
+        foreach (var e in ExpectedResults.Entries)
+        {
+            Assert.That(Catalog.Cases.Any(c => c.FullName == e.Test), Is.True, $"{e.Test} is not a test");
+            Assert.That(e.Reason, Is.Not.Empty, e.Test);
+            Assert.That(e.Evidence, Is.Not.Empty, e.Test);
+        }
     }
 
     [Test]
