@@ -26,6 +26,20 @@ public sealed class ConsoleProtocolTests
         Assert.That(o.ShutdownReason, Is.EqualTo(0));
     }
 
+    /// <summary>Measured on Debian's Xen 4.17.7 with XTF's test-pv32pae-example (2026-12-06).</summary>
+    [Test]
+    public void AXenWithoutPv32SaysSoAndTheKernelIsASkip()
+    {
+        string log = Boot + "(XEN) [    0.918385] *** Building a PV Dom0 ***\r\n(XEN) [    0.922670]  Xen  kernel: 64-bit, lsb\r\n" +
+                     "(XEN) [    0.922965] Found 32-bit PV kernel, but CONFIG_PV32 missing\r\n(XEN) [    0.924067] \r\n" +
+                     "(XEN) [    0.924067] ****************************************\r\n(XEN) [    0.924067] Panic on CPU 0:\r\n" +
+                     "(XEN) [    0.924067] Could not construct domain 0\r\n";
+        var o = Evaluate(log, BootEnd.XenPanic);
+        Assert.That(o.Status, Is.EqualTo(TestStatus.Skip));
+        Assert.That(o.Message, Does.Contain("Found 32-bit PV kernel, but CONFIG_PV32 missing"));
+        Assert.That(Evaluate(log.Replace("32-bit PV kernel", "odd kernel"), BootEnd.XenPanic).Status, Is.EqualTo(TestStatus.Crash), "any other build panic is a crash");
+    }
+
     [Test]
     public void WarningsAndXenLinesInTheMiddle()
     {
