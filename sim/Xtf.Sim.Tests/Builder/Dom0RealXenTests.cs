@@ -75,7 +75,8 @@ public sealed class Dom0RealXenTests
         var image = c.Image();
         var e = BuilderKit.BuildFails(image);
         var o = RealXen.Boot(name, image);
-        Assert.That(o.Status, Is.EqualTo(TestStatus.Crash));
+        // A 32-bit image is a SKIP by Xen's own words (this Xen has no 32-bit PV); every other refusal is a crash.
+        Assert.That(o.Status, Is.EqualTo(e.Message == ConsoleProtocol.NoPv32Line ? TestStatus.Skip : TestStatus.Crash));
         Assert.That(o.Transcript.End, Is.EqualTo(BootEnd.XenPanic));
         var xen = o.Transcript.Lines.Select(ConsoleProtocol.XenText).Where(x => x is not null).Select(x => x!).ToList();
         int reset = xen.IndexOf(ManualReset);
