@@ -67,7 +67,7 @@ public sealed class ForeignCorpusTests
         return dir;
     }
 
-    /// <summary>The test rows of a matrix.md: "| test | area | cells... |".</summary>
+    /// <summary>The test rows of a matrix.md: "| test | env | area | cells... |".</summary>
     private static List<string[]> MatrixRows(string folder) =>
         File.ReadAllLines(Path.Combine(folder, "matrix.md"))
             .Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| test |", StringComparison.Ordinal))

@@ -22,7 +22,7 @@ public sealed class ResultsFolderTests
 
     private static string Temp() => Directory.CreateTempSubdirectory("xtf-results-").FullName;
 
-    /// <summary>The test rows of a matrix.md: "| test | area | cells... |".</summary>
+    /// <summary>The test rows of a matrix.md: "| test | env | area | cells... |".</summary>
     private static List<string[]> MatrixRows(string folder) =>
         File.ReadAllLines(Path.Combine(folder, "matrix.md"))
             .Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| test |", StringComparison.Ordinal))
@@ -54,7 +54,7 @@ public sealed class ResultsFolderTests
 
         var rows = MatrixRows(dir);
         Assert.That(rows.Select(r => r[0]), Is.EqualTo(new[] { "test-pv64-example" }), "matrix.md: the second run only");
-        Assert.That(rows[0][2], Is.EqualTo($"SUCCESS {record.Seconds.ToString("0.00", CultureInfo.InvariantCulture)}s"), "the second run's timing");
+        Assert.That(rows[0][3], Is.EqualTo($"SUCCESS {record.Seconds.ToString("0.00", CultureInfo.InvariantCulture)}s"), "the second run's timing");
         Assert.That(File.ReadAllText(Path.Combine(dir, "summary.html")), Does.Not.Contain("test-pv64-sched-yield"));
         Assert.That(File.ReadAllText(Path.Combine(dir, "notes.txt")), Is.EqualTo("kept"));
         Assert.That(File.Exists(Path.Combine(dir, "fuzz-summary.json")), Is.True, "the fuzzer's summary is the fuzzer's");

@@ -91,7 +91,7 @@ public sealed class EndToEndTests
         string results = Temp(), shard = Records.Folder(), output = Temp();
         var run = Xtf("run", "test-pv64-example", "test-pv64-sched-yield", "--results", results);
         Assert.That(run.Code, Is.EqualTo(0), run.Out + run.Err);
-        Assert.That(File.ReadAllText(Path.Combine(results, "matrix.md")), Does.Contain("| test-pv64-sched-yield | sched | SUCCESS"));
+        Assert.That(File.ReadAllText(Path.Combine(results, "matrix.md")), Does.Contain("| test-pv64-sched-yield | pv64 | sched | SUCCESS"));
         var report = Xtf("report", results, shard, "--output", output);
         Assert.That(report.Code, Is.EqualTo(0), report.Out + report.Err);
         var set = ResultSet.Load([results, shard]);

@@ -20,6 +20,13 @@ public sealed class ReportFormatTests
     [TestCase("DIVERGED", "failed")]
     public void AllureStatusMapping(string word, string allure) => Assert.That(AllureResults.StatusFor(word), Is.EqualTo(allure));
 
+    [TestCase("test-pv64-sched-yield", "pv64")]
+    [TestCase("test-hvm64-example", "hvm64")]
+    [TestCase("test-hvm32pae-xsa-123", "hvm32pae")]
+    [TestCase("probe.elf", "—")]
+    [TestCase("test-", "—")]
+    public void TheMatrixNamesEachTestsEnvironment(string test, string env) => Assert.That(Matrix.Environment(test), Is.EqualTo(env));
+
     [Test]
     public void RecordsRoundTripAndOtherFilesAreIgnored()
     {
@@ -144,8 +151,8 @@ public sealed class ReportFormatTests
         File.WriteAllText(Path.Combine(dir, "fuzz-summary.md"), "fuzz: 1000 cases, 0 divergences");
         var set = ResultSet.Load([dir]);
         string md = Matrix.Markdown(set);
-        Assert.That(md, Does.Contain("| test-pv64-synth-diverged | sched | DIVERGED 1.00s | SUCCESS 1.00s | no |"));
-        Assert.That(md, Does.Contain("| test-pv64-synth-failure | vcpu | — | FAILURE 1.00s | — |"));
+        Assert.That(md, Does.Contain("| test-pv64-synth-diverged | pv64 | sched | DIVERGED 1.00s | SUCCESS 1.00s | no |"));
+        Assert.That(md, Does.Contain("| test-pv64-synth-failure | pv64 | vcpu | — | FAILURE 1.00s | — |"));
         string html = SummaryPage.Html(set);
         foreach (var r in set.Results) Assert.That(html, Does.Contain(r.Record.Test));
         Assert.That(html, Does.Contain("- a\n+ b"));

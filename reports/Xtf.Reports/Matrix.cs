@@ -6,11 +6,19 @@ using Xtf.Hosting;
 
 namespace Xtf.Reports;
 
-/// <summary>The test × host matrix: status and seconds per host, and whether the transcripts agree.</summary>
+/// <summary>The test × environment × host matrix: status and seconds per host, and whether the transcripts agree.</summary>
 public static class Matrix
 {
     public static string Cell(ResultRecord? r) =>
         r is null ? "—" : $"{r.ReportStatus}{(r.Warnings ? "*" : "")} {r.Seconds.ToString("0.00", CultureInfo.InvariantCulture)}s";
+
+    /// <summary>The environment an XTF-style name carries (<c>test-&lt;env&gt;-&lt;name&gt;</c>: pv64, hvm64, ...), or "—".</summary>
+    public static string Environment(string test)
+    {
+        if (!test.StartsWith("test-", StringComparison.Ordinal)) return "—";
+        int end = test.IndexOf('-', 5);
+        return end > 5 ? test[5..end] : "—";
+    }
 
     /// <summary>"yes", "no", or "—" when the test did not run on both hosts.</summary>
     public static string Agreement(ResultSet set, string test)
@@ -24,19 +32,21 @@ public static class Matrix
     {
         var hosts = set.Hosts;
         var sb = new StringBuilder();
-        sb.Append("# xtf results: test × host\n\n");
+        sb.Append("# xtf results: test × environment × host\n\n");
         foreach (var (folder, state) in set.Incomplete)
         {
             sb.Append($"**{state.Word} RUN** — {folder}: run {state.Describe()}. The tests it did not finish have no verdict here");
             sb.Append(state.Unfinished.Count > 0 ? $": {string.Join(", ", state.Unfinished)}.\n\n" : ".\n\n");
         }
         sb.Append(string.Join(", ", set.Counts().Select(c => $"{c.Count} {c.Status}"))).Append($" ({set.Results.Count} runs of {set.Tests.Count} tests)\n\n");
-        sb.Append("| test | area | ").Append(string.Join(" | ", hosts)).Append(" | transcripts agree |\n");
-        sb.Append("|---|---|").Append(string.Concat(hosts.Select(_ => "---|"))).Append("---|\n");
+        var envs = set.Tests.GroupBy(Environment).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        if (envs.Count > 1) sb.Append("By environment: ").Append(string.Join(", ", envs.Select(g => $"{g.Key} {g.Count()} tests"))).Append("\n\n");
+        sb.Append("| test | env | area | ").Append(string.Join(" | ", hosts)).Append(" | transcripts agree |\n");
+        sb.Append("|---|---|---|").Append(string.Concat(hosts.Select(_ => "---|"))).Append("---|\n");
         foreach (var test in set.Tests)
         {
             var any = set.Results.First(r => r.Record.Test == test).Record;
-            sb.Append($"| {test} | {any.Category} | ");
+            sb.Append($"| {test} | {Environment(test)} | {any.Category} | ");
             sb.Append(string.Join(" | ", hosts.Select(h => Cell(set.Find(test, h)?.Record))));
             sb.Append($" | {Agreement(set, test)} |\n");
         }
@@ -82,13 +92,13 @@ public static class SummaryPage
         var versions = set.Results.Select(r => r.Record).Where(r => r.Host == "xen").Select(r => $"Xen {r.XenVersion}, QEMU {r.QemuVersion}").Distinct().ToList();
         if (versions.Count > 0) sb.Append("<p>Real Xen: ").Append(E(string.Join("; ", versions))).Append("</p>\n");
 
-        sb.Append("<h2>Matrix</h2>\n<table id=\"matrix\"><thead><tr><th>test</th><th>area</th>");
+        sb.Append("<h2>Matrix</h2>\n<table id=\"matrix\"><thead><tr><th>test</th><th>env</th><th>area</th>");
         foreach (var h in hosts) sb.Append("<th>").Append(E(h)).Append("</th>");
         sb.Append("<th>transcripts agree</th></tr></thead><tbody>\n");
         foreach (var test in set.Tests)
         {
             var any = set.Results.First(r => r.Record.Test == test).Record;
-            sb.Append("<tr><td title=\"").Append(E(any.Title)).Append("\">").Append(E(test)).Append("</td><td>").Append(E(any.Category)).Append("</td>");
+            sb.Append("<tr><td title=\"").Append(E(any.Title)).Append("\">").Append(E(test)).Append("</td><td>").Append(E(Matrix.Environment(test))).Append("</td><td>").Append(E(any.Category)).Append("</td>");
             foreach (var h in hosts)
             {
                 var r = set.Find(test, h)?.Record;
