@@ -34,7 +34,8 @@ internal sealed partial class HvmMachine
             {
                 if (!cpl0) return GpInject();
                 int n = ins.Op1Register - Register.CR0;
-                ulong v = n switch { 0 => c.Cr0, 2 => c.Cr2, 3 => c.Cr3, 4 => c.Cr4, _ => ulong.MaxValue };
+                if (n == 8 && c.CodeBits == 64 && profile.HvmCr8ReadFaults) return GpInject();
+                ulong v = n switch { 0 => c.Cr0, 2 => profile.HvmCr2ReadsZero ? 0 : c.Cr2, 3 => c.Cr3, 4 => c.Cr4, _ => ulong.MaxValue };
                 if (v == ulong.MaxValue) return UdInject();
                 SetReg(ins.Op0Register, v);
                 Next(in ins);
@@ -303,7 +304,7 @@ internal sealed partial class HvmMachine
     /// <summary>hvm_cr4_guest_valid_bits for the measured CPUID: VME..OSXMMEXCPT, UMIP, FSGSBASE, OSXSAVE, SMEP, SMAP, PKE.</summary>
     private const ulong Cr4Allowed = 0x7FF | 0x800 | 0x1_0000 | 0x4_0000 | 0x10_0000 | 0x20_0000 | 0x40_0000;
 
-    private ulong star, lstar, cstar, sfmask, kernelGsBase, tscAux, pat = 0x0007_0406_0007_0406, sysenterCs, sysenterEsp, sysenterEip;
+    private ulong star, lstar, cstar, sfmask, kernelGsBase, tscAux, pat, sysenterCs, sysenterEsp, sysenterEip;
 
     private bool ReadMsr(uint msr, out ulong v)
     {

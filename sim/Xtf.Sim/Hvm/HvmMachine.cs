@@ -50,6 +50,7 @@ internal sealed partial class HvmMachine : ICpuPlatform, IDescriptorTables
         rdrand = new SeededRandom(options.Seed ^ 0x7264_7261_6e64UL);
         rdseed = new SeededRandom(options.Seed ^ 0x7264_7365_6564UL);
         reservation = dom0.NrPages;
+        profile.HvmMsr(0x277, out pat);   // the PAT at boot (machine profile)
         interp = new X86Interpreter(memory, this)
         {
             NonCanonicalStackIsGp = profile.NonCanonicalStackIsGp,
