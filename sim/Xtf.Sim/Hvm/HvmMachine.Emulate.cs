@@ -152,13 +152,18 @@ internal sealed partial class HvmMachine
                 Next(in ins);
                 // hvm_hlt: with interrupts off the vCPU goes down (hvm_vcpu_down); the last one powers the domain off.
                 if ((c.FlagsRest & CpuState.FlagIf) == 0) Shutdown(0);
-                else halted = true;   // nothing can wake it in this model (no interrupt source is modelled)
+                else halted = true;   // an event upcall or the singleshot timer wakes it (HvmMachine.Events.cs)
                 return Emu.Done;
             case Mnemonic.Cli or Mnemonic.Sti:
             {
                 int iopl = (int)((c.Rflags >> 12) & 3);
                 if (c.Cpl > iopl) return GpInject();
-                if (m == Mnemonic.Cli) c.FlagsRest &= ~CpuState.FlagIf; else c.FlagsRest |= CpuState.FlagIf;
+                if (m == Mnemonic.Cli) c.FlagsRest &= ~CpuState.FlagIf;
+                else
+                {
+                    stiShadow = (c.FlagsRest & CpuState.FlagIf) == 0;   // STI's one-instruction interrupt shadow
+                    c.FlagsRest |= CpuState.FlagIf;
+                }
                 Next(in ins);
                 return Emu.Done;
             }

@@ -222,12 +222,11 @@ internal sealed partial class HvmMachine
                     memory.Fill(gpfn << MachineMemory.PageShift, 0, MachineMemory.PageSize);
                     return 0;
                 }
-                if ((uint)space != 0) return -ENOSYS;   // shared_info and grant table frames are modelled
+                if ((uint)space is 2 or 3 or 4 or 5) return -ENOSYS;   // gmfn, gmfn_range, foreign, dev: not modelled
+                if ((uint)space != 0) return -EINVAL;                  // xenmem_add_to_physmap_one: no such space
                 if (idx != 0) return -EINVAL;
                 if (gpfn >= memory.FrameCount) return -EINVAL;
-                if (sharedInfoGpfn is null) reservation--;   // the RAM page at gpfn is freed
-                sharedInfoGpfn = gpfn;
-                WriteSharedInfo(gpfn << MachineMemory.PageShift);
+                MapSharedInfo(gpfn);
                 return 0;
             }
             case 9:   // XENMEM_memory_map
@@ -265,45 +264,6 @@ internal sealed partial class HvmMachine
         foreach (var e in dom0.MemoryMap)
             if (e.Type == 1 && gfn >= e.Start >> 12 && gfn < e.End >> 12) return true;
         return false;
-    }
-
-    // ------------------------------------------------------------------ event_channel_op (xen/common/event_channel.c)
-
-    /// <summary>Allocated ports (2-level ABI); port 0 is reserved.</summary>
-    private readonly SortedSet<uint> ports = [];
-
-    private long EventChannelOp(ulong cmd, ulong arg)
-    {
-        switch ((uint)cmd)
-        {
-            case 6:   // EVTCHNOP_alloc_unbound
-            {
-                if (!ReadU(arg, 2, out ulong dom) || !ReadU(arg + 2, 2, out ulong remote)) return -EFAULT;
-                if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
-                // get_free_port: the 2-level limit follows the shared_info width the guest latched (32-bit: 1024).
-                uint max = cpu.CodeBits == 64 ? 4096u : 1024u;
-                uint port = 1;
-                while (ports.Contains(port)) port++;
-                if (port >= max) return -ENOSPC;
-                ports.Add(port);
-                return WriteU(arg + 4, 4, port) ? 0 : -EFAULT;
-            }
-            case 3:   // EVTCHNOP_close
-            {
-                if (!ReadU(arg, 4, out ulong p)) return -EFAULT;
-                return ports.Remove((uint)p) ? 0 : -EINVAL;
-            }
-            case 11:  // EVTCHNOP_init_control: the control block's gfn must be RAM
-            {
-                if (!ReadU(arg, 8, out ulong gfn)) return -EFAULT;
-                if (!IsPopulatedRam(gfn)) return -EINVAL;
-                return -ENOSYS;   // the FIFO ABI is not modelled
-            }
-            case 12:  // EVTCHNOP_expand_array: FIFO not initialised
-                return -EOPNOTSUPP;
-            default:
-                return -ENOSYS;
-        }
     }
 
     private const long ENOSPC = 28, EOPNOTSUPP = 95;
@@ -352,17 +312,6 @@ internal sealed partial class HvmMachine
                 return WriteU(arg + 4, 4, gnttabVersion) ? 0 : -EFAULT;
             }
         }
-    }
-
-    /// <summary>shared_info as the HVM dom0 sees it once mapped: evtchn_upcall_mask 0, wc_version 4 (measured).</summary>
-    private void WriteSharedInfo(ulong gpa)
-    {
-        var page = new byte[MachineMemory.PageSize];
-        // struct shared_info: vcpu_info[32] (64 bytes each), evtchn_pending[64], evtchn_mask[64], wc_version @ 0x900
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(0x900), 4);
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(0x904), (uint)profile.WallclockSec);
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(0x908), profile.WallclockNsec);
-        memory.Write(gpa, page);
     }
 
     // ------------------------------------------------------------------ vcpu_op (xen/common/domain.c do_vcpu_op)
