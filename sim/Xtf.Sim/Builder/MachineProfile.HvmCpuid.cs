@@ -45,7 +45,10 @@ public sealed partial record MachineProfile
     /// </summary>
     public bool HvmCr2ReadsZero { get; init; } = true;
 
-    /// <summary>Measured likewise: mov from CR8 in long mode is #GP(0); mov to CR8 is accepted.</summary>
+    /// <summary>
+    /// Measured likewise: the CPU gives Xen no SVM decode assists, so a mov from CR8 in long mode goes to
+    /// hvm_emulate_one_insn, fails ("CR access emulation failed (1)") and is #GP(0); mov to CR8 is accepted.
+    /// </summary>
     public bool HvmCr8ReadFaults { get; init; } = true;
 
     /// <summary>Leaves whose subleaf selects the values.</summary>

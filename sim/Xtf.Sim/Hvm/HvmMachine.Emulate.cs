@@ -34,7 +34,14 @@ internal sealed partial class HvmMachine
             {
                 if (!cpl0) return GpInject();
                 int n = ins.Op1Register - Register.CR0;
-                if (n == 8 && c.CodeBits == 64 && profile.HvmCr8ReadFaults) return GpInject();
+                if (n == 8 && c.CodeBits == 64 && profile.HvmCr8ReadFaults)
+                {
+                    // svm_vmexit_handler without decode assists: hvm_emulate_one_insn fails, #GP (hvm_dump_emulation_state)
+                    var bytes = new byte[16];
+                    string hex = ReadLinear(c.Rip, bytes) ? " " + string.Join(' ', bytes.Select(b => b.ToString("x2"))) : "";
+                    serial.Xen($"CR access emulation failed (1): d0v0 64bit @ {c.Cs:x4}:{c.Rip:x8} ->{hex}");
+                    return GpInject();
+                }
                 ulong v = n switch { 0 => c.Cr0, 2 => profile.HvmCr2ReadsZero ? 0 : c.Cr2, 3 => c.Cr3, 4 => c.Cr4, _ => ulong.MaxValue };
                 if (v == ulong.MaxValue) return UdInject();
                 SetReg(ins.Op0Register, v);
@@ -196,6 +203,9 @@ internal sealed partial class HvmMachine
     }
 
     private void Next(in Instruction ins) => cpu.Rip = cpu.CodeBits == 64 ? ins.NextIP : (uint)ins.NextIP;
+
+    /// <summary>printk's %#x: 0 stays "0".</summary>
+    private static string AltHex(ulong v) => v == 0 ? "0" : "0x" + v.ToString("x");
 
     private Emu GpInject(uint error = 0)
     {
@@ -374,8 +384,19 @@ internal sealed partial class HvmMachine
             {
                 // hvm_set_efer: SCE, LME, NXE, SVME? (not offered), FFXSR; LME may not change while paging.
                 const ulong allowed = 0x1 | 0x100 | 0x800 | 0x4000;
+                // hvm_efer_valid's reasons, logged by hvm_set_efer (xen/arch/x86/hvm/hvm.c)
+                v &= ~0x400UL;   // LMA is not the guest's to write
+                string? why = (v & ~0x7D01UL) != 0 ? "Unknown bits set"
+                    : (v & 0x1000) != 0 ? "SVME without nested virt"
+                    : (v & 0x2000) != 0 ? "LMSLE without support" : null;
+                if (why is not null)
+                {
+                    serial.Xen($"d0v0: Invalid EFER update: {AltHex(c.Efer)} -> {AltHex(v)} - {why}");
+                    return false;
+                }
                 if ((v & ~(allowed | 0x400)) != 0) return false;
-                if (((v ^ c.Efer) & 0x100) != 0 && (c.Cr0 & 0x8000_0000) != 0) return false;
+                if (((v ^ c.Efer) & 0x100) != 0 && (c.Cr0 & 0x8000_0000) != 0)
+                    return false;   // gdprintk: silent in a release build
                 c.Efer = (v & allowed) | (c.Efer & 0x400);
                 UpdatePaging();
                 return true;
