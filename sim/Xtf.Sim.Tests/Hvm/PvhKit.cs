@@ -13,10 +13,10 @@ namespace Xtf.Sim.Tests.Hvm;
 internal static class PvhKit
 {
     public const ulong Base = 0x100000, HypercallPage = 0x101000, Pml4 = 0x102000, Gdt = 0x105000, GdtPtr = 0x105100,
-        IdtPtr = 0x105110, Strings = 0x105200, Reason = 0x105300, Idt = 0x107000, Code64 = 0x100800, Handler = 0x100C00;
+        IdtPtr = 0x105110, Strings = 0x105200, Reason = 0x105300, Idt = 0x107000, Code64 = 0x100800, Handler = 0x100C00, Upcall = 0x100E00;
     public const int Size = 0x8000;
 
-    public static byte[] Kernel(bool withEntryNote = true)
+    public static byte[] Kernel(bool withEntryNote = true, Action<Assembler>? more64 = null, Action<Assembler>? upcall = null)
     {
         var image = new byte[Size];
         // 4-level tables: identity map of the first 2 MiB with one large page.
@@ -35,7 +35,7 @@ internal static class PvhKit
         W16(image, gate + 2, 0x08);
         image[gate + 5 - Base] = 0x8E;
         W16(image, gate + 6, (ushort)(Handler >> 16));
-        W16(image, IdtPtr, 16 * 32 - 1);
+        W16(image, IdtPtr, 16 * 48 - 1);
         W64(image, IdtPtr + 2, Idt);
         "A\n"u8.CopyTo(image.AsSpan((int)(Strings - Base)));
         "B\n"u8.CopyTo(image.AsSpan((int)(Strings + 0x10 - Base)));
@@ -82,8 +82,21 @@ internal static class PvhKit
         b.mov(edx, (uint)(Strings + 0x10));
         b.mov(eax, (uint)(HypercallPage + 18 * 32));
         b.call(rax);
+        more64?.Invoke(b);
         b.ud2();
         var code64 = Assemble(b, Code64);
+        if (upcall is not null)
+        {
+            // Vector 0x20 → Upcall through a 64-bit interrupt gate.
+            ulong g = Idt + 0x20 * 16;
+            W16(image, g, unchecked((ushort)Upcall));
+            W16(image, g + 2, 0x08);
+            image[g + 5 - Base] = 0x8E;
+            W16(image, g + 6, (ushort)(Upcall >> 16));
+            var u = new Assembler(64);
+            upcall(u);
+            Assemble(u, Upcall).CopyTo(image, (int)(Upcall - Base));
+        }
 
         var h = new Assembler(64);
         h.mov(edi, 0);

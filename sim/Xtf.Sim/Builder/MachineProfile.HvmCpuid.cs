@@ -39,6 +39,18 @@ public sealed partial record MachineProfile
     /// </summary>
     public bool IntoIn64BitMode { get; init; } = true;
 
+    /// <summary>
+    /// Measured under QEMU TCG (nested SVM with HAP, 2026-12-06): a 64-bit PVH dom0's mov from CR2 in its #PF
+    /// handler reads 0, not the faulting address.
+    /// </summary>
+    public bool HvmCr2ReadsZero { get; init; } = true;
+
+    /// <summary>
+    /// Measured likewise: the CPU gives Xen no SVM decode assists, so a mov from CR8 in long mode goes to
+    /// hvm_emulate_one_insn, fails ("CR access emulation failed (1)") and is #GP(0); mov to CR8 is accepted.
+    /// </summary>
+    public bool HvmCr8ReadFaults { get; init; } = true;
+
     /// <summary>Leaves whose subleaf selects the values.</summary>
     private static bool HasSubleaves(uint leaf) => leaf is 0x4 or 0x7 or 0xb or 0xd or 0x40000003 or 0x40000004;
 

@@ -13,6 +13,7 @@ public sealed partial record MachineProfile
         (0x250, 0x250), (0x258, 0x259), (0x268, 0x26f), (0x277, 0x277), (0x280, 0x29f), (0x2ff, 0x2ff),
         (0x400, 0x47f), (0x6e0, 0x6e0), (0x4000_0000, 0x4000_0000),
         (0xc000_0081, 0xc000_0084), (0xc000_0100, 0xc000_0104), (0xc000_0408, 0xc000_040a),
+        (0xc001_0114, 0xc001_0114), (0xc001_0117, 0xc001_0117),   // svm_msr_read_intercept: VM_CR, VM_HSAVE_PA read 0
     ];
 
     private static readonly SortedDictionary<uint, ulong> HvmMsrValues = new()
@@ -28,7 +29,7 @@ public sealed partial record MachineProfile
         [0x258] = 0x0606060606060606,
         [0x268] = 0x0505050505050505, [0x269] = 0x0505050505050505, [0x26a] = 0x0505050505050505, [0x26b] = 0x0505050505050505,
         [0x26c] = 0x0505050505050505, [0x26d] = 0x0505050505050505, [0x26e] = 0x0505050505050505, [0x26f] = 0x0505050505050505,
-        [0x277] = 0x0007040600070406,
+        [0x277] = 0x0000050100070406,   // measured: the guest PAT reads Xen's own layout under QEMU TCG
         [0x2ff] = 0xc06,
         [0x400] = ulong.MaxValue,
         [0x404] = ulong.MaxValue,

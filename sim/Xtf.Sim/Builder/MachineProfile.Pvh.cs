@@ -50,3 +50,13 @@ public sealed partial record MachineProfile
     /// </summary>
     public ulong PvhLowMemVirqThreshold => 0x1000;
 }
+
+public sealed partial record MachineProfile
+{
+    /// <summary>
+    /// The real-mode IVT the firmware left at physical 0, which a PVH dom0 sees in its low 1 MiB: every vector
+    /// f000:ff53, SeaBIOS's default iret stub (hypercalls given a null pointer read these bytes on real Xen:
+    /// domain ids, interface versions and HVM_PARAM indices that do not match, as measured).
+    /// </summary>
+    public uint PvhLowIvtEntry => 0xF000_FF53;
+}

@@ -66,6 +66,7 @@ public static class PvhDom0Builder
         if (profile.LowRamFrames != profile.RamFrames)
             throw new NotSupportedException("a PVH dom0 with RAM above 4 GiB");
         var log = new List<string> { "*** Building a PVH Dom0 ***" };
+        for (ulong v = 0; v < 256; v++) memory.WriteU32(v * 4, profile.PvhLowIvtEntry);   // pvh_setup_p2m copies the low 1 MiB
         ulong nr = profile.PvhNrPages;
 
         // pvh_setup_e820: RAM rounded inward to pages and clamped to nr_pages; the rest of RAM unusable.

@@ -14,6 +14,8 @@ internal sealed partial class PageWalker
     public bool Pse { get; set; }
     public bool Wp { get; set; } = true;
     public bool Nxe { get; set; }
+    /// <summary>An HVM vCPU's walk: the fetch bit of a #PF error code follows <see cref="Nxe"/>.</summary>
+    public bool HvmVcpu { get; set; }
 
     private const ulong HvmPteP = 1, HvmPteRw = 2, HvmPteUs = 4, HvmPteA = 0x20, HvmPteD = 0x40, HvmPtePs = 0x80;
     private const uint HPfP = 1, HPfW = 2, HPfU = 4, HPfRsvd = 8, HPfI = 16;

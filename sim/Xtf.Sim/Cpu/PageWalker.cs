@@ -70,7 +70,8 @@ internal sealed partial class PageWalker
         maddr = 0;
         fastWrite = false;
         Walks++;
-        uint errBase = (kind == AccessKind.Write ? PfW : 0) | (user ? PfU : 0) | (kind == AccessKind.Execute ? PfI : 0);
+        // The I/D bit is only reported with EFER.NXE (SDM 4.7); PV vCPUs always run with NXE on.
+        uint errBase = (kind == AccessKind.Write ? PfW : 0) | (user ? PfU : 0) | (kind == AccessKind.Execute && (Nxe || !HvmVcpu) ? PfI : 0);
         if (Window is { } window && (va >> 39 & 0x1FF) == 256 && window.IsMapped(cr3 >> MachineMemory.PageShift))
             return WalkWindow(window, va, kind, errBase, out maddr, out error);
         Span<ulong> used = stackalloc ulong[4];

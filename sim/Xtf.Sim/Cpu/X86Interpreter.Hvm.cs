@@ -16,6 +16,7 @@ public sealed partial class X86Interpreter
     private void PrepareHvm(CpuState c)
     {
         hvmDecode = true;
+        walker.HvmVcpu = true;
         ulong bits = (ulong)(c.Cr4 & 0x10) | (c.Cr0 & 0x1_0000) | (c.Efer & 0x800);   // CR4.PSE, CR0.WP, EFER.NXE
         if (compiler.Bits != c.CodeBits)
         {

@@ -34,7 +34,15 @@ internal sealed partial class HvmMachine
             {
                 if (!cpl0) return GpInject();
                 int n = ins.Op1Register - Register.CR0;
-                ulong v = n switch { 0 => c.Cr0, 2 => c.Cr2, 3 => c.Cr3, 4 => c.Cr4, _ => ulong.MaxValue };
+                if (n == 8 && c.CodeBits == 64 && profile.HvmCr8ReadFaults)
+                {
+                    // svm_vmexit_handler without decode assists: hvm_emulate_one_insn fails, #GP (hvm_dump_emulation_state)
+                    var bytes = new byte[16];
+                    string hex = ReadLinear(c.Rip, bytes) ? " " + string.Join(' ', bytes.Select(b => b.ToString("x2"))) : "";
+                    serial.Xen($"CR access emulation failed (1): d0v0 64bit @ {c.Cs:x4}:{c.Rip:x8} ->{hex}");
+                    return GpInject();
+                }
+                ulong v = n switch { 0 => c.Cr0, 2 => profile.HvmCr2ReadsZero ? 0 : c.Cr2, 3 => c.Cr3, 4 => c.Cr4, _ => ulong.MaxValue };
                 if (v == ulong.MaxValue) return UdInject();
                 SetReg(ins.Op0Register, v);
                 Next(in ins);
@@ -151,13 +159,18 @@ internal sealed partial class HvmMachine
                 Next(in ins);
                 // hvm_hlt: with interrupts off the vCPU goes down (hvm_vcpu_down); the last one powers the domain off.
                 if ((c.FlagsRest & CpuState.FlagIf) == 0) Shutdown(0);
-                else halted = true;   // nothing can wake it in this model (no interrupt source is modelled)
+                else halted = true;   // an event upcall or the singleshot timer wakes it (HvmMachine.Events.cs)
                 return Emu.Done;
             case Mnemonic.Cli or Mnemonic.Sti:
             {
                 int iopl = (int)((c.Rflags >> 12) & 3);
                 if (c.Cpl > iopl) return GpInject();
-                if (m == Mnemonic.Cli) c.FlagsRest &= ~CpuState.FlagIf; else c.FlagsRest |= CpuState.FlagIf;
+                if (m == Mnemonic.Cli) c.FlagsRest &= ~CpuState.FlagIf;
+                else
+                {
+                    stiShadow = (c.FlagsRest & CpuState.FlagIf) == 0;   // STI's one-instruction interrupt shadow
+                    c.FlagsRest |= CpuState.FlagIf;
+                }
                 Next(in ins);
                 return Emu.Done;
             }
@@ -190,6 +203,9 @@ internal sealed partial class HvmMachine
     }
 
     private void Next(in Instruction ins) => cpu.Rip = cpu.CodeBits == 64 ? ins.NextIP : (uint)ins.NextIP;
+
+    /// <summary>printk's %#x: 0 stays "0".</summary>
+    private static string AltHex(ulong v) => v == 0 ? "0" : "0x" + v.ToString("x");
 
     private Emu GpInject(uint error = 0)
     {
@@ -303,7 +319,7 @@ internal sealed partial class HvmMachine
     /// <summary>hvm_cr4_guest_valid_bits for the measured CPUID: VME..OSXMMEXCPT, UMIP, FSGSBASE, OSXSAVE, SMEP, SMAP, PKE.</summary>
     private const ulong Cr4Allowed = 0x7FF | 0x800 | 0x1_0000 | 0x4_0000 | 0x10_0000 | 0x20_0000 | 0x40_0000;
 
-    private ulong star, lstar, cstar, sfmask, kernelGsBase, tscAux, pat = 0x0007_0406_0007_0406, sysenterCs, sysenterEsp, sysenterEip;
+    private ulong star, lstar, cstar, sfmask, kernelGsBase, tscAux, pat, sysenterCs, sysenterEsp, sysenterEip;
 
     private bool ReadMsr(uint msr, out ulong v)
     {
@@ -368,8 +384,19 @@ internal sealed partial class HvmMachine
             {
                 // hvm_set_efer: SCE, LME, NXE, SVME? (not offered), FFXSR; LME may not change while paging.
                 const ulong allowed = 0x1 | 0x100 | 0x800 | 0x4000;
+                // hvm_efer_valid's reasons, logged by hvm_set_efer (xen/arch/x86/hvm/hvm.c)
+                v &= ~0x400UL;   // LMA is not the guest's to write
+                string? why = (v & ~0x7D01UL) != 0 ? "Unknown bits set"
+                    : (v & 0x1000) != 0 ? "SVME without nested virt"
+                    : (v & 0x2000) != 0 ? "LMSLE without support" : null;
+                if (why is not null)
+                {
+                    serial.Xen($"d0v0: Invalid EFER update: {AltHex(c.Efer)} -> {AltHex(v)} - {why}");
+                    return false;
+                }
                 if ((v & ~(allowed | 0x400)) != 0) return false;
-                if (((v ^ c.Efer) & 0x100) != 0 && (c.Cr0 & 0x8000_0000) != 0) return false;
+                if (((v ^ c.Efer) & 0x100) != 0 && (c.Cr0 & 0x8000_0000) != 0)
+                    return false;   // gdprintk: silent in a release build
                 c.Efer = (v & allowed) | (c.Efer & 0x400);
                 UpdatePaging();
                 return true;

@@ -23,17 +23,28 @@ internal sealed partial class HvmMachine
         ulong a1, a2, a3, a4, a5;
         if (b64) { a1 = c[Reg.Rdi]; a2 = c[Reg.Rsi]; a3 = c[Reg.Rdx]; a4 = c[Reg.R10]; a5 = c[Reg.R8]; }
         else { a1 = (uint)c[Reg.Rbx]; a2 = (uint)c[Reg.Rcx]; a3 = (uint)c[Reg.Rdx]; a4 = (uint)c[Reg.Rsi]; a5 = (uint)c[Reg.Rdi]; }
-        _ = a4; _ = a5;
+        _ = a5;
         long rc;
         if (c.Cpl > 0) rc = -EPERM;
         else
         {
             rc = nr switch
             {
+                7 => InterfaceVersion(a1, 4, 0x0300_0001, -EACCES),     // platform_op (x86/platform_hypercall.c)
                 12 => MemoryOp(a1, a2),
+                13 => a2 == 0 ? 0 : -ENOSYS,                               // multicall (common/multicall.c): nothing to do
+                15 => SetTimerOp(a1),
+                21 => -EINVAL,                                             // vm_assist (common/domain.c): no valid type for HVM
+                26 => MmuextOp(a4),
+                35 => InterfaceVersion(a1, 0, 0x15, -EACCES),              // sysctl (common/sysctl.c)
+                36 => InterfaceVersion(a1, 4, 0x15, -EACCES),              // domctl (common/domctl.c)
+                40 => -EOPNOTSUPP,                                         // xenpmu_op (x86/cpu/vpmu.c): vPMU off
+                41 => DmOp(a2),
+                42 => HypfsOp(a1, a2, a3, a4),
+                49 => PagingDomctlCont(a1),
                 17 => XenVersion(a1, a2),
                 18 => ConsoleIo(a1, a2, a3),
-                24 => VcpuOp(a1, a2),
+                24 => VcpuOp(a1, a2, a3),
                 29 => SchedOp(a1, a2),
                 20 => GrantTableOp(a1, a2, a3),
                 32 => EventChannelOp(a1, a2),
@@ -45,6 +56,35 @@ internal sealed partial class HvmMachine
         if (b64) c[Reg.Rax] = (ulong)rc;
         else c[Reg.Rax] = (uint)rc;
     }
+
+    // A struct whose interface_version is checked before anything else (do_platform_op, do_sysctl, do_domctl).
+    private long InterfaceVersion(ulong arg, ulong offset, uint version, long mismatch)
+    {
+        if (!ReadU(arg + offset, 4, out ulong v)) return -EFAULT;
+        return (uint)v != version ? mismatch : -ENOSYS;
+    }
+
+    // do_mmuext_op (x86/mm.c): get_pg_owner refuses the caller's own id; an HVM owner is refused after.
+    private long MmuextOp(ulong foreigndom) => (ushort)foreigndom == 0x7FF0 ? -EINVAL : -ESRCH();
+
+    // do_dm_op (x86/hvm/dm.c): the op is read from buffer 0 before the domain is looked at.
+    private long DmOp(ulong nrBufs) => nrBufs > 2 ? -E2BIG : nrBufs < 1 ? -ENODATA : -ENOSYS;
+
+    // do_hypfs_op (common/hypfs.c): get_version takes no arguments.
+    private static long HypfsOp(ulong cmd, ulong a2, ulong a3, ulong a4)
+    {
+        if (cmd != 0) return -ENOSYS;
+        return a2 != 0 || a3 != 0 || a4 != 0 ? -EINVAL : 1;
+    }
+
+    // do_paging_domctl_cont (x86/mm/paging.c): only a shadow_op continuation of this interface version.
+    private long PagingDomctlCont(ulong arg)
+    {
+        if (!ReadU(arg, 4, out ulong cmd) || !ReadU(arg + 4, 4, out ulong ver)) return -EFAULT;
+        return (uint)ver != 0x15 || (uint)cmd != 10 ? -EOPNOTSUPP : -ENOSYS;
+    }
+
+    private const long E2BIG = 7, ENODATA = 61, EACCES = 13;
 
     // ------------------------------------------------------------------ console_io (xen/drivers/char/console.c)
 
@@ -135,11 +175,15 @@ internal sealed partial class HvmMachine
         bool b64 = cpu.CodeBits == 64;
         switch ((uint)cmd & 0x3F)
         {
-            case 1:   // XENMEM_decrease_reservation
+            case 0: case 1: case 6:   // XENMEM_{increase,decrease}_reservation, populate_physmap
             {
                 ulong start, n, order, dom;
-                if (b64) { if (!ReadU(arg, 8, out start) || !ReadU(arg + 8, 8, out n) || !ReadU(arg + 16, 4, out order) || !ReadU(arg + 24, 2, out dom)) return -EFAULT; }
-                else { if (!ReadU(arg, 4, out start) || !ReadU(arg + 4, 4, out n) || !ReadU(arg + 8, 4, out order) || !ReadU(arg + 16, 2, out dom)) return -EFAULT; }
+                // do_memory_op: an unreadable struct, no extents or an order above the hardware domain's
+                // limit (12) all return the start extent, 0.
+                if (b64) { if (!ReadU(arg, 8, out start) || !ReadU(arg + 8, 8, out n) || !ReadU(arg + 16, 4, out order) || !ReadU(arg + 24, 2, out dom)) return 0; }
+                else { if (!ReadU(arg, 4, out start) || !ReadU(arg + 4, 4, out n) || !ReadU(arg + 8, 4, out order) || !ReadU(arg + 16, 2, out dom)) return 0; }
+                if (n == 0 || order > 12) return 0;
+                if ((uint)cmd != 1) return -ENOSYS;
                 if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
                 if (order != 0) return -EINVAL;   // only single pages are modelled
                 int w = b64 ? 8 : 4;
@@ -155,13 +199,14 @@ internal sealed partial class HvmMachine
                 }
                 return done;
             }
-            case 3:   // XENMEM_maximum_ram_page
+            case 2:   // XENMEM_maximum_ram_page
                 return (long)(profile.MachineFrames - 1);
-            case 4: case 5: case 6:   // current/maximum reservation, maximum_gpfn
+            case 3: case 4: case 14:   // XENMEM_current_reservation, maximum_reservation, maximum_gpfn
             {
                 if (!ReadU(arg, 2, out ulong dom)) return -EFAULT;
                 if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
-                return (uint)cmd switch { 4 => (long)reservation, 5 => (long)reservation, _ => (long)dom0.MaxGpfn };
+                // dom0's max_pages is left unlimited (measured 0xffffffff).
+                return (uint)cmd switch { 3 => (long)reservation, 4 => 0xFFFF_FFFF, _ => (long)dom0.MaxGpfn };
             }
             case 7:   // XENMEM_add_to_physmap
             {
@@ -177,12 +222,11 @@ internal sealed partial class HvmMachine
                     memory.Fill(gpfn << MachineMemory.PageShift, 0, MachineMemory.PageSize);
                     return 0;
                 }
-                if ((uint)space != 0) return -ENOSYS;   // shared_info and grant table frames are modelled
+                if ((uint)space is 2 or 3 or 4 or 5) return -ENOSYS;   // gmfn, gmfn_range, foreign, dev: not modelled
+                if ((uint)space != 0) return -EINVAL;                  // xenmem_add_to_physmap_one: no such space
                 if (idx != 0) return -EINVAL;
                 if (gpfn >= memory.FrameCount) return -EINVAL;
-                if (sharedInfoGpfn is null) reservation--;   // the RAM page at gpfn is freed
-                sharedInfoGpfn = gpfn;
-                WriteSharedInfo(gpfn << MachineMemory.PageShift);
+                MapSharedInfo(gpfn);
                 return 0;
             }
             case 9:   // XENMEM_memory_map
@@ -222,95 +266,114 @@ internal sealed partial class HvmMachine
         return false;
     }
 
-    // ------------------------------------------------------------------ event_channel_op (xen/common/event_channel.c)
-
-    /// <summary>Allocated ports (2-level ABI); port 0 is reserved.</summary>
-    private readonly SortedSet<uint> ports = [];
-
-    private long EventChannelOp(ulong cmd, ulong arg)
-    {
-        switch ((uint)cmd)
-        {
-            case 6:   // EVTCHNOP_alloc_unbound
-            {
-                if (!ReadU(arg, 2, out ulong dom) || !ReadU(arg + 2, 2, out ulong remote)) return -EFAULT;
-                if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
-                // get_free_port: the 2-level limit follows the shared_info width the guest latched (32-bit: 1024).
-                uint max = cpu.CodeBits == 64 ? 4096u : 1024u;
-                uint port = 1;
-                while (ports.Contains(port)) port++;
-                if (port >= max) return -ENOSPC;
-                ports.Add(port);
-                return WriteU(arg + 4, 4, port) ? 0 : -EFAULT;
-            }
-            case 3:   // EVTCHNOP_close
-            {
-                if (!ReadU(arg, 4, out ulong p)) return -EFAULT;
-                return ports.Remove((uint)p) ? 0 : -EINVAL;
-            }
-            case 11:  // EVTCHNOP_init_control: the control block's gfn must be RAM
-            {
-                if (!ReadU(arg, 8, out ulong gfn)) return -EFAULT;
-                if (!IsPopulatedRam(gfn)) return -EINVAL;
-                return -ENOSYS;   // the FIFO ABI is not modelled
-            }
-            case 12:  // EVTCHNOP_expand_array: FIFO not initialised
-                return -EOPNOTSUPP;
-            default:
-                return -ENOSYS;
-        }
-    }
-
     private const long ENOSPC = 28, EOPNOTSUPP = 95;
 
     // ------------------------------------------------------------------ grant_table_op (xen/common/grant_table.c)
 
     private uint gnttabVersion = 1;
 
+    // hvm_grant_table_op (x86/hvm/hypercall.c) admits eight sub-ops; do_grant_table_op (common/grant_table.c) runs them.
     private long GrantTableOp(ulong cmd, ulong arg, ulong count)
     {
-        switch ((uint)cmd)
+        uint op = (uint)cmd;
+        if (op is not (0 or 1 or 2 or 3 or 6 or 8 or 10 or 11)) return -ENOSYS;
+        if ((int)(uint)count < 0) return -EINVAL;
+        switch (op)
         {
-            case 8:   // GNTTABOP_set_version
+            case 0: case 1: case 11:   // map/unmap/swap_grant_ref: count entries, none modelled
+                return count == 0 ? 0 : -ENOSYS;
+            case 3:                    // copy
+                return count == 0 ? 0 : -ENOSYS;
+            case 2:                    // GNTTABOP_setup_table
+                if (count != 1) return -EINVAL;
+                return -ENOSYS;
+            case 6:                    // GNTTABOP_query_size: struct {domid dom; u32 nr_frames, max_nr_frames; i16 status}
+            {
+                if (count != 1) return -EINVAL;
+                if (!ReadU(arg, 2, out ulong dom)) return -EFAULT;
+                if ((ushort)dom is not (0 or 0x7FF0))
+                    return WriteU(arg + 12, 2, unchecked((ushort)-2)) ? 0 : -EFAULT;   // GNTST_bad_domain
+                // nr_grant_frames at boot (measured 1), opt_max_grant_frames (64)
+                if (!WriteU(arg + 4, 4, 1) || !WriteU(arg + 8, 4, 64) || !WriteU(arg + 12, 2, 0)) return -EFAULT;
+                return 0;
+            }
+            case 8:                    // GNTTABOP_set_version: the version in force is written back
             {
                 if (count != 1) return -EINVAL;
                 if (!ReadU(arg, 4, out ulong v)) return -EFAULT;
-                if ((uint)v is not (1 or 2)) return -EINVAL;
-                gnttabVersion = (uint)v;
-                return 0;
+                long rc = 0;
+                if ((uint)v is 1 or 2) gnttabVersion = (uint)v;
+                else rc = -EINVAL;
+                return WriteU(arg, 4, gnttabVersion) ? rc : -EFAULT;
             }
-            case 10:  // GNTTABOP_get_version
+            default:                   // GNTTABOP_get_version
             {
                 if (count != 1) return -EINVAL;
                 return WriteU(arg + 4, 4, gnttabVersion) ? 0 : -EFAULT;
             }
-            default:
-                return -ENOSYS;
         }
-    }
-
-    /// <summary>shared_info as the HVM dom0 sees it once mapped: evtchn_upcall_mask 0, wc_version 4 (measured).</summary>
-    private void WriteSharedInfo(ulong gpa)
-    {
-        var page = new byte[MachineMemory.PageSize];
-        // struct shared_info: vcpu_info[32] (64 bytes each), evtchn_pending[64], evtchn_mask[64], wc_version @ 0x900
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(0x900), 4);
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(0x904), (uint)profile.WallclockSec);
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(0x908), profile.WallclockNsec);
-        memory.Write(gpa, page);
     }
 
     // ------------------------------------------------------------------ vcpu_op (xen/common/domain.c do_vcpu_op)
 
-    private long VcpuOp(ulong cmd, ulong vcpuId)
+    private long VcpuOp(ulong cmd, ulong vcpuId, ulong arg)
     {
         if ((uint)vcpuId >= (uint)Math.Max(1, options.Vcpus)) return -ENOENT;
-        return (uint)cmd switch
+        switch ((uint)cmd)
         {
-            3 => vcpuId == 0 ? 1 : 0,           // VCPUOP_is_up
-            0 => vcpuId == 0 ? -EEXIST() : -EINVAL,   // VCPUOP_initialise: an HVM context is not taken here
-            _ => -ENOSYS,
-        };
+            case 0: return vcpuId == 0 ? -EEXIST() : -EINVAL;   // VCPUOP_initialise: an HVM context is not taken here
+            case 1: return 0;                                     // VCPUOP_up: the vCPU is initialised and up
+            case 3: return vcpuId == 0 ? 1 : 0;                   // VCPUOP_is_up
+            case 4:                                               // VCPUOP_get_runstate_info
+                return WriteLinear(arg, RunstateInfo()) ? 0 : -EFAULT;
+            case 5:                                               // VCPUOP_register_runstate_memory_area
+            {
+                if (!ReadU(arg, 8, out ulong area)) return -EFAULT;
+                runstateArea = area;
+                _ = WriteLinear(area, RunstateInfo());            // __copy_to_guest, result ignored
+                return 0;
+            }
+            case 6:                                               // VCPUOP_set_periodic_timer
+            {
+                if (!ReadU(arg, 8, out ulong period)) return -EFAULT;
+                if (period < 1_000_000) return -EINVAL;           // MILLISECS(1)
+                return 0;
+            }
+            case 7: return 0;                                     // VCPUOP_stop_periodic_timer
+            case 8:                                               // VCPUOP_set_singleshot_timer
+            {
+                if (!ReadU(arg, 8, out ulong deadline) || !ReadU(arg + 8, 4, out ulong flags)) return -EFAULT;
+                if ((flags & 1) != 0 && deadline < clock.Now) return -ETIME;   // VCPU_SSHOTTMR_future
+                singleshotDeadline = deadline;
+                return 0;
+            }
+            case 9: singleshotDeadline = null; return 0;          // VCPUOP_stop_singleshot_timer
+            case 11: return arg != 0 ? -EINVAL : 0;               // VCPUOP_send_nmi: takes no argument
+            case 12:                                              // VCPUOP_get_physid (x86/domain.c): hwdom's pinned vCPU
+                return WriteU(arg, 8, 0) ? 0 : -EFAULT;
+            default: return -ENOSYS;
+        }
+    }
+
+    private const long ETIME = 62;
+    private ulong? runstateArea;
+    private ulong? singleshotDeadline;
+
+    /// <summary>struct vcpu_runstate_info: running (0) since boot, all the time counted as running.</summary>
+    private byte[] RunstateInfo()
+    {
+        var b = new byte[48];
+        ulong now = clock.Now;
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8), now);
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(16), now);
+        return b;
+    }
+
+    // do_set_timer_op (x86/hvm: common/sched/core.c): 0 stops the singleshot timer.
+    private long SetTimerOp(ulong deadline)
+    {
+        singleshotDeadline = deadline == 0 ? null : deadline;
+        return 0;
     }
 
     private static long EEXIST() => 17;
@@ -337,18 +400,71 @@ internal sealed partial class HvmMachine
 
     // ------------------------------------------------------------------ hvm_op (xen/arch/x86/hvm/hvm.c)
 
+    private const int HvmNrParams = 39;   // HVM_NR_PARAMS (public/hvm/params.h)
+
+    // hvmop_set_param / hvmop_get_param (xen/arch/x86/hvm/hvm.c): index, domain, then hvm_allow_{set,get}_param.
     private long HvmOp(ulong op, ulong arg)
     {
         if ((uint)op is not (0 or 1)) return -ENOSYS;
-        if (!ReadU(arg, 2, out ulong dom) || !ReadU(arg + 4, 4, out ulong index)) return -EFAULT;
+        if (!ReadU(arg, 2, out ulong dom) || !ReadU(arg + 4, 4, out ulong index) || !ReadU(arg + 8, 8, out ulong value)) return -EFAULT;
+        if ((uint)index >= HvmNrParams) return -EINVAL;
         if ((ushort)dom is not (0 or 0x7FF0)) return -ESRCH();
-        if (index >= (ulong)hvmParams.Length) return -EINVAL;
+        uint i = (uint)index;
         if ((uint)op == 0)
         {
-            if (!ReadU(arg + 8, 8, out ulong value)) return -EFAULT;
-            hvmParams[index] = value;
+            long rc = HvmAllowSetParam(i, value);
+            if (rc != 0) return rc;
+            // hvm_set_param: the per-parameter value checks of the ones a guest may set.
+            if (i == 36 && value is not (0 or 4 or 8)) return -EINVAL;   // X87_FIP_WIDTH
+            if (i == 15)   // VM86_TSS lands in VM86_TSS_SIZED with the legacy 128-byte size
+            {
+                if (value != (uint)value) return -EINVAL;
+                if (value != 0) value |= (128UL << 32) | Vm86TssUpdated;
+                i = 37;
+            }
+            else if (i == 37)
+            {
+                if ((value >> 32) < 104) return -EINVAL;
+                ulong max = 104 + 0x100 / 8 + 0x10000 / 8 + 1;
+                if ((value >> 32) > max) value = (uint)value | (max << 32);
+                value |= Vm86TssUpdated;
+            }
+            hvmParams[i] = value;
             return 0;
         }
-        return WriteU(arg + 8, 8, hvmParams[index]) ? 0 : -EFAULT;
+        long g = HvmAllowGetParam(i);
+        if (g != 0) return g;
+        ulong v = i switch
+        {
+            14 => 0,                                           // ACPI_S_STATE: not suspended
+            15 => (uint)hvmParams[37],
+            37 => hvmParams[37] & ~Vm86TssUpdated,
+            _ => hvmParams[i],
+        };
+        return WriteU(arg + 8, 8, v) ? 0 : -EFAULT;
     }
+
+    private const ulong Vm86TssUpdated = 1UL << 31;
+
+    // hvm_allow_set_param (xen/arch/x86/hvm/hvm.c): what a domain may set on itself.
+    private long HvmAllowSetParam(uint index, ulong value)
+    {
+        switch (index)
+        {
+            case 0: case 15: case 37: case 19: case 34: case 2: case 18: case 36: break;
+            case 4: case 13: case 20: case 21: case 22: case 23: case 24: case 25: case 26: case 30: return -EINVAL;
+            default: return -EPERM;
+        }
+        // The "change once" parameters are not reachable by a domain on itself.
+        _ = value;
+        return 0;
+    }
+
+    // hvm_allow_get_param (xen/arch/x86/hvm/hvm.c): what a domain may read of itself.
+    private static long HvmAllowGetParam(uint index) => index switch
+    {
+        0 or 15 or 37 or 19 or 34 or 1 or 2 or 17 or 18 or 35 or 36 => 0,
+        4 or 13 or 20 or 21 or 22 or 23 or 24 or 25 or 26 or 30 => -EINVAL,
+        _ => -EPERM,
+    };
 }

@@ -50,6 +50,7 @@ internal sealed partial class HvmMachine : ICpuPlatform, IDescriptorTables
         rdrand = new SeededRandom(options.Seed ^ 0x7264_7261_6e64UL);
         rdseed = new SeededRandom(options.Seed ^ 0x7264_7365_6564UL);
         reservation = dom0.NrPages;
+        profile.HvmMsr(0x277, out pat);   // the PAT at boot (machine profile)
         interp = new X86Interpreter(memory, this)
         {
             NonCanonicalStackIsGp = profile.NonCanonicalStackIsGp,
@@ -95,9 +96,12 @@ internal sealed partial class HvmMachine : ICpuPlatform, IDescriptorTables
                 if (meter.BudgetSpent)
                     return result(BootEnd.Timeout, $"instruction limit of {options.InstructionLimit} reached" +
                         (meter.Charged > 0 ? $" ({executed} executed, {meter.Charged} charged for console output)" : ""), executed);
-                if (halted)
+                PendingEvents();
+                if (shutdown) break;
+                if (halted && !WakeAtTimer())
                     return result(BootEnd.Timeout, "every vCPU is blocked or down with no timer to wake it", executed);
-                long budget = Math.Max(1, Math.Min(200_000, options.InstructionLimit - meter.Spent));
+                long budget = Math.Max(1, Math.Min(stiShadow ? 1 : 200_000, options.InstructionLimit - meter.Spent));
+                stiShadow = false;
                 var exit = interp.Run(cpu, budget);
                 executed += exit.Executed;
                 meter.Executed = executed;
