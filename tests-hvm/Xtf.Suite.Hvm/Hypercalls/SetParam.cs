@@ -32,7 +32,7 @@ public sealed class SetParam : XtfTest
             g.ExpectEq(p.U64(XenHvmParam.Layout.Value), v, $"CALLBACK_IRQ reads back {v:x}");
         }
         foreach (var (index, name) in new[] { (1, "STORE_PFN"), (2, "STORE_EVTCHN"), (4, "PAE_ENABLED"), (10, "TIMER_MODE"),
-                     (17, "CONSOLE_PFN"), (18, "CONSOLE_EVTCHN"), (27, "NESTEDHVM"), (38, "ALTP2M") })
+                     (17, "CONSOLE_PFN"), (18, "CONSOLE_EVTCHN"), (24, "NESTEDHVM"), (27, "PAGING_RING_PFN"), (35, "ALTP2M"), (38, "MCA_CAP") })
             g.Print($"set {name} ({index}): %e\n", Op(HvmOp.SetParam, index, 0));
         g.ExpectEq(Op(HvmOp.SetParam, (long)HvmParam.Nr, 0), -Errno.EINVAL, "set index HVM_NR_PARAMS");
         g.ExpectEq(Op(HvmOp.GetParam, (long)HvmParam.Nr, 0), -Errno.EINVAL, "get index HVM_NR_PARAMS");
