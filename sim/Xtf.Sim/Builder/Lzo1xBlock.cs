@@ -17,13 +17,35 @@ public static class Lzo1xBlock
     private const int M2MaxOffset = 0x0800;
 
     /// <summary>Decodes <paramref name="input"/> into <paramref name="output"/> (its length is the limit); the result and the bytes written.</summary>
+    private static byte In(ReadOnlySpan<byte> s, int at) => at < s.Length ? s[at] : (byte)0;
+
+    /// <summary>
+    /// A length whose count field was 0: each zero byte adds 255, then the first non-zero byte plus
+    /// <paramref name="bias"/> (the field's base). False when the zeros run to the end of the input.
+    /// </summary>
+    private static bool LongLength(ReadOnlySpan<byte> input, ref int ip, int bias, out int length)
+    {
+        int last = ip;
+        while (In(input, ip) == 0)
+        {
+            ip++;
+            if (ip >= input.Length)
+            {
+                length = 0;
+                return false;
+            }
+        }
+        long zeros = ip - last;
+        length = (int)Math.Min(int.MaxValue / 2, bias + (zeros << 8) - zeros + In(input, ip++));
+        return true;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Result Decompress(ReadOnlySpan<byte> input, Span<byte> output, out int written)
     {
         int ip = 0, op = 0, end = input.Length, outEnd = output.Length;
         int t, next, mPos, state = 0;
         written = 0;
-        byte In(ReadOnlySpan<byte> s, int at) => at < s.Length ? s[at] : (byte)0;
         if (end < 3) return Result.InputOverrun;
         bool literalFirst = false, matchNextFirst = false;
         t = 0;
@@ -46,14 +68,7 @@ public static class Lzo1xBlock
                 {
                     if (t == 0)
                     {
-                        int last = ip;
-                        while (In(input, ip) == 0)
-                        {
-                            ip++;
-                            if (ip >= end) { written = op; return Result.InputOverrun; }
-                        }
-                        long offset = ip - last;
-                        t = (int)Math.Min(int.MaxValue / 2, (offset << 8) - offset + 15 + In(input, ip++));
+                        if (!LongLength(input, ref ip, 15, out t)) { written = op; return Result.InputOverrun; }
                     }
                     t += 3;
                     goto CopyLiteral;
@@ -85,14 +100,7 @@ public static class Lzo1xBlock
                 t = (t & 31) + 2;
                 if (t == 2)
                 {
-                    int last = ip;
-                    while (In(input, ip) == 0)
-                    {
-                        ip++;
-                        if (ip >= end) { written = op; return Result.InputOverrun; }
-                    }
-                    long offset = ip - last;
-                    t = (int)Math.Min(int.MaxValue / 2, t + (offset << 8) - offset + 31 + In(input, ip++));
+                    if (!LongLength(input, ref ip, t + 31, out t)) { written = op; return Result.InputOverrun; }
                     if (end - ip < 2) { written = op; return Result.InputOverrun; }
                 }
                 next = In(input, ip) | In(input, ip + 1) << 8;
@@ -106,14 +114,7 @@ public static class Lzo1xBlock
                 t = (t & 7) + 2;
                 if (t == 2)
                 {
-                    int last = ip;
-                    while (In(input, ip) == 0)
-                    {
-                        ip++;
-                        if (ip >= end) { written = op; return Result.InputOverrun; }
-                    }
-                    long offset = ip - last;
-                    t = (int)Math.Min(int.MaxValue / 2, t + (offset << 8) - offset + 7 + In(input, ip++));
+                    if (!LongLength(input, ref ip, t + 7, out t)) { written = op; return Result.InputOverrun; }
                     if (end - ip < 2) { written = op; return Result.InputOverrun; }
                 }
                 next = In(input, ip) | In(input, ip + 1) << 8;
