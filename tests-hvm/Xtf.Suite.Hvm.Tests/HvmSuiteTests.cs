@@ -17,41 +17,15 @@ public sealed class HvmSuiteTests
     private static readonly Lazy<TestCatalog> LazyCatalog = new(() => TestCatalog.FromAssemblies(typeof(Example).Assembly));
     private static TestCatalog Catalog => LazyCatalog.Value;
 
-    private static IEnumerable<TestCaseData> For(string host) =>
-        Catalog.Cases.Select(c => new TestCaseData(c.FullName)
-            .SetName($"{c.FullName} on {host}")
-            .SetCategory(c.Test.Category)
-            .SetCategory(host));
-
-    public static IEnumerable<TestCaseData> OnSim() => For("sim");
-    public static IEnumerable<TestCaseData> OnXen() => For("xen");
-    public static IEnumerable<TestCaseData> OnBoth() => For("both");
-
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<TestOutcome>> XenRuns = new();
-
-    /// <summary>One real-Xen boot per test, shared by the "on xen" and "on both" cases.</summary>
-    private static TestOutcome RunXen(TestCase c)
-    {
-        RealXen.Require();
-        return XenRuns.GetOrAdd(c.FullName, _ => new Lazy<TestOutcome>(() =>
-            RealXen.Boot(c.FullName, c.Build().Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine, pvh: c.Pvh)
-                .Expecting(c.Test.ExpectedShutdownReason, c.Test.ExpectedRefusal))).Value;
-    }
-
-    private static TestOutcome RunSim(TestCase c)
-    {
-        var t = new SimHost(new SimOptions()).Boot(new BootRequest(c.FullName, c.Build().Bytes, c.Test.Vcpus, null, c.Test.CommandLine, c.Pvh));
-        var outcome = ConsoleProtocol.Evaluate(t).Expecting(c.Test.ExpectedShutdownReason, c.Test.ExpectedRefusal);
-        TestContext.Out.WriteLine($"sim: {outcome.StatusText}; seed {t.Seed:x}; trace {t.TraceHash}; {outcome.Message}");
-        foreach (var line in outcome.GuestLines) TestContext.Out.WriteLine("  | " + line);
-        return outcome;
-    }
+    public static IEnumerable<TestCaseData> OnSim() => SuiteRuns.For(Catalog, "sim");
+    public static IEnumerable<TestCaseData> OnXen() => SuiteRuns.For(Catalog, "xen");
+    public static IEnumerable<TestCaseData> OnBoth() => SuiteRuns.For(Catalog, "both");
 
     [TestCaseSource(nameof(OnSim))]
     public void RunOnSim(string name)
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
-        var outcome = RunSim(c);
+        var outcome = SuiteRuns.Sim(c, c.Build());
         Assert.That(outcome.StatusText, Is.EqualTo(ExpectedResults.StatusFor(c, "sim")), outcome.Message);
     }
 
@@ -59,7 +33,7 @@ public sealed class HvmSuiteTests
     public void RunOnXen(string name)
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
-        var outcome = RunXen(c);
+        var outcome = SuiteRuns.Xen(c);
         Assert.That(outcome.StatusText, Is.EqualTo(ExpectedResults.StatusFor(c, "xen")), outcome.Message);
         Assert.That(outcome.GuestLines.Take(3), Is.EqualTo(new[] { ConsoleProtocol.Banner, EnvironmentNames.Line(c.Environment), c.Test.Title }));
     }
@@ -69,8 +43,8 @@ public sealed class HvmSuiteTests
     public void SimAgreesWithXen(string name)
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
-        var xen = RunXen(c);
-        var sim = RunSim(c);
+        var xen = SuiteRuns.Xen(c);
+        var sim = SuiteRuns.Sim(c, c.Build());
         string? diff = Divergence.Compare(xen, sim);
         if (ExpectedResults.KnownSimGap(c))
         {

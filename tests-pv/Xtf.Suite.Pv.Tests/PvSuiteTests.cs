@@ -16,41 +16,14 @@ public sealed class PvSuiteTests
 {
     private static TestCatalog Catalog => SuiteKernels.Catalog;
 
-    private static IEnumerable<TestCaseData> For(string host) =>
-        Catalog.Cases.Select(c => new TestCaseData(c.FullName)
-            .SetName($"{c.FullName} on {host}")
-            .SetCategory(c.Test.Category)
-            .SetCategory(host));
-
-    public static IEnumerable<TestCaseData> OnSim() => For("sim");
-    public static IEnumerable<TestCaseData> OnBoth() => For("both");
-
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<TestOutcome>> XenRuns = new();
-
-    /// <summary>One real-Xen boot per test, shared by the "on xen" and "on both" cases.</summary>
-    private static TestOutcome RunXen(TestCase c)
-    {
-        RealXen.Require();
-        return XenRuns.GetOrAdd(c.FullName, _ => new Lazy<TestOutcome>(() =>
-            RealXen.Boot(c.FullName, c.Build().Bytes, c.Test.Vcpus, cmdline: c.Test.CommandLine)
-                .Expecting(c.Test.ExpectedShutdownReason, c.Test.ExpectedRefusal))).Value;
-    }
-
-    private static TestOutcome RunSim(TestCase c, KernelImage image)
-    {
-        var host = new SimHost(new SimOptions());
-        var t = host.Boot(new BootRequest(c.FullName, image.Bytes, c.Test.Vcpus, null, c.Test.CommandLine));
-        var outcome = ConsoleProtocol.Evaluate(t).Expecting(c.Test.ExpectedShutdownReason, c.Test.ExpectedRefusal);
-        TestContext.Out.WriteLine($"sim: {outcome.StatusText}; seed {t.Seed:x}; trace {t.TraceHash}; {outcome.Message}");
-        foreach (var line in outcome.GuestLines) TestContext.Out.WriteLine("  | " + line);
-        return outcome;
-    }
+    public static IEnumerable<TestCaseData> OnSim() => SuiteRuns.For(Catalog, "sim");
+    public static IEnumerable<TestCaseData> OnBoth() => SuiteRuns.For(Catalog, "both");
 
     [TestCaseSource(nameof(OnSim))]
     public void RunOnSim(string name)
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
-        var outcome = RunSim(c, c.Build());
+        var outcome = SuiteRuns.Sim(c, c.Build());
         Assert.That(outcome.StatusText, Is.EqualTo(ExpectedResults.StatusFor(c, "sim")), outcome.Message);
     }
 
@@ -60,8 +33,8 @@ public sealed class PvSuiteTests
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
         var image = c.Build();
-        var xen = RunXen(c);
-        var sim = RunSim(c, image);
+        var xen = SuiteRuns.Xen(c);
+        var sim = SuiteRuns.Sim(c, image);
         string? diff = Divergence.Compare(xen, sim);
         if (ExpectedResults.KnownSimGap(c))
         {
@@ -72,17 +45,13 @@ public sealed class PvSuiteTests
         Assert.That(diff, Is.Null, "DIVERGED:\n" + diff);
     }
 
-    public static IEnumerable<TestCaseData> OnXen() =>
-        Catalog.Cases.Select(c => new TestCaseData(c.FullName)
-            .SetName($"{c.FullName} on xen")
-            .SetCategory(c.Test.Category)
-            .SetCategory("xen"));
+    public static IEnumerable<TestCaseData> OnXen() => SuiteRuns.For(Catalog, "xen");
 
     [TestCaseSource(nameof(OnXen))]
     public void RunOnXen(string name)
     {
         var c = Catalog.Cases.Single(x => x.FullName == name);
-        var outcome = RunXen(c);
+        var outcome = SuiteRuns.Xen(c);
         string expected = ExpectedResults.StatusFor(c, "xen");
         Assert.That(outcome.StatusText, Is.EqualTo(expected), outcome.Message);
         if (c.Test.ExpectedRefusal is null)
